@@ -1,0 +1,51 @@
+# alphastream — `make help` lists the targets. CI runs `make test` unchanged.
+SHELL := /bin/bash
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-unit test-integration bench lint kafka-jars kafka-up kafka-down clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Create the virtualenv and install alphastream with dev tools
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+kafka-jars: ## Resolve the pinned Apache Kafka jars from Maven Central (cached, git-ignored)
+	bash infra/kafka/fetch-jars.sh
+
+demo: setup ## The main job: embedded broker + chdb, simulated market, scoring, training, hot reload, report
+	$(BIN)/alphastream demo
+
+test: setup kafka-jars ## All tests: unit, property and integration (real Kafka, tansu, chdb)
+	$(BIN)/pytest tests
+
+test-unit: setup ## Unit and property tests only (no servers)
+	$(BIN)/pytest tests/unit
+
+test-integration: setup kafka-jars ## Integration tests against real Apache Kafka, tansu and chdb
+	$(BIN)/pytest tests/integration
+
+bench: setup kafka-jars ## Benchmarks: engine, scoring kernel, sink, end-to-end
+	$(BIN)/alphastream bench all
+
+lint: setup ## ruff + mypy --disallow-untyped-defs
+	$(BIN)/ruff check streams training tests
+	$(BIN)/ruff format --check streams training tests
+	$(BIN)/mypy
+
+kafka-up: setup kafka-jars ## Start a single-node KRaft Apache Kafka on 127.0.0.1:9092 (background)
+	$(BIN)/python -m streams.local.kafka up
+
+kafka-down: ## Stop the broker started by kafka-up
+	$(BIN)/python -m streams.local.kafka down
+
+clean: ## Remove local state (var/) and caches
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

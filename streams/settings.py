@@ -1,0 +1,74 @@
+"""One frozen settings object, loaded once by the CLI and passed down.
+
+Every field can be set from the environment with the ``ALPHASTREAM_`` prefix, e.g.
+``ALPHASTREAM_KAFKA_BOOTSTRAP=broker:9092``. Secrets are ``SecretStr`` and print masked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ALPHASTREAM_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. PLAIN or SCRAM-SHA-512")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for SSL")
+    partitions: int = Field(6, ge=1, description="Partitions per data topic")
+    replication_factor: int = Field(1, ge=1, description="Replication factor of created topics")
+    app_id: str = Field("alphastream", description="Consumer group / faust app id")
+
+    # ClickHouse
+    clickhouse_dsn: SecretStr | None = Field(
+        None,
+        description="ClickHouse DSN: chdb:///abs/path (embedded) or http(s)://user:pass@host:port/db; "
+        "default: embedded chdb under DATA_DIR/clickhouse",
+    )
+
+    # Scoring and batching
+    models_dir: Path = Field(Path("models"), description="Deployed model pairs (.onnx + _metadata.json)")
+    model_reload_interval_s: float = Field(300.0, gt=0, description="Seconds between model dir rescans")
+    batch_size: int = Field(256, ge=1, description="Max events per stream batch (stream.take)")
+    batch_within_s: float = Field(0.005, gt=0, description="Max seconds to wait filling a batch")
+    max_message_bytes: int = Field(64 * 1024, ge=1024, description="Larger input messages are dead-lettered")
+    data_dir: Path = Field(Path("var"), description="Local state: chdb store, faust tables, reports")
+    log_level: str = Field("INFO", description="Logging level")
+
+    def clickhouse_url(self) -> str:
+        """The DSN to connect with; the embedded chdb store under data_dir when none is set."""
+        if self.clickhouse_dsn is not None:
+            return self.clickhouse_dsn.get_secret_value()
+        return "chdb://" + str((self.data_dir / "clickhouse").resolve())
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """librdkafka/confluent-kafka client options, including security passthrough."""
+        conf = {"bootstrap.servers": self.kafka_bootstrap, "security.protocol": self.kafka_security_protocol}
+        if self.kafka_sasl_mechanism:
+            conf["sasl.mechanism"] = self.kafka_sasl_mechanism
+        if self.kafka_sasl_username:
+            conf["sasl.username"] = self.kafka_sasl_username
+        if self.kafka_sasl_password is not None:
+            conf["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_ssl_cafile is not None:
+            conf["ssl.ca.location"] = str(self.kafka_ssl_cafile)
+        return conf
+
+    def masked(self) -> dict[str, Any]:
+        """Settings as a dict safe to log (secrets stay masked)."""
+        return {k: (str(v) if isinstance(v, SecretStr) else v) for k, v in self}
+
+
+def env_var(field: str) -> str:
+    """Environment variable name of a settings field (shown in CLI help)."""
+    return ENV_PREFIX + field.upper()
