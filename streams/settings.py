@@ -20,8 +20,12 @@ class Settings(BaseSettings):
 
     # Kafka
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
-    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
-    kafka_sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. PLAIN or SCRAM-SHA-512")
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: str | None = Field(
+        None, description="SASL mechanism, e.g. PLAIN or SCRAM-SHA-512"
+    )
     kafka_sasl_username: str | None = Field(None, description="SASL user name")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
     kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for SSL")
@@ -37,12 +41,20 @@ class Settings(BaseSettings):
     )
 
     # Scoring and batching
-    models_dir: Path = Field(Path("models"), description="Deployed model pairs (.onnx + _metadata.json)")
-    model_reload_interval_s: float = Field(300.0, gt=0, description="Seconds between model dir rescans")
+    models_dir: Path = Field(
+        Path("models"), description="Deployed model pairs (.onnx + _metadata.json)"
+    )
+    model_reload_interval_s: float = Field(
+        300.0, gt=0, description="Seconds between model dir rescans"
+    )
     batch_size: int = Field(256, ge=1, description="Max events per stream batch (stream.take)")
     batch_within_s: float = Field(0.005, gt=0, description="Max seconds to wait filling a batch")
-    max_message_bytes: int = Field(64 * 1024, ge=1024, description="Larger input messages are dead-lettered")
-    data_dir: Path = Field(Path("var"), description="Local state: chdb store, faust tables, reports")
+    max_message_bytes: int = Field(
+        64 * 1024, ge=1024, description="Larger input messages are dead-lettered"
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Local state: chdb store, faust tables, reports"
+    )
     log_level: str = Field("INFO", description="Logging level")
 
     def clickhouse_url(self) -> str:
@@ -51,9 +63,12 @@ class Settings(BaseSettings):
             return self.clickhouse_dsn.get_secret_value()
         return "chdb://" + str((self.data_dir / "clickhouse").resolve())
 
-    def kafka_client_config(self) -> dict[str, str]:
+    def kafka_client_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka/confluent-kafka client options, including security passthrough."""
-        conf = {"bootstrap.servers": self.kafka_bootstrap, "security.protocol": self.kafka_security_protocol}
+        conf = {
+            "bootstrap.servers": self.kafka_bootstrap,
+            "security.protocol": self.kafka_security_protocol,
+        }
         if self.kafka_sasl_mechanism:
             conf["sasl.mechanism"] = self.kafka_sasl_mechanism
         if self.kafka_sasl_username:

@@ -38,7 +38,9 @@ TOPIC_PLAN: tuple[TopicSpec, ...] = (
     TopicSpec(BUYS, "mint", "input: wallet buys", 7 * DAY_MS),
     TopicSpec(SELLS, "mint", "input: wallet sells", 7 * DAY_MS),
     TopicSpec(SCORES, "mint", "output: one score per buy and per genesis window", 7 * DAY_MS),
-    TopicSpec(SIGNALS, "mint", "output: served feature snapshots (for ClickHouse/training)", 30 * DAY_MS),
+    TopicSpec(
+        SIGNALS, "mint", "output: served feature snapshots (for ClickHouse/training)", 30 * DAY_MS
+    ),
     TopicSpec(OUTCOMES, "mint", "output: resolved outcomes (peaks, labels)", 30 * DAY_MS),
     TopicSpec(DEAD_LETTER, "source key", "bad input with the reason", 30 * DAY_MS, partitions=1),
     TopicSpec(ALERTS, "model id", "monitor verdicts (watch/retrain)", 30 * DAY_MS, partitions=1),

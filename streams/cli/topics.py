@@ -18,8 +18,12 @@ app.add_typer(topics_app, name="topics")
 @topics_app.command("create")
 def create(
     ctx: typer.Context,
-    bootstrap: str = typer.Option(None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True),
-    partitions: int = typer.Option(None, "--partitions", envvar="ALPHASTREAM_PARTITIONS", show_envvar=True),
+    bootstrap: str = typer.Option(
+        None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True
+    ),
+    partitions: int = typer.Option(
+        None, "--partitions", envvar="ALPHASTREAM_PARTITIONS", show_envvar=True
+    ),
 ) -> None:
     """Create every topic of the plan that does not exist yet (idempotent)."""
     settings = settings_of(ctx, kafka_bootstrap=bootstrap, partitions=partitions)
@@ -30,7 +34,9 @@ def create(
 @topics_app.command("list")
 def show(
     ctx: typer.Context,
-    bootstrap: str = typer.Option(None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True),
+    bootstrap: str = typer.Option(
+        None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True
+    ),
 ) -> None:
     """Show the topic plan and which topics exist on the broker."""
     settings = settings_of(ctx, kafka_bootstrap=bootstrap)
@@ -38,7 +44,12 @@ def show(
     table = Table("topic", "key", "partitions", "cleanup", "retention (d)", "exists", "purpose")
     for spec in TOPIC_PLAN:
         table.add_row(
-            spec.name, spec.key, str(spec.partitions or settings.partitions), spec.cleanup_policy,
-            f"{spec.retention_ms / 86_400_000:g}", "yes" if spec.name in existing else "no", spec.purpose,
+            spec.name,
+            spec.key,
+            str(spec.partitions or settings.partitions),
+            spec.cleanup_policy,
+            f"{spec.retention_ms / 86_400_000:g}",
+            "yes" if spec.name in existing else "no",
+            spec.purpose,
         )
     Console().print(table)

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from streams.settings import Settings, env_var
+from streams.topics import TOPIC_PLAN
+
+
+def test_settings_come_from_prefixed_env_and_are_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHASTREAM_KAFKA_BOOTSTRAP", "broker:1234")
+    monkeypatch.setenv("ALPHASTREAM_PARTITIONS", "3")
+    settings = Settings()
+    assert (settings.kafka_bootstrap, settings.partitions) == ("broker:1234", 3)
+    with pytest.raises(pydantic.ValidationError):
+        settings.partitions = 4  # type: ignore[misc]
+    assert env_var("kafka_bootstrap") == "ALPHASTREAM_KAFKA_BOOTSTRAP"
+
+
+def test_secrets_are_masked_but_reach_the_client_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHASTREAM_KAFKA_SASL_PASSWORD", "hunter2")
+    monkeypatch.setenv("ALPHASTREAM_CLICKHOUSE_DSN", "https://u:pw@ch.example:8443/db")
+    settings = Settings()
+    shown = repr(settings) + str(settings.masked())
+    assert "hunter2" not in shown and "pw@" not in shown
+    assert settings.kafka_client_config()["sasl.password"] == "hunter2"
+    assert settings.clickhouse_url() == "https://u:pw@ch.example:8443/db"
+
+
+def test_default_clickhouse_is_embedded_chdb_under_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.clickhouse_url() == f"chdb://{tmp_path.resolve()}/clickhouse"
+
+
+def test_topic_plan_is_keyed_and_never_relies_on_auto_creation() -> None:
+    names = [t.name for t in TOPIC_PLAN]
+    assert len(names) == len(set(names))
+    assert {"token-genesis", "wallet-buy", "wallet-sell", "scores", "dead-letter"} <= set(names)
+    assert all(t.config()["cleanup.policy"] in {"delete", "compact"} for t in TOPIC_PLAN)
