@@ -65,7 +65,7 @@ class Settings(BaseSettings):
 
     def kafka_client_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka/confluent-kafka client options, including security passthrough."""
-        conf = {
+        conf: dict[str, str | int | float | bool] = {
             "bootstrap.servers": self.kafka_bootstrap,
             "security.protocol": self.kafka_security_protocol,
         }
