@@ -1,0 +1,124 @@
+"""Process plumbing shared by the local brokers: free ports, readiness, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+STOP_GRACE_S = 15.0
+
+
+class BrokerNotReady(RuntimeError):
+    """The broker process exited or did not answer in time; the message ends with its log tail."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def log_tail(log_path: Path, lines: int = 40) -> str:
+    if not log_path.exists():
+        return f"(no log at {log_path})"
+    text = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def port_open(bootstrap: str, timeout_s: float = 0.5) -> bool:
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """True when a metadata request through AdminClient returns at least one broker."""
+    # A plain TCP probe first keeps librdkafka from logging "connection refused" while we wait.
+    if not port_open(bootstrap):
+        return False
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000}
+    )
+    try:
+        meta = admin.list_topics(timeout=timeout_s)
+    except Exception:  # KafkaException while the listener is not up yet
+        return False
+    return bool(meta.brokers)
+
+
+def wait_until_answers(
+    bootstrap: str, proc: subprocess.Popen[bytes] | None, log_path: Path, timeout_s: float
+) -> None:
+    """Poll the broker until it answers metadata; fail fast (with the log) if the process died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise BrokerNotReady(
+                f"broker exited with code {proc.returncode} before it was ready; "
+                f"log {log_path}:\n{log_tail(log_path)}"
+            )
+        if broker_answers(bootstrap):
+            return
+        time.sleep(0.25)
+    raise BrokerNotReady(
+        f"broker at {bootstrap} not ready after {timeout_s:.0f}s; log {log_path}:\n{log_tail(log_path)}"
+    )
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> int:
+    """SIGTERM the process group, wait ``grace_s``, then SIGKILL; returns the exit code."""
+    if proc.poll() is not None:
+        return proc.returncode
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        return proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc.pid, signal.SIGKILL)
+        return proc.wait(timeout=grace_s)
+
+
+def stop_pid(pid: int, grace_s: float = STOP_GRACE_S) -> bool:
+    """Stop a process we did not spawn in this interpreter (e.g. from a pid file).
+
+    Returns False when it was not running.
+    """
+    if not pid_alive(pid):
+        return False
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    _signal_group(pid, signal.SIGKILL)
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # Brokers are started in their own session, so their group id is their pid.
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)
