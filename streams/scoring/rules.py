@@ -1,0 +1,188 @@
+"""The transparent rule score: a hand-set logistic score over named features, always in [0, 1].
+
+score = sigmoid(bias + sum of term contributions). Every term maps one or two named features to
+a bounded number of "logit points"; a missing (NaN) input contributes 0, so a row with nothing
+known scores sigmoid(bias). The terms and weights are listed in docs/scoring.md. Feature
+indices are resolved by name once per feature list; evaluation is vectorised over the batch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from streams.scoring.calibration import platt
+
+
+@dataclass(frozen=True, slots=True)
+class Saturating:
+    """weight * (1 - exp(-max(x - offset, 0) / scale)): grows with x, capped at |weight|."""
+
+    feature: str
+    scale: float
+    weight: float
+    offset: float = 0.0
+
+    def names(self) -> tuple[str, ...]:
+        return (self.feature,)
+
+    def points(self, cols: Sequence[np.ndarray]) -> np.ndarray:
+        excess = np.maximum(cols[0] - self.offset, 0.0)
+        return self.weight * (1.0 - np.exp(-excess / self.scale))
+
+
+@dataclass(frozen=True, slots=True)
+class Centered:
+    """weight * clip((x - center) / scale, -1, 1): above center adds, below subtracts."""
+
+    feature: str
+    center: float
+    scale: float
+    weight: float
+
+    def names(self) -> tuple[str, ...]:
+        return (self.feature,)
+
+    def points(self, cols: Sequence[np.ndarray]) -> np.ndarray:
+        return self.weight * np.clip((cols[0] - self.center) / self.scale, -1.0, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    """weight * clip(numerator / max(denominator, 1), 0, 1), e.g. unique buyers per buy."""
+
+    numerator: str
+    denominator: str
+    weight: float
+
+    def names(self) -> tuple[str, ...]:
+        return (self.numerator, self.denominator)
+
+    def points(self, cols: Sequence[np.ndarray]) -> np.ndarray:
+        return self.weight * np.clip(cols[0] / np.maximum(cols[1], 1.0), 0.0, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ShrunkRate:
+    """weight * (rate - prior) * n / (n + strength): a rate trusted only as evidence n grows."""
+
+    rate: str
+    count: str
+    prior: float
+    strength: float
+    weight: float
+
+    def names(self) -> tuple[str, ...]:
+        return (self.rate, self.count)
+
+    def points(self, cols: Sequence[np.ndarray]) -> np.ndarray:
+        n = np.maximum(cols[1], 0.0)
+        return self.weight * (np.clip(cols[0], 0.0, 1.0) - self.prior) * n / (n + self.strength)
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """weight when x > 0 (e.g. the creator already sold)."""
+
+    feature: str
+    weight: float
+
+    def names(self) -> tuple[str, ...]:
+        return (self.feature,)
+
+    def points(self, cols: Sequence[np.ndarray]) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isnan(cols[0]), np.nan, self.weight * (cols[0] > 0))
+
+
+Term = Saturating | Centered | Ratio | ShrunkRate | Flag
+
+_CREATOR_TERMS: tuple[Term, ...] = (
+    ShrunkRate("cre_rug_rate", "cre_n_tokens", prior=0.5, strength=2.0, weight=-2.0),
+    ShrunkRate("cre_grad_rate", "cre_n_tokens", prior=0.05, strength=2.0, weight=3.0),
+)
+
+RULES: dict[str, tuple[float, tuple[Term, ...]]] = {
+    # family -> (bias, terms)
+    "standard": (
+        -1.5,
+        (
+            Saturating("tok_buys_60s", scale=15.0, weight=1.0),
+            Saturating("tok_sol_volume_60s", scale=10.0, weight=0.8),
+            Ratio("tok_n_unique_buyers", "tok_n_buys", weight=0.8),
+            Saturating("tok_sell_buy_ratio_5m", scale=1.0, weight=-1.0),
+            Saturating("tok_price_mult_from_first", scale=5.0, weight=-0.6, offset=3.0),
+            Centered("tok_curve_progress", center=0.5, scale=0.5, weight=0.4),
+            Saturating("tok_age_s", scale=1800.0, weight=-0.5),
+            Saturating("buy_sol", scale=2.0, weight=0.3),
+            ShrunkRate("wal_win_rate_2x_1h", "wal_n_resolved", prior=0.2, strength=5.0, weight=3.0),
+            Saturating("cooc_cobuyers_in_token", scale=3.0, weight=0.6),
+            Centered("reg_hit_rate_2x_1h", center=0.15, scale=0.15, weight=0.5),
+            *_CREATOR_TERMS,
+        ),
+    ),
+    "genesis": (
+        -1.5,
+        (
+            Saturating("gen_n_buys", scale=20.0, weight=0.8),
+            Ratio("gen_n_unique_buyers", "gen_n_buys", weight=0.6),
+            Saturating("gen_sol_volume", scale=10.0, weight=0.8),
+            Saturating("gen_n_sniper_buys_slot0", scale=3.0, weight=-0.8),
+            Saturating("gen_bundle_size", scale=3.0, weight=-0.8),
+            Saturating("gen_creator_buy_sol", scale=2.0, weight=0.2),
+            Flag("gen_creator_sold", weight=-1.5),
+            Saturating("gen_price_mult", scale=2.0, weight=0.6, offset=1.0),
+            Centered("gen_curve_progress", center=0.5, scale=0.5, weight=0.4),
+            *_CREATOR_TERMS,
+        ),
+    ),
+}
+
+
+class RuleScorer:
+    """The rule of one family bound to one ordered feature list (indices resolved once)."""
+
+    def __init__(self, family: str, feature_names: Sequence[str]) -> None:
+        if family not in RULES:
+            raise KeyError(f"no rule for family {family!r}")
+        self.bias, self.terms = RULES[family]
+        position = {name: i for i, name in enumerate(feature_names)}
+        missing = sorted({n for t in self.terms for n in t.names() if n not in position})
+        if missing:
+            raise KeyError(f"rule features missing from the {family} feature list: {missing}")
+        self.n_features = len(feature_names)
+        self._indices = [[position[n] for n in t.names()] for t in self.terms]
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """[n, n_terms] logit points per term, 0 where an input is missing."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"expected [n, {self.n_features}], got {X.shape}")
+        out = np.empty((X.shape[0], len(self.terms)))
+        with np.errstate(invalid="ignore", over="ignore"):
+            for j, (term, idx) in enumerate(zip(self.terms, self._indices, strict=True)):
+                out[:, j] = term.points([X[:, i] for i in idx])
+        # Terms are bounded; NaN means a missing input, which is neutral (0 points).
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        # platt with a=1, b=0 is the plain logistic function.
+        return platt(self.bias + self.contributions(X).sum(axis=1), 1.0, 0.0)
+
+
+@lru_cache(maxsize=4)
+def _registry_rule(family: str) -> RuleScorer:
+    # The feature registry, imported lazily so the scoring runtime loads without it.
+    features = importlib.import_module("streams.features")
+
+    names = {"standard": features.STANDARD_NAMES, "genesis": features.GENESIS_NAMES}[family]
+    return RuleScorer(family, tuple(names))
+
+
+def rule_score(family: str, X: np.ndarray) -> np.ndarray:
+    """Rule score in [0, 1] for rows in the feature registry's order of ``family``."""
+    return _registry_rule(family).score(X)

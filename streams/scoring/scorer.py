@@ -1,0 +1,76 @@
+"""Batch scoring: every loaded model of a family on one batch, Platt-calibrated, plus the rule."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from streams.events.models import TARGETS
+from streams.scoring.calibration import platt
+from streams.scoring.registry import ModelRegistry
+from streams.scoring.rules import RuleScorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchScores:
+    """Scores of one batch. ``raw`` / ``calibrated`` hold an [n] array per target, None where no
+    model serves that target; ``models`` names the ``model_id@version`` that produced each."""
+
+    raw: dict[str, np.ndarray | None]
+    calibrated: dict[str, np.ndarray | None]
+    rule: np.ndarray
+    source: str
+    models: dict[str, str]
+
+    def __len__(self) -> int:
+        return int(self.rule.shape[0])
+
+    def row_calibrated(self, i: int) -> dict[str, float | None]:
+        """target -> calibrated probability of row ``i`` (the score event's ``scores``)."""
+        return {t: (None if a is None else float(a[i])) for t, a in self.calibrated.items()}
+
+    def row_raw(self, i: int) -> dict[str, float | None]:
+        return {t: (None if a is None else float(a[i])) for t, a in self.raw.items()}
+
+
+class Scorer:
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+        self._rules = {
+            family: RuleScorer(family, names)
+            for family, names in registry.expected_features.items()
+        }
+
+    def score_batch(self, family: str, X: np.ndarray) -> BatchScores:
+        """Score ``X`` ([n, F] float64, registry column order): one onnxruntime run per model."""
+        X = np.asarray(X, dtype=np.float64)
+        width = self.registry.feature_count(family)
+        if X.ndim != 2 or X.shape[1] != width:
+            raise ValueError(f"{family} batch must be [n, {width}], got {X.shape}")
+        rule = self._rules[family].score(X)
+        models = self.registry.models_for(family)
+        X32 = np.ascontiguousarray(X, dtype=np.float32) if models else X
+        raw: dict[str, np.ndarray | None] = dict.fromkeys(TARGETS)
+        calibrated: dict[str, np.ndarray | None] = dict.fromkeys(TARGETS)
+        labels: dict[str, str] = {}
+        for target, model in models.items():
+            try:
+                probability = model.raw_probability(X32)
+            except Exception:  # a model that fails at run time must not stop the stream
+                log.exception("model %s failed on a batch of %d rows", model.label, X.shape[0])
+                continue
+            calibration = model.metadata.calibration
+            raw[target] = probability
+            calibrated[target] = platt(probability, calibration.platt_a, calibration.platt_b)
+            labels[target] = model.label
+        return BatchScores(
+            raw=raw,
+            calibrated=calibrated,
+            rule=rule,
+            source="model" if labels else "rule",
+            models=labels,
+        )
