@@ -32,7 +32,9 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     ]
     if not wanted:
         return []
-    futures = admin_client(settings).create_topics(wanted, operation_timeout=timeout_s)
+    # Keep the client referenced until the futures resolve: a collected client fails them (_DESTROY).
+    admin = admin_client(settings)
+    futures = admin.create_topics(wanted, operation_timeout=timeout_s)
     created = []
     for name, fut in futures.items():
         try:
