@@ -1,0 +1,184 @@
+"""Turn window metrics into ``ok | watch | retrain`` with the reasons. Pure.
+
+Each rule looks at one metric and is skipped when the metric is unavailable (too few signals or
+resolved labels, or no reference in the model metadata). The verdict is the worst rule level.
+Defaults (all overridable through ``Thresholds``) are documented in docs/monitor.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from streams.monitor.metrics import ModelReference, WindowMetrics, wilson_interval
+
+
+class Level(IntEnum):
+    OK = 0
+    WATCH = 1
+    RETRAIN = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @property
+    def exit_code(self) -> int:
+        """CLI exit code: 0 ok, 10 watch, 20 retrain."""
+        return 10 * int(self)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    score_psi_watch: float = 0.10
+    score_psi_retrain: float = 0.25
+    feature_psi_watch: float = 0.10
+    feature_psi_retrain: float = 0.25
+    ece_watch: float = 0.05  # ECE in excess of its sampling-noise floor
+    ece_retrain: float = 0.10
+    calibration_gap_watch: float = 0.05  # |realised hit rate - mean predicted|, when significant
+    calibration_gap_retrain: float = 0.10
+    calibration_min_z: float = 3.0
+    top_decile_min_n: int = 30
+    # Retrain when the Wilson upper bound at this z is below the expectation. One-sided z = 3
+    # (~0.1% false alarms per check) because the monitor re-checks every window.
+    top_decile_retrain_z: float = 3.0
+    top_decile_watch_ratio: float = 0.8  # point estimate below 80% of the expectation
+    pr_auc_drop_watch: float = 0.10  # absolute drop vs the metadata's test-slice PR-AUC
+    pr_auc_drop_retrain: float = 0.20
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    level: Level
+    message: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    level: Level
+    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+    @property
+    def label(self) -> str:
+        return self.level.label
+
+    def messages(self) -> list[str]:
+        return [f"[{r.level.label}] {r.rule}: {r.message}" for r in self.reasons]
+
+
+def judge(
+    metrics: WindowMetrics, reference: ModelReference, thresholds: Thresholds | None = None
+) -> Verdict:
+    t = thresholds or Thresholds()
+    reasons = [
+        r
+        for r in (
+            score_psi_rule(metrics, t),
+            feature_psi_rule(metrics, t),
+            ece_rule(metrics, t),
+            calibration_gap_rule(metrics, t),
+            top_decile_rule(metrics, t),
+            pr_auc_rule(metrics, reference, t),
+        )
+        if r is not None
+    ]
+    level = max((r.level for r in reasons), default=Level.OK)
+    return Verdict(level=level, reasons=tuple(sorted(reasons, key=lambda r: -r.level)))
+
+
+def _graded(value: float, watch: float, retrain: float) -> Level:
+    if value >= retrain:
+        return Level.RETRAIN
+    return Level.WATCH if value >= watch else Level.OK
+
+
+def score_psi_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
+    if m.score_psi is None:
+        return None
+    level = _graded(m.score_psi, t.score_psi_watch, t.score_psi_retrain)
+    if level is Level.OK:
+        return None
+    return Reason("score_psi", level, f"score PSI {m.score_psi:.3f} (watch >= {t.score_psi_watch})")
+
+
+def feature_psi_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
+    worst = m.max_feature_psi
+    if worst is None:
+        return None
+    name, value = worst
+    level = _graded(value, t.feature_psi_watch, t.feature_psi_retrain)
+    if level is Level.OK:
+        return None
+    drifted = sorted(k for k, v in m.feature_psi.items() if v >= t.feature_psi_watch)
+    return Reason(
+        "feature_psi",
+        level,
+        f"{len(drifted)} feature(s) drifted, worst {name} PSI {value:.3f} ({', '.join(drifted)})",
+    )
+
+
+def ece_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
+    excess = m.ece_excess
+    if excess is None or m.ece is None or m.ece_noise is None:
+        return None
+    level = _graded(excess, t.ece_watch, t.ece_retrain)
+    if level is Level.OK:
+        return None
+    return Reason(
+        "ece",
+        level,
+        f"ECE {m.ece:.3f} is {excess:.3f} above its noise floor {m.ece_noise:.3f} "
+        f"({m.resolved} resolved)",
+    )
+
+
+def calibration_gap_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
+    if m.hit_rate is None or m.mean_predicted is None or m.calibration_z is None:
+        return None
+    if m.ece is None:  # too few resolved labels for calibration metrics
+        return None
+    gap = m.hit_rate - m.mean_predicted
+    if abs(m.calibration_z) < t.calibration_min_z:
+        return None
+    level = _graded(abs(gap), t.calibration_gap_watch, t.calibration_gap_retrain)
+    if level is Level.OK:
+        return None
+    direction = "below" if gap < 0 else "above"
+    return Reason(
+        "calibration_gap",
+        level,
+        f"realised hit rate {m.hit_rate:.3f} is {direction} the mean prediction "
+        f"{m.mean_predicted:.3f} (z {m.calibration_z:+.1f}, {m.resolved} resolved)",
+    )
+
+
+def top_decile_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
+    top = m.top_decile
+    if top is None or top.expected is None or top.n < t.top_decile_min_n:
+        return None
+    summary = (
+        f"last {top.n} resolved top-decile signals hit {top.rate:.3f} "
+        f"(95% CI {top.low:.3f}-{top.high:.3f}) vs expected {top.expected:.3f}"
+    )
+    _, upper = wilson_interval(top.hits, top.n, t.top_decile_retrain_z)
+    if upper < top.expected:
+        return Reason("top_decile_hit_rate", Level.RETRAIN, f"{summary}, significantly below")
+    if top.rate < t.top_decile_watch_ratio * top.expected:
+        return Reason("top_decile_hit_rate", Level.WATCH, summary)
+    return None
+
+
+def pr_auc_rule(m: WindowMetrics, reference: ModelReference, t: Thresholds) -> Reason | None:
+    if m.pr_auc is None or reference.pr_auc is None:
+        return None
+    drop = reference.pr_auc - m.pr_auc
+    level = _graded(drop, t.pr_auc_drop_watch, t.pr_auc_drop_retrain)
+    if level is Level.OK:
+        return None
+    return Reason(
+        "pr_auc",
+        level,
+        f"PR-AUC {m.pr_auc:.3f} is {drop:.3f} below the model's {reference.pr_auc:.3f}",
+    )
