@@ -1,0 +1,77 @@
+"""Platt scaling on the raw probability, and the calibration metrics reported on the test slice.
+
+calibrated = sigmoid(a * raw + b); the forward formula is the scorer's own
+(``streams.scoring.platt``), so training and serving cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PlattFit:
+    a: float
+    b: float
+    iterations: int
+
+
+def fit_platt(raw: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-10) -> PlattFit:
+    """Maximum-likelihood a, b by Newton's method (tiny ridge keeps separable data finite)."""
+    x = np.asarray(raw, dtype=np.float64)
+    t = np.asarray(y, dtype=np.float64)
+    if x.shape != t.shape or x.ndim != 1 or len(x) == 0:
+        raise ValueError("raw and y must be non-empty 1-d arrays of the same length")
+    design = np.column_stack([x, np.ones_like(x)])
+    prior = t.mean()
+    theta = np.array([0.0, float(np.log((prior + 1e-9) / (1.0 - prior + 1e-9)))])
+    ridge = 1e-8 * np.eye(2)
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007  # the count is reported
+        p = _sigmoid(design @ theta)
+        gradient = design.T @ (p - t)
+        hessian = design.T @ (design * (p * (1.0 - p))[:, None]) + ridge
+        step = np.linalg.solve(hessian, gradient + ridge @ theta)
+        theta = theta - step
+        if float(np.max(np.abs(step))) < tol:
+            break
+    return PlattFit(a=float(theta[0]), b=float(theta[1]), iterations=iterations)
+
+
+def calibrate(raw: np.ndarray, fit: PlattFit) -> np.ndarray:
+    """The serving formula, imported from the scorer."""
+    from streams.scoring import platt
+
+    return np.asarray(platt(np.asarray(raw, dtype=np.float64), fit.a, fit.b), dtype=np.float64)
+
+
+def brier(p: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean((np.asarray(p, dtype=np.float64) - np.asarray(y, dtype=np.float64)) ** 2))
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Equal-frequency bins: mean predicted vs observed rate, and the expected calibration error."""
+
+    mean_predicted: np.ndarray
+    observed_rate: np.ndarray
+    counts: np.ndarray
+    ece: float
+
+
+def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> Reliability:
+    probs = np.asarray(p, dtype=np.float64)
+    labels = np.asarray(y, dtype=np.float64)
+    order = np.argsort(probs, kind="stable")
+    groups = [g for g in np.array_split(order, min(bins, len(order))) if len(g)]
+    mean_predicted = np.array([probs[g].mean() for g in groups])
+    observed = np.array([labels[g].mean() for g in groups])
+    counts = np.array([len(g) for g in groups], dtype=np.int64)
+    ece = float(np.sum(counts * np.abs(mean_predicted - observed)) / counts.sum())
+    return Reliability(mean_predicted, observed, counts, ece)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500.0, 500.0)))
