@@ -1,0 +1,135 @@
+"""Rule score (by feature name, NaN-safe, bounded, monotone in its terms) and the Platt function."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.scoring import RULES, RuleScorer, platt, rule_score
+
+STANDARD_RULE_NAMES = tuple(sorted({n for t in RULES["standard"][1] for n in t.names()}))
+GENESIS_RULE_NAMES = tuple(sorted({n for t in RULES["genesis"][1] for n in t.names()}))
+# rule features scattered among other columns, so indices are resolved by name, not position
+STANDARD_ROW = ("x0", *STANDARD_RULE_NAMES[::-1], "x1", "x2")
+GENESIS_ROW = ("y0", *GENESIS_RULE_NAMES, "y1")
+
+
+def rows(names: tuple[str, ...], n: int = 1, **values: float) -> np.ndarray:
+    """n rows with every feature missing except the named ones."""
+    X = np.full((n, len(names)), np.nan)
+    for name, value in values.items():
+        X[:, names.index(name)] = value
+    return X
+
+
+def sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def test_rule_uses_the_guaranteed_registry_names() -> None:
+    assert set(STANDARD_RULE_NAMES) <= {
+        "buy_sol", "tok_age_s", "tok_n_buys", "tok_n_unique_buyers", "tok_buys_60s",
+        "tok_sol_volume_60s", "tok_price_mult_from_first", "tok_curve_progress",
+        "tok_sell_buy_ratio_5m", "wal_n_resolved", "wal_win_rate_2x_1h", "cre_n_tokens",
+        "cre_rug_rate", "cre_grad_rate", "cooc_cobuyers_in_token", "reg_hit_rate_2x_1h",
+    }  # fmt: skip
+    assert set(GENESIS_RULE_NAMES) <= {
+        "gen_n_buys", "gen_n_unique_buyers", "gen_sol_volume", "gen_n_sniper_buys_slot0",
+        "gen_bundle_size", "gen_creator_buy_sol", "gen_creator_sold", "gen_price_mult",
+        "gen_curve_progress", "cre_n_tokens", "cre_rug_rate", "cre_grad_rate",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("family", "names"), [("standard", STANDARD_ROW), ("genesis", GENESIS_ROW)]
+)
+def test_all_missing_row_scores_the_bias(family: str, names: tuple[str, ...]) -> None:
+    score = RuleScorer(family, names).score(rows(names, n=3))
+    assert score == pytest.approx([sigmoid(RULES[family][0])] * 3)
+
+
+def test_missing_rule_feature_is_an_error() -> None:
+    with pytest.raises(KeyError, match="tok_buys_60s"):
+        RuleScorer("standard", tuple(n for n in STANDARD_ROW if n != "tok_buys_60s"))
+
+
+@pytest.mark.parametrize(
+    ("feature", "low", "high", "context"),
+    [
+        ("tok_buys_60s", 0.0, 40.0, {}),
+        ("tok_sol_volume_60s", 0.0, 30.0, {}),
+        ("wal_win_rate_2x_1h", 0.0, 0.8, {"wal_n_resolved": 20.0}),
+        ("cre_grad_rate", 0.0, 0.5, {"cre_n_tokens": 10.0}),
+    ],
+)
+def test_standard_rule_increases_with_good_evidence(
+    feature: str, low: float, high: float, context: dict[str, float]
+) -> None:
+    rule = RuleScorer("standard", STANDARD_ROW)
+    worse = rule.score(rows(STANDARD_ROW, **context, **{feature: low}))
+    better = rule.score(rows(STANDARD_ROW, **context, **{feature: high}))
+    assert better[0] > worse[0]
+
+
+@pytest.mark.parametrize(
+    ("family", "names", "feature", "value", "context"),
+    [
+        ("standard", STANDARD_ROW, "cre_rug_rate", 1.0, {"cre_n_tokens": 10.0}),
+        ("standard", STANDARD_ROW, "tok_sell_buy_ratio_5m", 3.0, {}),
+        ("genesis", GENESIS_ROW, "gen_creator_sold", 1.0, {}),
+        ("genesis", GENESIS_ROW, "gen_bundle_size", 8.0, {}),
+    ],
+)
+def test_red_flags_lower_the_score(
+    family: str, names: tuple[str, ...], feature: str, value: float, context: dict[str, float]
+) -> None:
+    rule = RuleScorer(family, names)
+    base = rule.score(rows(names, **context))[0]
+    flagged = rule.score(rows(names, **context, **{feature: value}))[0]
+    assert flagged < base
+
+
+def test_rates_without_evidence_count_for_nothing() -> None:
+    rule = RuleScorer("standard", STANDARD_ROW)
+    unresolved = rule.score(rows(STANDARD_ROW, wal_win_rate_2x_1h=1.0, wal_n_resolved=0.0))
+    assert unresolved[0] == pytest.approx(sigmoid(RULES["standard"][0]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -1.0, 1e300, -1e300, 0.5, 3.0, 1e-300]),
+        min_size=len(STANDARD_ROW),
+        max_size=len(STANDARD_ROW),
+    )
+)
+def test_rule_is_bounded_and_finite_for_any_input(values: list[float]) -> None:
+    score = RuleScorer("standard", STANDARD_ROW).score(np.array([values]))
+    assert np.isfinite(score).all()
+    assert 0.0 <= score[0] <= 1.0
+
+
+def test_rule_score_uses_the_feature_registry_order() -> None:
+    features = pytest.importorskip("streams.features")
+    if not hasattr(features, "STANDARD_NAMES"):
+        pytest.skip("feature registry not exported yet")
+    names = features.STANDARD_NAMES
+    X = rows(names, n=2, tok_buys_60s=30.0, cre_rug_rate=0.9, cre_n_tokens=5.0)
+    expected = RuleScorer("standard", names).score(X)
+    assert rule_score("standard", X) == pytest.approx(expected)
+    genesis = features.GENESIS_NAMES
+    Xg = rows(genesis, gen_creator_sold=1.0)
+    assert rule_score("genesis", Xg)[0] < sigmoid(RULES["genesis"][0])
+
+
+def test_platt_formula_and_extremes() -> None:
+    raw = np.array([0.0, 0.25, 1.0])
+    assert platt(raw, 2.0, -1.0) == pytest.approx(1 / (1 + np.exp(-(2.0 * raw - 1.0))))
+    assert platt(0.5, 0.0, 0.0) == pytest.approx(0.5)
+    extreme = platt(np.array([-1e6, 1e6]), 1.0, 0.0)  # no overflow warning (warnings are errors)
+    assert extreme.tolist() == [0.0, 1.0]
+    assert platt(np.array([0.1, 0.2]), 1.0, 0.0).dtype == np.float64
