@@ -31,6 +31,7 @@ def _register() -> None:
     # Each command module adds itself to ``app``; import order is the order in --help.
     from streams.cli import topics  # noqa: F401
     from streams.cli import simulate  # noqa: F401
+    from streams.cli import simulate  # noqa: F401
     from streams.cli import train  # noqa: F401
 
 
