@@ -38,7 +38,11 @@ class Store(Protocol):
         """The latest-stage outcome of a signal."""
 
     def training_frame(
-        self, family: Family, feature_names: Sequence[str], feature_set: str | None = None
+        self,
+        family: Family,
+        feature_names: Sequence[str],
+        feature_set: str | None = None,
+        resolved_only: bool = True,
     ) -> pd.DataFrame:
         """Resolved signals of one family joined with their outcome (see ``streams.store.training``)."""
 

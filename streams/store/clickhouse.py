@@ -111,9 +111,13 @@ class ClickHouseStore:
         )  # fmt: skip
 
     def training_frame(
-        self, family: Family, feature_names: Sequence[str], feature_set: str | None = None
+        self,
+        family: Family,
+        feature_names: Sequence[str],
+        feature_set: str | None = None,
+        resolved_only: bool = True,
     ) -> pd.DataFrame:
-        return training_frame(self.client, family, feature_names, feature_set)
+        return training_frame(self.client, family, feature_names, feature_set, resolved_only)
 
     def close(self) -> None:
         self.client.close()

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 
 from streams.events import TARGETS, Outcome, Signal
-from streams.store.base import FAMILY_KIND, Family
+from streams.store.base import FAMILY_KIND, Family, StoreRejectedError
 from streams.store.rows import PEAK_COLUMNS, newer_outcome, outcome_row, signal_row
-from streams.store.training import SCORE_COLUMNS, assemble_frame
+from streams.store.training import assemble_frame
 
 
 class MemoryStore:
@@ -22,10 +22,13 @@ class MemoryStore:
 
     def write(self, signals: Sequence[Signal], outcomes: Sequence[Outcome]) -> None:
         # Convert first, as ClickHouse would: a batch with an unstorable row writes nothing.
-        for s in signals:
-            signal_row(s)
-        for o in outcomes:
-            outcome_row(o)
+        try:
+            for s in signals:
+                signal_row(s)
+            for o in outcomes:
+                outcome_row(o)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreRejectedError(f"{type(exc).__name__}: {exc}") from exc
         with self._lock:
             for s in signals:
                 self._signals[s.event_id] = s
@@ -46,33 +49,36 @@ class MemoryStore:
         return self._outcomes.get(signal_event_id)
 
     def training_frame(
-        self, family: Family, feature_names: Sequence[str], feature_set: str | None = None
+        self,
+        family: Family,
+        feature_names: Sequence[str],
+        feature_set: str | None = None,
+        resolved_only: bool = True,
     ) -> pd.DataFrame:
         kind = FAMILY_KIND[family]
         chosen = [
             s for s in self._signals.values()
-            if s.kind == kind and s.event_id in self._outcomes and feature_set in (None, "", s.feature_set)
+            if s.kind == kind and feature_set in (None, "", s.feature_set)
+            and (s.event_id in self._outcomes or not resolved_only)
         ]  # fmt: skip
         chosen.sort(key=lambda s: (s.ts, s.event_id))
-        return assemble_frame(
-            [_record(s, self._outcomes[s.event_id]) for s in chosen], feature_names
-        )
+        records = [_record(s, self._outcomes.get(s.event_id)) for s in chosen]
+        return assemble_frame(records, feature_names)
 
     def close(self) -> None:
         pass
 
 
-def _record(s: Signal, o: Outcome) -> dict[str, Any]:
-    scores = {f"p_{t}": s.scores.get(t) for t in TARGETS} | {
-        f"raw_{t}": s.raw_scores.get(t) for t in TARGETS
-    }
+def _record(s: Signal, o: Outcome | None) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "event_id": s.event_id, "ts_ms": s.ts, "mint": s.mint, "wallet": s.wallet,
         "creator": s.creator, "price": s.price, "feature_set": s.feature_set,
         "features": [float("nan") if v is None else v for v in s.features],
-        "stage": o.stage, "resolved_ms": o.ts, "rule_score": s.rule_score,
+        "rule_score": s.rule_score, "models": dict(s.models),
+        "stage": None if o is None else o.stage, "resolved_ms": None if o is None else o.ts,
     }  # fmt: skip
-    rec.update({t: int(o.labels[t]) for t in TARGETS})
-    rec.update({c: getattr(o, c) for c in PEAK_COLUMNS})
-    rec.update({c: scores[c] for c in SCORE_COLUMNS if c != "rule_score"})
+    rec.update({f"p_{t}": s.scores.get(t) for t in TARGETS})
+    rec.update({f"raw_{t}": s.raw_scores.get(t) for t in TARGETS})
+    rec.update({t: None if o is None else int(o.labels[t]) for t in TARGETS})
+    rec.update({c: None if o is None else getattr(o, c) for c in PEAK_COLUMNS})
     return rec

@@ -2,7 +2,9 @@
 
 Columns: event_id, ts, mint, wallet, creator, price, feature_set, <feature names...>,
 <target> labels (0/1), peak_10m .. peak_24h, min_1h, stage, label_resolved_ts, p_<target>,
-raw_<target>, rule_score. Timestamps are tz-aware UTC. Rows are ordered by (ts, event_id).
+raw_<target>, rule_score, models (target -> model id@version). Timestamps are tz-aware UTC.
+Rows are ordered by (ts, event_id). With ``resolved_only=False`` unresolved signals are kept too,
+with NaN labels/peaks (labels are then float64 instead of int8).
 """
 
 from __future__ import annotations
@@ -40,21 +42,34 @@ SELECT
     s.features AS features,
     {", ".join(f"o.{c} AS {c}" for c in (*LABEL_COLUMNS, *PEAK_COLUMNS, "stage"))},
     toUnixTimestamp64Milli(o.resolved_ts) AS resolved_ms,
-    {", ".join(f"s.{c} AS {c}" for c in SCORE_COLUMNS)}
+    {", ".join(f"s.{c} AS {c}" for c in SCORE_COLUMNS)}, s.models AS models
 FROM signals AS s FINAL
-INNER JOIN (SELECT * FROM outcomes FINAL WHERE kind = {{kind:String}}) AS o
+{{join}} JOIN (SELECT * FROM outcomes FINAL WHERE kind = {{kind:String}}) AS o
     ON o.signal_event_id = s.event_id
 WHERE s.kind = {{kind:String}} AND ({{feature_set:String}} = '' OR s.feature_set = {{feature_set:String}})
 ORDER BY s.ts, s.event_id
+SETTINGS join_use_nulls = 1
 """
 
 
 def training_frame(
-    client: Client, family: Family, feature_names: Sequence[str], feature_set: str | None = None
+    client: Client,
+    family: Family,
+    feature_names: Sequence[str],
+    feature_set: str | None = None,
+    resolved_only: bool = True,
 ) -> pd.DataFrame:
-    """One row per resolved signal of ``family`` with exactly the features that were served."""
-    params = {"kind": FAMILY_KIND[family], "feature_set": feature_set or ""}
-    result = client.query(_QUERY, parameters=params)
+    """One row per resolved signal of ``family`` with exactly the features that were served.
+
+    ``feature_set`` keeps only vectors served with that registry version (others have another
+    order or width); without it every vector must have ``len(feature_names)`` values.
+    """
+    params = {
+        "kind": FAMILY_KIND[family],
+        "feature_set": feature_set or "",
+    }
+    query = _QUERY.replace("{join}", "INNER" if resolved_only else "LEFT")
+    result = client.query(query, parameters=params)
     records = [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
     return assemble_frame(records, feature_names)
 
@@ -78,11 +93,13 @@ def assemble_frame(records: Sequence[dict[str, Any]], feature_names: Sequence[st
         {c: [r[c] for r in records] for c in (*LABEL_COLUMNS, *PEAK_COLUMNS, "stage")}
     )
     for label in LABEL_COLUMNS:
-        tail[label] = tail[label].astype("int8")
+        has_nulls = tail[label].isna().any()
+        tail[label] = tail[label].astype("float64" if has_nulls else "int8")
     for peak in PEAK_COLUMNS:
         tail[peak] = tail[peak].astype("float64")
     tail["label_resolved_ts"] = pd.to_datetime(
         [r["resolved_ms"] for r in records], unit="ms", utc=True
     )
     scores = pd.DataFrame({c: [r[c] for r in records] for c in SCORE_COLUMNS}, dtype="float64")
+    scores["models"] = [dict(r["models"]) for r in records]
     return pd.concat([head, features, tail, scores], axis=1)
