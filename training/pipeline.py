@@ -67,6 +67,7 @@ class TrainOutcome:
     metadata_path: Path
     card_path: Path
     gate: GateReport
+    booster: lightgbm.Booster
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -194,7 +195,7 @@ def train_model(
         "oracle_share": oracle.share_of_oracle if oracle else None,
         **calibration_report,
     }
-    return TrainOutcome(meta, onnx_file, meta_file, card_path, gate, summary)
+    return TrainOutcome(meta, onnx_file, meta_file, card_path, gate, booster, summary)
 
 
 def previous_params(models_dir: Path, family: str, target: str) -> dict[str, Any] | None:
