@@ -1,0 +1,359 @@
+"""Feature formulas: each function returns ``{feature name: value}`` for one signal.
+
+The engine orders the values by the registry (``itemgetter(*STANDARD_NAMES)``), so a missing or
+extra name fails loudly, and the formulas stay readable next to their names.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from streams.features.curve import TOTAL_SUPPLY, curve_progress
+from streams.features.state import CoocState, CreatorState, RegimeState, TokenState, WalletState
+
+if TYPE_CHECKING:
+    from streams.events.models import Buy, Sell
+    from streams.features.engine import FeatureEngine
+
+NAN = float("nan")
+Trade = list[Any]  # [ts, wallet, sol, is_buy, price, slot]
+_DAY_MS = 86_400_000
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else NAN
+
+
+def _price_at(tok: TokenState, window_start: int, ts_cut: int) -> float:
+    """Price at ``ts_cut``: last trade at or before it, else the launch price if launched."""
+    if window_start > tok.base:
+        return tok.p_px[window_start - 1 - tok.base]
+    if (
+        window_start == 0
+        and tok.launch_price is not None
+        and tok.t0 is not None
+        and tok.t0 <= ts_cut
+    ):
+        return tok.launch_price
+    return NAN
+
+
+def _creator_block(tok: TokenState, creator: CreatorState | None, ts: int) -> dict[str, float]:
+    """cre_* features over the creator's *other* tokens (this token's own fate is removed)."""
+    if creator is None or tok.t0 is None:
+        return {
+            "cre_n_tokens": NAN, "cre_n_resolved": NAN, "cre_rug_rate": NAN,
+            "cre_grad_rate": NAN, "cre_mean_peak_mult": NAN, "cre_secs_since_prev_launch": NAN,
+        }  # fmt: skip
+    own_resolved = 0 if tok.fate_pending else 1
+    n_res = creator.n_resolved - own_resolved
+    n_rug = creator.n_rug - own_resolved * tok.fate_rug
+    n_grad = creator.n_grad - own_resolved * tok.fate_grad
+    sum_peak = creator.sum_peak - own_resolved * tok.fate_peak
+    prev = tok.cre_prev_launch_ts
+    return {
+        "cre_n_tokens": float(creator.n_tokens - 1),
+        "cre_n_resolved": float(n_res),
+        "cre_rug_rate": n_rug / n_res if n_res > 0 else NAN,
+        "cre_grad_rate": n_grad / n_res if n_res > 0 else NAN,
+        "cre_mean_peak_mult": sum_peak / n_res if n_res > 0 else NAN,
+        "cre_secs_since_prev_launch": (tok.t0 - prev) / 1000.0 if prev is not None else NAN,
+    }
+
+
+def _regime_block(engine: FeatureEngine, regime: RegimeState, ts: int) -> dict[str, float]:
+    from streams.features.engine import evict_regime
+
+    evict_regime(regime, ts)
+    n_res = len(regime.resolved)
+    return {
+        "reg_hit_rate_2x_1h": regime.res_hit / n_res if n_res else NAN,
+        "reg_dead_rate_1h": regime.res_dead / n_res if n_res else NAN,
+        "reg_n_resolved_1h": float(n_res),
+        "reg_buys_60s": float(regime.buys_n),
+        "reg_sol_volume_60s": regime.buys_sol,
+        "reg_launches_10m": float(len(regime.launches)),
+        "reg_active_tokens": float(len(engine.state.tokens)),
+    }
+
+
+def _cooc_block(
+    engine: FeatureEngine, tok: TokenState, cooc: CoocState | None, ts: int
+) -> dict[str, float]:
+    n_partners = 0
+    in_token = 0
+    weight_in = 0.0
+    top = 0.0
+    if cooc is not None:
+        decay = engine._cooc_decay
+        min_weight = engine.config.cooc_min_weight
+        buyers = tok.wallets
+        for partner, (weight, at) in cooc.partners.items():
+            w = weight * math.exp(-(ts - at) * decay)
+            if w > top:
+                top = w
+            entry = buyers.get(partner)
+            bought = entry is not None and entry[0] > 0
+            if bought:
+                weight_in += w
+            if w >= min_weight:
+                n_partners += 1
+                in_token += bought
+    return {
+        "cooc_n_partners": float(n_partners),
+        "cooc_cobuyers_in_token": float(in_token),
+        "cooc_weight_in_token": weight_in,
+        "cooc_max_partner_weight": top,
+    }
+
+
+def standard_features(
+    engine: FeatureEngine, ev: Buy | Sell, ts: int, tok: TokenState, wallet: WalletState,
+    creator: CreatorState | None, cooc: CoocState | None, price: float, prev_price: float | None,
+    prev_trade_ts: int | None, prev_buys: int, first_in_token: bool,
+) -> dict[str, float]:  # fmt: skip
+    """Features of one buy at ``ts``: token state includes this buy, wallet state excludes it."""
+    sol = ev.sol_amount
+    t0 = tok.t0
+    earlier_buys = tok.n_buys - 1
+    n_res = wallet.n_resolved
+    wallet_rate = wallet.rate * math.exp(-(ts - wallet.rate_ts) * engine._rate_decay)
+    values = {
+        "buy_sol": sol,
+        "buy_token_share": ev.token_amount / TOTAL_SUPPLY,
+        "buy_price_impact": price / prev_price - 1.0 if prev_price else NAN,
+        "buy_sol_vs_tok_mean": _ratio(sol, (tok.buy_sol_total - sol) / earlier_buys) if earlier_buys else NAN,
+        "buy_is_amm": 1.0 if ev.venue == "amm" else 0.0,
+        "buy_is_creator": float(ev.wallet == tok.creator) if tok.creator is not None else NAN,
+        "buy_is_first_in_token": float(first_in_token),
+        "buy_hour_utc": float((ts % _DAY_MS) // 3_600_000),
+        "buy_slots_since_creation": float(ev.slot - tok.genesis_slot)
+        if ev.slot is not None and tok.genesis_slot is not None
+        else NAN,
+        "tok_age_s": (ts - t0) / 1000.0 if t0 is not None else NAN,
+        "tok_n_buys": float(tok.n_buys),
+        "tok_n_sells": float(tok.n_sells),
+        "tok_n_unique_buyers": float(tok.n_buyers),
+        "tok_n_holders": float(tok.holders),
+        "tok_buys_60s": float(tok.w60_n),
+        "tok_sol_volume_60s": tok.w60_sol,
+        "tok_buys_5m": float(tok.w5m_n),
+        "tok_sol_volume_5m": tok.w5m_sol,
+        "tok_sell_buy_ratio_5m": tok.w5m_sell / tok.w5m_sol if tok.w5m_sol > 0 else NAN,
+        "tok_sol_volume_total": tok.buy_sol_total,
+        "tok_sell_sol_total": tok.sell_sol_total,
+        "tok_max_buy_sol": tok.max_buy_sol,
+        "tok_price_mult_from_first": _ratio(price, tok.first_price or 0.0),
+        "tok_price_mult_from_launch": _ratio(price, tok.launch_price or 0.0),
+        "tok_price_mult_from_max": _ratio(price, tok.max_price),
+        "tok_price_change_60s": _ratio(price, _price_at(tok, tok.w60, ts - 60_000)),
+        "tok_price_change_5m": _ratio(price, _price_at(tok, tok.w5m, ts - 300_000)),
+        "tok_curve_progress": curve_progress(tok.real_tokens, tok.graduated),
+        "tok_is_graduated": float(tok.graduated),
+        "tok_secs_since_prev_trade": (ts - prev_trade_ts) / 1000.0 if prev_trade_ts is not None else NAN,
+        "tok_creator_buy_sol": tok.creator_buy_sol if tok.creator is not None else NAN,
+        "tok_creator_sold": float(tok.creator_sold) if tok.creator is not None else NAN,
+        "tok_sniper_buys": float(tok.sniper_buys) if tok.genesis_slot is not None else NAN,
+        "tok_bundle_size": float(len(tok.bundle_wallets)) if tok.genesis_slot is not None else NAN,
+        "tok_wallet_prev_buys": float(prev_buys),
+        "tok_smart_buyers": float(tok.smart_buyers),
+        "wal_n_buys": float(wallet.n_buys),
+        "wal_n_sells": float(wallet.n_sells),
+        "wal_n_tokens": float(wallet.n_tokens),
+        "wal_sol_spent": wallet.sol_spent,
+        "wal_mean_buy_sol": wallet.sol_spent / wallet.n_buys if wallet.n_buys else NAN,
+        "wal_age_s": (ts - wallet.first_ts) / 1000.0,
+        "wal_secs_since_last_buy": (ts - wallet.last_buy_ts) / 1000.0 if wallet.last_buy_ts is not None else NAN,
+        "wal_buy_rate_1h": wallet_rate,
+        "wal_n_resolved": float(n_res),
+        "wal_win_rate_2x_1h": wallet.wins_2x / n_res if n_res else NAN,
+        "wal_win_rate_3x_30m": wallet.wins_3x / n_res if n_res else NAN,
+        "wal_dead_rate": wallet.n_dead / n_res if n_res else NAN,
+        "wal_mean_log_peak_1h": wallet.sum_log_peak / n_res if n_res else NAN,
+        "wal_n_created": float(wallet.n_created),
+        "wal_mean_entry_age_s": wallet.entry_age_sum / wallet.entry_age_n if wallet.entry_age_n else NAN,
+    }  # fmt: skip
+    values.update(_creator_block(tok, creator, ts))
+    values.update(_cooc_block(engine, tok, cooc, ts))
+    values.update(_regime_block(engine, engine._regime, ts))
+    return values
+
+
+def genesis_features(
+    engine: FeatureEngine, tok: TokenState, ts: int, creator: CreatorState | None, price: float
+) -> dict[str, float]:
+    """Features of the genesis signal at ``ts`` = t0 + 60 s, from the token's first-minute trades."""
+    assert tok.t0 is not None and tok.launch_price is not None
+    t0 = tok.t0
+    launch = tok.launch_price
+    early = tok.early
+    buys = [t for t in early if t[3]]
+    sells = [t for t in early if not t[3]]
+    buy_sols = sorted(t[2] for t in buys)
+    sol_volume = sum(t[2] for t in buys)  # in event order (deterministic float sum)
+    sell_sol = sum(t[2] for t in sells)
+    per_buyer: dict[str, list[float]] = {}
+    for t in buys:
+        acc = per_buyer.setdefault(t[1], [0.0, 0.0])
+        acc[0] += 1
+        acc[1] += t[2]
+    n_buys = len(buys)
+    values: dict[str, float] = {
+        "gen_n_buys": float(n_buys),
+        "gen_n_sells": float(len(sells)),
+        "gen_n_unique_buyers": float(len(per_buyer)),
+        "gen_n_unique_sellers": float(len({t[1] for t in sells})),
+        "gen_n_holders": float(tok.holders),
+        "gen_repeat_buyers": float(sum(1 for acc in per_buyer.values() if acc[0] >= 2)),
+        "gen_sol_volume": sol_volume,
+        "gen_sell_sol": sell_sol,
+        "gen_net_sol_flow": sol_volume - sell_sol,
+        "gen_sell_buy_ratio": sell_sol / sol_volume if n_buys else NAN,
+        "gen_max_buy_sol": buy_sols[-1] if n_buys else NAN,
+        "gen_mean_buy_sol": sol_volume / n_buys if n_buys else NAN,
+        "gen_median_buy_sol": _median(buy_sols),
+        "gen_small_buys_share": sum(1 for s in buy_sols if s < 0.1) / n_buys if n_buys else NAN,
+        "gen_top_buyer_share": max(acc[1] for acc in per_buyer.values()) / sol_volume
+        if n_buys
+        else NAN,
+        "gen_creator_buy_sol": sum(t[2] for t in buys if t[1] == tok.creator),
+        "gen_creator_sold": float(any(t[1] == tok.creator for t in sells)),
+        "gen_price_mult": price / launch,
+        "gen_peak_mult": max([launch, *(t[4] for t in early)]) / launch,
+        "gen_drawdown_from_peak": price / max([launch, *(t[4] for t in early)]),
+        "gen_curve_progress": curve_progress(tok.real_tokens, tok.graduated),
+        "gen_is_graduated": float(tok.graduated),
+        "gen_first_buy_delay_s": (buys[0][0] - t0) / 1000.0 if n_buys else NAN,
+        "gen_last_trade_age_s": (ts - early[-1][0]) / 1000.0 if early else NAN,
+        "gen_name_len": float(len(tok.name)),
+        "gen_symbol_len": float(len(tok.symbol)),
+        "gen_symbol_is_upper": float(tok.symbol.isupper()),
+        "gen_launch_hour_utc": float((t0 % _DAY_MS) // 3_600_000),
+        "gen_initial_vsol": tok.initial_vsol,
+    }
+    values.update(_slot_block(tok, buys, early))
+    values.update(_bins_block(t0, launch, early, buys))
+    values.update(_buyers_block(engine, tok, list(per_buyer), ts))
+    values.update(_genesis_creator_block(engine, tok, creator, ts))
+    values.update(_regime_block(engine, engine._regime, ts))
+    values["reg_graduations_1h"] = float(len(engine._regime.grads))
+    return values
+
+
+def _median(sorted_values: list[float]) -> float:
+    n = len(sorted_values)
+    if not n:
+        return NAN
+    mid = n // 2
+    return sorted_values[mid] if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2.0
+
+
+def _slot_block(tok: TokenState, buys: list[Trade], early: list[Trade]) -> dict[str, float]:
+    slot0 = tok.genesis_slot
+    if slot0 is None:
+        return {"gen_n_sniper_buys_slot0": NAN, "gen_bundle_size": NAN, "gen_slot_span": NAN}
+    snipers = sum(1 for t in buys if t[5] is not None and t[5] <= slot0 + 1 and t[1] != tok.creator)
+    bundle = {t[1] for t in buys if t[5] == slot0}
+    slots = [t[5] for t in early if t[5] is not None]
+    return {
+        "gen_n_sniper_buys_slot0": float(snipers),
+        "gen_bundle_size": float(len(bundle)),
+        "gen_slot_span": float(max(slots) - slot0) if slots else NAN,
+    }
+
+
+def _bins_block(t0: int, launch: float, early: list[Trade], buys: list[Trade]) -> dict[str, float]:
+    counts = [0.0] * 6
+    sols = [0.0] * 6
+    for t in buys:
+        b = min(max((t[0] - t0) // 10_000, 0), 5)
+        counts[b] += 1
+        sols[b] += t[2]
+    out: dict[str, float] = {}
+    for b in range(6):
+        out[f"gen_buys_{10 * b}_{10 * (b + 1)}s"] = counts[b]
+        out[f"gen_sol_{10 * b}_{10 * (b + 1)}s"] = sols[b]
+    price = launch
+    marks = iter(range(1, 6))
+    mark: int | None = next(marks)
+    for t in early:
+        while mark is not None and t[0] > t0 + 10_000 * mark:
+            out[f"gen_price_mult_{10 * mark}s"] = price / launch
+            mark = next(marks, None)
+        price = t[4]
+    while mark is not None:
+        out[f"gen_price_mult_{10 * mark}s"] = price / launch
+        mark = next(marks, None)
+    return out
+
+
+def _buyers_block(
+    engine: FeatureEngine, tok: TokenState, buyers: list[str], ts: int
+) -> dict[str, float]:
+    wallets = engine.state.wallets
+    token_wallets = tok.wallets
+    cfg = engine.config
+    rates: list[float] = []
+    dead: list[float] = []
+    smart = 0
+    new_wallets = 0
+    n_buys_sum = 0.0
+    age_sum = 0.0
+    for address in buyers:
+        w = wallets.get(address)
+        if w is None:
+            continue
+        n_buys_sum += w.n_buys
+        age_sum += (ts - w.first_ts) / 1000.0
+        entry = token_wallets.get(address)
+        if entry is not None and entry[3]:
+            new_wallets += 1
+        if w.n_resolved:
+            rates.append(w.wins_2x / w.n_resolved)
+            dead.append(w.n_dead / w.n_resolved)
+            if w.n_resolved >= cfg.smart_min_resolved and rates[-1] >= cfg.smart_min_win_rate:
+                smart += 1
+    n = len(buyers)
+    pairs, best = _cobuyer_pairs(engine, buyers, ts)
+    return {
+        "gen_buyers_with_history": float(len(rates)),
+        "gen_buyers_mean_win_rate": sum(rates) / len(rates) if rates else NAN,
+        "gen_buyers_max_win_rate": max(rates) if rates else NAN,
+        "gen_buyers_mean_dead_rate": sum(dead) / len(dead) if dead else NAN,
+        "gen_smart_buyers": float(smart),
+        "gen_buyers_mean_n_buys": n_buys_sum / n if n else NAN,
+        "gen_buyers_new_wallets": float(new_wallets),
+        "gen_buyers_mean_age_s": age_sum / n if n else NAN,
+        "gen_cobuyer_pairs": float(pairs),
+        "gen_max_cobuyers_of_one": float(best),
+    }
+
+
+def _cobuyer_pairs(engine: FeatureEngine, buyers: list[str], ts: int) -> tuple[int, int]:
+    present = set(buyers)
+    decay = engine._cooc_decay
+    min_weight = engine.config.cooc_min_weight
+    pairs = 0
+    best = 0
+    for address in buyers:
+        table = engine.state.cooc.get(address)
+        if table is None:
+            continue
+        mine = 0
+        for partner, (weight, at) in table.partners.items():
+            if partner in present and weight * math.exp(-(ts - at) * decay) >= min_weight:
+                mine += 1
+        pairs += mine
+        best = max(best, mine)
+    return pairs // 2, best
+
+
+def _genesis_creator_block(
+    engine: FeatureEngine, tok: TokenState, creator: CreatorState | None, ts: int
+) -> dict[str, float]:
+    out = _creator_block(tok, creator, ts)
+    wallet = engine.state.wallets.get(tok.creator) if tok.creator is not None else None
+    out["cre_wallet_n_buys"] = float(wallet.n_buys) if wallet is not None else 0.0
+    out["cre_wallet_win_rate"] = wallet.win_rate() if wallet is not None else NAN
+    return out

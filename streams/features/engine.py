@@ -1,0 +1,690 @@
+"""The point-in-time feature engine: one pass over events in canonical ``(ts, event_id)`` order.
+
+Time is only ever the events' ``ts`` (UTC epoch ms); this module never reads a clock and never
+touches Kafka. Watermark semantics: after an event at ``t`` (or ``advance_to(t)``) everything
+due strictly before ``t`` is final. Due items (genesis signals at t0 + 60 s, outcome stages at
+signal_ts + 1 h / + 24 h, token fates at t0 + fate horizon, eviction sweeps) are processed in
+due-time order *before* the event that passes them, so a feature at ``t`` sees exactly the
+events at or before ``t`` and the outcomes/fates resolved strictly before ``t``.
+
+Late events (``ts`` below the watermark) are processed as if they happened at the watermark
+(their signal ``ts`` is the watermark) and counted in ``stats.late_events``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from operator import itemgetter
+
+import numpy as np
+
+from streams.events.models import SCHEMA_VERSION, Buy, Genesis, InputEvent, Outcome, Sell
+from streams.features import outcomes
+from streams.features.compute import genesis_features, standard_features
+from streams.features.registry import (
+    GENESIS_NAMES,
+    HOUR_MS,
+    MINUTE_MS,
+    STAGE_1H_MS,
+    STAGE_24H_MS,
+    STANDARD_NAMES,
+)
+from streams.features.state import (
+    META_KEY,
+    REGIME_KEY,
+    CoocState,
+    CreatorState,
+    EngineState,
+    MetaState,
+    PendingSignal,
+    RegimeState,
+    TokenState,
+    WalletState,
+)
+
+GENESIS_DELAY_MS = MINUTE_MS
+_FAR = 1 << 62
+_take_standard = itemgetter(*STANDARD_NAMES)
+_take_genesis = itemgetter(*GENESIS_NAMES)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Tunables. Changing one changes feature values: treat it like a feature-set change."""
+
+    fate_horizon_ms: int = HOUR_MS  # token fate (graduated / rug / peak) is judged at t0 + this
+    token_idle_ms: int = 30 * MINUTE_MS  # evict a token this long after its last trade (if idle)
+    wallet_idle_ms: int = 7 * 24 * HOUR_MS  # evict a wallet not seen for this long
+    sweep_interval_ms: int = 10 * MINUTE_MS
+    wallet_sweep_interval_ms: int = 6 * HOUR_MS
+    cooc_window_ms: int = MINUTE_MS  # two first buys of a token this close are a co-buy
+    cooc_recent_max: int = 16  # earlier first buyers of a token paired with a new one
+    cooc_top_k: int = 32  # partners kept per wallet (lowest decayed weight evicted)
+    cooc_half_life_ms: int = 6 * HOUR_MS
+    cooc_min_weight: float = 1.5  # decayed weight of a "frequent" co-buyer
+    smart_min_resolved: int = 3
+    smart_min_win_rate: float = 0.5
+    wallet_rate_half_life_ms: int = HOUR_MS
+    holder_min_tokens: float = 1.0  # a balance above this many tokens makes a holder
+    prune_min: int = 256  # drop a price-path prefix only when at least this long
+
+
+@dataclass(slots=True)
+class SignalRow:
+    kind: str  # "buy" | "genesis"
+    event_id: str
+    ts: int
+    mint: str
+    wallet: str | None
+    creator: str | None
+    price: float
+    features: np.ndarray
+
+
+@dataclass(slots=True)
+class EngineOutput:
+    signals: list[SignalRow] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def extend(self, other: EngineOutput) -> None:
+        self.signals.extend(other.signals)
+        self.outcomes.extend(other.outcomes)
+
+
+@dataclass(slots=True)
+class EngineStats:
+    events: int = 0
+    late_events: int = 0
+    duplicate_genesis: int = 0
+    trades_without_genesis: int = 0
+    signals: int = 0
+    outcomes: int = 0
+    evicted_tokens: int = 0
+    evicted_wallets: int = 0
+
+
+class FeatureEngine:
+    def __init__(
+        self, config: EngineConfig | None = None, state: EngineState | None = None
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.state = state or EngineState()
+        self.stats = EngineStats()
+        st = self.state
+        self._tokens = st.tokens
+        self._wallets = st.wallets
+        self._creators = st.creators
+        self._cooc = st.cooc
+        self._pending = st.pending
+        regime = st.regime.get(REGIME_KEY)
+        if regime is None:
+            regime = RegimeState()
+            st.regime.put(REGIME_KEY, regime)
+        self._regime = regime
+        meta = st.meta.get(META_KEY)
+        if meta is None:
+            meta = MetaState()
+            st.meta.put(META_KEY, meta)
+        self._meta = meta
+        self._cooc_decay = math.log(2.0) / self.config.cooc_half_life_ms
+        self._rate_decay = math.log(2.0) / self.config.wallet_rate_half_life_ms
+        self._out = EngineOutput()
+        self._rebuild_queues()
+
+    # ---- queues of due items (rebuilt from the stores on restore) -------------------------
+
+    def _rebuild_queues(self) -> None:
+        self._q_gen: deque[tuple[int, str]] = deque()
+        self._q_fate: deque[tuple[int, str]] = deque()
+        self._q_1h: deque[PendingSignal] = deque()
+        self._q_24h: deque[PendingSignal] = deque()
+        gens, fates = [], []
+        for mint, tok in self._tokens.items():
+            if tok.gen_pending and tok.t0 is not None:
+                gens.append((tok.t0 + GENESIS_DELAY_MS, mint))
+            if tok.fate_pending and tok.t0 is not None:
+                fates.append((tok.t0 + self.config.fate_horizon_ms, mint))
+        self._q_gen.extend(sorted(gens))
+        self._q_fate.extend(sorted(fates))
+        for _, sig in sorted((s.seq, s) for _, s in self._pending.items()):
+            (self._q_1h if sig.stage == 0 else self._q_24h).append(sig)
+        self._recompute_next_due()
+
+    def _recompute_next_due(self) -> None:
+        nxt = _FAR
+        if self._q_gen:
+            nxt = min(nxt, self._q_gen[0][0])
+        if self._q_1h:
+            nxt = min(nxt, self._q_1h[0].ts + STAGE_1H_MS)
+        if self._q_24h:
+            nxt = min(nxt, self._q_24h[0].ts + STAGE_24H_MS)
+        if self._q_fate:
+            nxt = min(nxt, self._q_fate[0][0])
+        meta = self._meta
+        if meta.next_sweep is not None:
+            nxt = min(nxt, meta.next_sweep)
+        if meta.next_wallet_sweep is not None:
+            nxt = min(nxt, meta.next_wallet_sweep)
+        self._next_due = nxt
+
+    def _drain(self, until: int) -> None:
+        """Process every due item with due < until, in (due, kind) order."""
+        meta = self._meta
+        while self._next_due < until:
+            # kind order at equal due: genesis signal, outcome 1h, outcome 24h, fate, sweeps
+            best_due, best_kind = _FAR, -1
+            if self._q_gen and self._q_gen[0][0] < best_due:
+                best_due, best_kind = self._q_gen[0][0], 0
+            if self._q_1h and self._q_1h[0].ts + STAGE_1H_MS < best_due:
+                best_due, best_kind = self._q_1h[0].ts + STAGE_1H_MS, 1
+            if self._q_24h and self._q_24h[0].ts + STAGE_24H_MS < best_due:
+                best_due, best_kind = self._q_24h[0].ts + STAGE_24H_MS, 2
+            if self._q_fate and self._q_fate[0][0] < best_due:
+                best_due, best_kind = self._q_fate[0][0], 3
+            if meta.next_sweep is not None and meta.next_sweep < best_due:
+                best_due, best_kind = meta.next_sweep, 4
+            if meta.next_wallet_sweep is not None and meta.next_wallet_sweep < best_due:
+                best_due, best_kind = meta.next_wallet_sweep, 5
+            if best_kind == 0:
+                self._emit_genesis(*self._q_gen.popleft())
+            elif best_kind == 1:
+                self._resolve(self._q_1h.popleft(), 0)
+            elif best_kind == 2:
+                self._resolve(self._q_24h.popleft(), 1)
+            elif best_kind == 3:
+                self._resolve_fate(*self._q_fate.popleft())
+            elif best_kind == 4:
+                self._sweep_tokens(best_due)
+            elif best_kind == 5:
+                self._sweep_wallets(best_due)
+            self._recompute_next_due()
+
+    # ---- public API -----------------------------------------------------------------------
+
+    @property
+    def watermark(self) -> int:
+        return self._meta.watermark
+
+    def process(self, event: InputEvent, owned: bool = True) -> EngineOutput:
+        """Apply one event; returns the signals and outcomes it made final."""
+        self._out = out = EngineOutput()
+        meta = self._meta
+        ts = event.ts
+        self.stats.events += 1
+        if ts < meta.watermark:
+            self.stats.late_events += 1
+            ts = meta.watermark
+        elif ts > meta.watermark:
+            if ts > self._next_due:
+                self._drain(ts)
+            meta.watermark = ts
+            if meta.next_sweep is None:
+                meta.next_sweep = ts + self.config.sweep_interval_ms
+                meta.next_wallet_sweep = ts + self.config.wallet_sweep_interval_ms
+                self._recompute_next_due()
+        if type(event) is Buy:
+            self._on_trade(event, ts, True, owned)
+        elif type(event) is Sell:
+            self._on_trade(event, ts, False, owned)
+        elif type(event) is Genesis:
+            self._on_genesis(event, ts, owned)
+        else:
+            raise TypeError(f"not an input event: {type(event).__name__}")
+        self.state.meta.put(META_KEY, meta)
+        return out
+
+    def advance_to(self, ts: int) -> EngineOutput:
+        """Move the watermark to ``ts`` with no event: everything due before ``ts`` becomes final."""
+        self._out = out = EngineOutput()
+        meta = self._meta
+        if ts > meta.watermark:
+            self._drain(ts)
+            meta.watermark = ts
+            self.state.meta.put(META_KEY, meta)
+        return out
+
+    def flush(self) -> EngineOutput:
+        """End of data: finalize everything due at or before the last event time."""
+        return self.advance_to(self._meta.watermark + 1)
+
+    def process_many(self, events: Iterable[InputEvent], owned: bool = True) -> EngineOutput:
+        total = EngineOutput()
+        for event in events:
+            total.extend(self.process(event, owned))
+        return total
+
+    # ---- events ---------------------------------------------------------------------------
+
+    def _on_genesis(self, ev: Genesis, ts: int, owned: bool) -> None:
+        tok = self._tokens.get(ev.mint)
+        if tok is not None and tok.has_genesis:
+            self.stats.duplicate_genesis += 1
+            return
+        if tok is None:
+            tok = TokenState(ev.mint)
+        tok.has_genesis = True
+        tok.owned = owned
+        tok.creator = ev.creator
+        tok.t0 = ts
+        tok.genesis_event_id = ev.event_id
+        tok.genesis_slot = ev.slot
+        tok.launch_price = ev.virtual_sol_reserves / ev.virtual_token_reserves
+        tok.name = ev.name
+        tok.symbol = ev.symbol
+        tok.initial_vsol = ev.virtual_sol_reserves
+        if tok.last_price is None:
+            tok.real_tokens = ev.real_token_reserves
+        tok.gen_pending = True
+        tok.fate_pending = True
+        self._tokens.put(ev.mint, tok)
+        creator = self._creators.get(ev.creator) or CreatorState()
+        creator.n_tokens += 1
+        tok.cre_prev_launch_ts = creator.last_launch_ts
+        creator.last_launch_ts = ts
+        self._creators.put(ev.creator, creator)
+        wallet = self._wallet(ev.creator, ts)
+        wallet.n_created += 1
+        self._wallets.put(ev.creator, wallet)
+        regime = self._regime
+        regime.launches.append(ts)
+        self.state.regime.put(REGIME_KEY, regime)
+        gen_due = ts + GENESIS_DELAY_MS
+        fate_due = ts + self.config.fate_horizon_ms
+        self._q_gen.append((gen_due, ev.mint))
+        self._q_fate.append((fate_due, ev.mint))
+        self._next_due = min(self._next_due, gen_due, fate_due)
+
+    def _wallet(self, address: str, ts: int) -> WalletState:
+        wallet = self._wallets.get(address)
+        if wallet is None:
+            wallet = WalletState(ts)
+        wallet.last_seen_ts = ts
+        return wallet
+
+    def _on_trade(self, ev: Buy | Sell, ts: int, is_buy: bool, owned: bool) -> None:
+        cfg = self.config
+        mint = ev.mint
+        tok = self._tokens.get(mint)
+        if tok is None:
+            tok = TokenState(mint)
+            self.stats.trades_without_genesis += 1
+        price = ev.virtual_sol_reserves / ev.virtual_token_reserves
+        prev_price = tok.last_price if tok.last_price is not None else tok.launch_price
+        sol = ev.sol_amount
+        _advance_windows(tok, ts)
+        idx = tok.base + len(tok.p_ts)
+        tok.p_ts.append(ts)
+        tok.p_px.append(price)
+        tok.p_sol.append(sol if is_buy else -sol)
+        if tok.first_price is None:
+            tok.first_price = price
+        if price > tok.max_price:
+            tok.max_price = price
+        tok.last_price = price
+        prev_trade_ts = tok.last_trade_ts
+        tok.last_trade_ts = ts
+        tok.real_tokens = ev.real_token_reserves
+        regime = self._regime
+        if not tok.graduated and (ev.venue == "amm" or ev.real_token_reserves <= 0.0):
+            tok.graduated = True
+            regime.grads.append(ts)
+        address = ev.wallet
+        entry = tok.wallets.get(address)
+        first_in_token = entry is None or entry[0] == 0
+        if entry is None:
+            # [n_buys, net token balance, buy SOL, 1 if the wallet was first seen in this trade]
+            entry = [0, 0.0, 0.0, float(self._wallets.get(address) is None)]
+            tok.wallets[address] = entry
+        prev_buys = int(entry[0])
+        was_holder = entry[1] > cfg.holder_min_tokens
+        is_creator = tok.creator is not None and address == tok.creator
+        if is_buy:
+            tok.n_buys += 1
+            tok.buy_sol_total += sol
+            if sol > tok.max_buy_sol:
+                tok.max_buy_sol = sol
+            tok.w60_n += 1
+            tok.w60_sol += sol
+            tok.w5m_n += 1
+            tok.w5m_sol += sol
+            if first_in_token:
+                tok.n_buyers += 1
+            entry[0] += 1
+            entry[1] += ev.token_amount
+            entry[2] += sol
+            if is_creator:
+                tok.creator_buy_sol += sol
+            if tok.genesis_slot is not None and ev.slot is not None:
+                if ev.slot <= tok.genesis_slot + 1 and not is_creator:
+                    tok.sniper_buys += 1
+                if ev.slot == tok.genesis_slot and address not in tok.bundle_wallets:
+                    tok.bundle_wallets.append(address)
+        else:
+            tok.n_sells += 1
+            tok.sell_sol_total += sol
+            tok.w5m_sell += sol
+            entry[1] -= ev.token_amount
+            if is_creator:
+                tok.creator_sold = 1
+        is_holder = entry[1] > cfg.holder_min_tokens
+        tok.holders += int(is_holder) - int(was_holder)
+        if tok.gen_pending:
+            tok.early.append([ts, address, sol, int(is_buy), price, ev.slot])
+        wallet = self._wallet(address, ts)
+        if is_buy:
+            _evict_regime_buys(regime, ts)
+            regime.buys.append([ts, sol])
+            regime.buys_n += 1
+            regime.buys_sol += sol
+            if owned:
+                self._emit_buy_signal(
+                    ev, ts, tok, wallet, price, prev_price, prev_trade_ts, prev_buys, first_in_token
+                )
+            self._update_wallet_after_buy(wallet, tok, ts, sol, first_in_token)
+            if first_in_token:
+                self._update_cooc(tok, address, ts)
+                if self._is_smart(wallet):
+                    tok.smart_buyers += 1
+            sig = PendingSignal(
+                self._next_seq(),
+                ev.event_id,
+                "buy",
+                mint,
+                address,
+                tok.creator,
+                ts,
+                price,
+                idx,
+                owned,
+            )
+            self._open_signal(tok, sig)
+        else:
+            wallet.n_sells += 1
+        self._wallets.put(address, wallet)
+        self.state.regime.put(REGIME_KEY, regime)
+        outcomes.prune_path(tok, cfg.prune_min)
+        self._tokens.put(mint, tok)
+
+    def _is_smart(self, wallet: WalletState) -> bool:
+        cfg = self.config
+        return (
+            wallet.n_resolved >= cfg.smart_min_resolved
+            and wallet.wins_2x >= cfg.smart_min_win_rate * wallet.n_resolved
+        )
+
+    def _next_seq(self) -> int:
+        self._meta.seq += 1
+        return self._meta.seq
+
+    def _open_signal(self, tok: TokenState, sig: PendingSignal) -> None:
+        outcomes.open_signal(tok, sig.idx)
+        self._pending.put(sig.event_id, sig)
+        self._q_1h.append(sig)
+        due = sig.ts + STAGE_1H_MS
+        if due < self._next_due:
+            self._next_due = due
+
+    def _emit_buy_signal(
+        self, ev: Buy | Sell, ts: int, tok: TokenState, wallet: WalletState, price: float,
+        prev_price: float | None, prev_trade_ts: int | None, prev_buys: int, first_in_token: bool,
+    ) -> None:  # fmt: skip
+        creator = self._creators.get(tok.creator) if tok.creator is not None else None
+        cooc = self._cooc.get(ev.wallet)
+        values = standard_features(
+            self, ev, ts, tok, wallet, creator, cooc, price, prev_price, prev_trade_ts,
+            prev_buys, first_in_token,
+        )  # fmt: skip
+        row = np.array(_take_standard(values), dtype=np.float64)
+        self._out.signals.append(
+            SignalRow("buy", ev.event_id, ts, ev.mint, ev.wallet, tok.creator, price, row)
+        )
+        self.stats.signals += 1
+
+    def _update_wallet_after_buy(
+        self, wallet: WalletState, tok: TokenState, ts: int, sol: float, first_in_token: bool
+    ) -> None:
+        wallet.rate = wallet.rate * math.exp(-(ts - wallet.rate_ts) * self._rate_decay) + 1.0
+        wallet.rate_ts = ts
+        wallet.n_buys += 1
+        wallet.sol_spent += sol
+        wallet.last_buy_ts = ts
+        if first_in_token:
+            wallet.n_tokens += 1
+        if tok.t0 is not None:
+            wallet.entry_age_sum += (ts - tok.t0) / 1000.0
+            wallet.entry_age_n += 1
+
+    def _update_cooc(self, tok: TokenState, address: str, ts: int) -> None:
+        cfg = self.config
+        recent = tok.recent_first
+        horizon = ts - cfg.cooc_window_ms
+        while recent and recent[0][0] <= horizon:
+            recent.popleft()
+        if recent:
+            mine = self._cooc.get(address) or CoocState()
+            for _, other in recent:
+                if other == address:
+                    continue
+                theirs = self._cooc.get(other) or CoocState()
+                self._bump(mine, other, ts)
+                self._bump(theirs, address, ts)
+                self._cooc.put(other, theirs)
+            self._cooc.put(address, mine)
+        recent.append([ts, address])
+        if len(recent) > cfg.cooc_recent_max:
+            recent.popleft()
+
+    def _bump(self, table: CoocState, partner: str, ts: int) -> None:
+        parts = table.partners
+        entry = parts.get(partner)
+        decay = self._cooc_decay
+        if entry is None:
+            if len(parts) >= self.config.cooc_top_k:
+                weakest = min(
+                    parts, key=lambda k: parts[k][0] * math.exp(-(ts - parts[k][1]) * decay)
+                )
+                del parts[weakest]
+            parts[partner] = [1.0, ts]
+        else:
+            entry[0] = entry[0] * math.exp(-(ts - entry[1]) * decay) + 1.0
+            entry[1] = ts
+        table.last_ts = ts
+
+    # ---- due items --------------------------------------------------------------------------
+
+    def _emit_genesis(self, due: int, mint: str) -> None:
+        tok = self._tokens.get(mint)
+        if tok is None or not tok.gen_pending or tok.t0 is None:
+            return
+        _advance_windows(tok, due)
+        price = tok.last_price if tok.last_price is not None else tok.launch_price
+        assert price is not None and tok.genesis_event_id is not None
+        event_id = f"{tok.genesis_event_id}:g60"
+        if tok.owned:
+            creator = self._creators.get(tok.creator) if tok.creator is not None else None
+            values = genesis_features(self, tok, due, creator, price)
+            row = np.array(_take_genesis(values), dtype=np.float64)
+            self._out.signals.append(
+                SignalRow("genesis", event_id, due, mint, None, tok.creator, price, row)
+            )
+            self.stats.signals += 1
+        tok.gen_pending = False
+        tok.early = []
+        idx = tok.base + len(tok.p_ts) - 1
+        sig = PendingSignal(
+            self._next_seq(),
+            event_id,
+            "genesis",
+            mint,
+            None,
+            tok.creator,
+            due,
+            price,
+            idx,
+            tok.owned,
+        )
+        self._open_signal(tok, sig)
+        self._tokens.put(mint, tok)
+
+    def _resolve(self, sig: PendingSignal, stage: int) -> None:
+        tok = self._tokens.get(sig.mint)
+        assert tok is not None, "tokens with pending signals are never evicted"
+        outcomes.resolve_stage(tok, sig, stage)
+        due = sig.ts + (STAGE_1H_MS if stage == 0 else STAGE_24H_MS)
+        if stage == 0:
+            sig.stage = 1
+            self._pending.put(sig.event_id, sig)
+            self._q_24h.append(sig)
+            if sig.kind == "buy" and sig.wallet is not None:
+                self._feed_wallet(sig, due)
+        else:
+            self._pending.delete(sig.event_id)
+        self._tokens.put(sig.mint, tok)
+        if sig.owned:
+            self._out.outcomes.append(_outcome_event(sig, due, stage))
+            self.stats.outcomes += 1
+
+    def _feed_wallet(self, sig: PendingSignal, due: int) -> None:
+        labels = sig.labels
+        wallet = self._wallets.get(sig.wallet) if sig.wallet is not None else None
+        if wallet is not None and sig.wallet is not None:
+            wallet.n_resolved += 1
+            wallet.wins_2x += int(labels["reach_2x_1h"])
+            wallet.wins_3x += int(labels["reach_3x_30m"])
+            wallet.n_dead += int(labels["is_dead_soon"])
+            peak = sig.peaks[outcomes.H_1H]
+            wallet.sum_log_peak += math.log(peak) if peak else 0.0
+            self._wallets.put(sig.wallet, wallet)
+        regime = self._regime
+        regime.resolved.append([due, int(labels["reach_2x_1h"]), int(labels["is_dead_soon"])])
+        regime.res_hit += int(labels["reach_2x_1h"])
+        regime.res_dead += int(labels["is_dead_soon"])
+        self.state.regime.put(REGIME_KEY, regime)
+
+    def _resolve_fate(self, due: int, mint: str) -> None:
+        tok = self._tokens.get(mint)
+        if tok is None or not tok.fate_pending or tok.creator is None:
+            return
+        launch = tok.launch_price or 0.0
+        last = tok.last_price if tok.last_price is not None else launch
+        top = max(tok.max_price, launch)
+        tok.fate_grad = int(tok.graduated)
+        tok.fate_rug = int(not tok.graduated and bool(tok.creator_sold) and last <= 0.5 * top)
+        tok.fate_peak = top / launch if launch > 0 else 1.0
+        tok.fate_pending = False
+        self._tokens.put(mint, tok)
+        creator = self._creators.get(tok.creator) or CreatorState()
+        creator.n_resolved += 1
+        creator.n_rug += tok.fate_rug
+        creator.n_grad += tok.fate_grad
+        creator.sum_peak += tok.fate_peak
+        self._creators.put(tok.creator, creator)
+
+    def _sweep_tokens(self, due: int) -> None:
+        """Evict tokens idle for ``token_idle_ms`` with nothing pending (bounded memory)."""
+        cutoff = due - self.config.token_idle_ms
+        for mint, tok in self._tokens.items():
+            if tok.gen_pending or tok.fate_pending or tok.open_signals:
+                continue
+            last = tok.last_trade_ts if tok.last_trade_ts is not None else (tok.t0 or 0)
+            if last < cutoff:
+                self._tokens.delete(mint)
+                self.stats.evicted_tokens += 1
+        self._meta.next_sweep = due + self.config.sweep_interval_ms
+
+    def _sweep_wallets(self, due: int) -> None:
+        cutoff = due - self.config.wallet_idle_ms
+        for address, wallet in self._wallets.items():
+            if wallet.last_seen_ts < cutoff:
+                self._wallets.delete(address)
+                self._cooc.delete(address)
+                self.stats.evicted_wallets += 1
+        self._meta.next_wallet_sweep = due + self.config.wallet_sweep_interval_ms
+
+
+def _advance_windows(tok: TokenState, ts: int) -> None:
+    """Slide the token's 60 s and 5 min windows to end at ``ts``: keep trades with ts > ts - w."""
+    base = tok.base
+    p_ts, p_sol = tok.p_ts, tok.p_sol
+    end = base + len(p_ts)
+    cut = ts - MINUTE_MS
+    i = tok.w60
+    while i < end and p_ts[i - base] <= cut:
+        s = p_sol[i - base]
+        if s > 0:
+            tok.w60_n -= 1
+            tok.w60_sol -= s
+        i += 1
+    if tok.w60_n == 0:
+        tok.w60_sol = 0.0
+    tok.w60 = i
+    cut = ts - 5 * MINUTE_MS
+    i = tok.w5m
+    while i < end and p_ts[i - base] <= cut:
+        s = p_sol[i - base]
+        if s > 0:
+            tok.w5m_n -= 1
+            tok.w5m_sol -= s
+        else:
+            tok.w5m_sell += s
+        i += 1
+    if tok.w5m_n == 0:
+        tok.w5m_sol = 0.0
+    if i == end:
+        tok.w5m_sell = 0.0
+    tok.w5m = i
+
+
+def _evict_regime_buys(regime: RegimeState, ts: int) -> None:
+    cut = ts - MINUTE_MS
+    buys = regime.buys
+    while buys and buys[0][0] <= cut:
+        regime.buys_n -= 1
+        regime.buys_sol -= buys.popleft()[1]
+    if regime.buys_n == 0:
+        regime.buys_sol = 0.0
+
+
+def evict_regime(regime: RegimeState, ts: int) -> None:
+    """Slide every market-wide window to end at ``ts``."""
+    _evict_regime_buys(regime, ts)
+    launches = regime.launches
+    while launches and launches[0] <= ts - 10 * MINUTE_MS:
+        launches.popleft()
+    resolved = regime.resolved
+    while resolved and resolved[0][0] < ts - HOUR_MS:
+        _, hit, dead = resolved.popleft()
+        regime.res_hit -= hit
+        regime.res_dead -= dead
+    grads = regime.grads
+    while grads and grads[0] <= ts - HOUR_MS:
+        grads.popleft()
+
+
+def _outcome_event(sig: PendingSignal, due: int, stage: int) -> Outcome:
+    p = sig.peaks
+    final = stage == 1
+    return Outcome(
+        schema_version=SCHEMA_VERSION,
+        type="outcome",
+        event_id=f"{sig.event_id}:{'o24h' if final else 'o1h'}",
+        ts=due,
+        mint=sig.mint,
+        signal_event_id=sig.event_id,
+        kind=sig.kind,
+        wallet=sig.wallet,
+        creator=sig.creator,
+        signal_ts=sig.ts,
+        stage="24h" if final else "1h",
+        price=sig.price,
+        peak_10m=p[0],
+        peak_30m=p[1],
+        peak_1h=p[2],
+        peak_4h=p[3] if final else None,
+        peak_24h=p[4] if final else None,
+        min_1h=sig.min_1h,
+        labels=dict(sig.labels),
+    )

@@ -1,0 +1,414 @@
+"""Engine state: small stores behind a tiny key-value interface, with an in-memory backend.
+
+Every value is a slotted object with ``to_bytes()`` / ``from_bytes()`` (orjson), so a
+persistent backend (e.g. faust tables) can hold it. The engine mutates values in place and then
+calls ``store.put(key, value)`` for every value it changed; :class:`InMemoryStore` records those
+keys (``dirty``) and deletions (``deleted``) so a backend can write back exactly the changes
+(``EngineState.drain_changes()``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import orjson
+
+V = TypeVar("V", bound="Value")
+
+
+class Value:
+    """Base of stored values: serialize the slots; deque slots round-trip as deques."""
+
+    __slots__ = ()
+    _DEQUES: ClassVar[tuple[str, ...]] = ()
+
+    def to_bytes(self) -> bytes:
+        out: dict[str, Any] = {}
+        name: str
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if isinstance(value, deque):
+                value = list(value)
+            elif name in self._DEQUES and isinstance(value, list):
+                value = [list(v) if isinstance(v, deque) else v for v in value]
+            out[name] = value
+        return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    @classmethod
+    def from_bytes(cls: type[V], raw: bytes) -> V:
+        obj = cls.__new__(cls)
+        data = orjson.loads(raw)
+        name: str
+        for name in cls.__slots__:
+            value = data[name]
+            if name in cls._DEQUES and value is not None:
+                value = [deque(v) for v in value] if name.endswith("_dqs") else deque(value)
+            setattr(obj, name, value)
+        return obj
+
+
+class KVStore(Protocol[V]):
+    """What the engine needs from a store. Values are live objects; ``put`` after each change."""
+
+    def get(self, key: str) -> V | None: ...
+    def put(self, key: str, value: V) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def items(self) -> Iterator[tuple[str, V]]: ...
+    def __len__(self) -> int: ...
+
+
+class InMemoryStore(Generic[V]):
+    """Dict-backed store that remembers which keys changed since the last ``drain``."""
+
+    __slots__ = ("data", "deleted", "dirty", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.data: dict[str, V] = {}
+        self.dirty: set[str] = set()
+        self.deleted: set[str] = set()
+
+    def get(self, key: str) -> V | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: V) -> None:
+        self.data[key] = value
+        self.dirty.add(key)
+
+    def delete(self, key: str) -> None:
+        if self.data.pop(key, None) is not None:
+            self.dirty.discard(key)
+            self.deleted.add(key)
+
+    def items(self) -> Iterator[tuple[str, V]]:
+        return iter(list(self.data.items()))
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def drain(self) -> tuple[dict[str, bytes], set[str]]:
+        """Serialized values of changed keys and the deleted keys; clears both sets."""
+        puts = {k: self.data[k].to_bytes() for k in sorted(self.dirty) if k in self.data}
+        deleted = set(self.deleted)
+        self.dirty.clear()
+        self.deleted.clear()
+        return puts, deleted
+
+
+class TokenState(Value):
+    """Everything the engine knows about one mint (token features, price path, trackers)."""
+
+    __slots__ = (
+        "base",
+        "bundle_wallets",
+        "buy_sol_total",
+        "cre_prev_launch_ts",
+        "creator",
+        "creator_buy_sol",
+        "creator_sold",
+        "early",
+        "fate_grad",
+        "fate_peak",
+        "fate_pending",
+        "fate_rug",
+        "first_price",
+        "gen_pending",
+        "genesis_event_id",
+        "genesis_slot",
+        "graduated",
+        "has_genesis",
+        "holders",
+        "initial_vsol",
+        "last_price",
+        "last_trade_ts",
+        "launch_price",
+        "max_buy_sol",
+        "max_price",
+        "mint",
+        "n_buyers",
+        "n_buys",
+        "n_sells",
+        "name",
+        "open_signals",
+        "out_dqs",
+        "out_last_buy_ts",
+        "out_min",
+        "out_r",
+        "owned",
+        "p_px",
+        "p_sol",
+        "p_ts",
+        "real_tokens",
+        "recent_first",
+        "sell_sol_total",
+        "smart_buyers",
+        "sniper_buys",
+        "symbol",
+        "t0",
+        "w5m",
+        "w5m_n",
+        "w5m_sell",
+        "w5m_sol",
+        "w60",
+        "w60_n",
+        "w60_sol",
+        "wallets",
+    )  # fmt: skip
+    _DEQUES = ("recent_first", "open_signals", "out_dqs", "out_min")
+
+    def __init__(self, mint: str) -> None:
+        self.mint = mint
+        self.creator: str | None = None
+        self.has_genesis = False
+        self.owned = True
+        self.t0: int | None = None
+        self.genesis_event_id: str | None = None
+        self.genesis_slot: int | None = None
+        self.launch_price: float | None = None
+        self.name = ""
+        self.symbol = ""
+        self.initial_vsol = 0.0
+        self.cre_prev_launch_ts: int | None = None
+        self.gen_pending = False
+        self.fate_pending = False
+        self.fate_rug = 0
+        self.fate_grad = 0
+        self.fate_peak = 0.0
+        self.n_buys = 0
+        self.n_sells = 0
+        self.buy_sol_total = 0.0
+        self.sell_sol_total = 0.0
+        self.max_buy_sol = 0.0
+        self.first_price: float | None = None
+        self.max_price = 0.0
+        self.last_price: float | None = None
+        self.last_trade_ts: int | None = None
+        self.real_tokens = 0.0
+        self.graduated = False
+        self.creator_buy_sol = 0.0
+        self.creator_sold = 0
+        self.sniper_buys = 0
+        self.bundle_wallets: list[str] = []
+        self.smart_buyers = 0
+        # wallet -> [n_buys, net token balance, buy SOL, first seen here (0/1)]
+        self.wallets: dict[str, list[float]] = {}
+        self.n_buyers = 0  # wallets with at least one buy
+        self.holders = 0
+        # first-minute trades: [ts, wallet, sol, is_buy, price, slot]; dropped after the genesis signal
+        self.early: list[list[Any]] = []
+        self.recent_first: deque[list[Any]] = deque()  # [ts, wallet] of recent first buys
+        # price path (absolute index = base + list index); sol is signed (+buy, -sell)
+        self.base = 0
+        self.p_ts: list[int] = []
+        self.p_px: list[float] = []
+        self.p_sol: list[float] = []
+        # sliding windows as path pointers (first index inside the window) and running sums
+        self.w60 = 0
+        self.w60_n = 0
+        self.w60_sol = 0.0
+        self.w5m = 0
+        self.w5m_n = 0
+        self.w5m_sol = 0.0
+        self.w5m_sell = 0.0
+        # outcome trackers (None while no signal of this token is pending)
+        self.open_signals: deque[int] = deque()
+        self.out_r: list[int] | None = None
+        self.out_dqs: list[deque[int]] | None = None  # one max-deque per peak horizon
+        self.out_min: deque[int] | None = None
+        self.out_last_buy_ts = -1
+
+
+class WalletState(Value):
+    __slots__ = (
+        "entry_age_n",
+        "entry_age_sum",
+        "first_ts",
+        "last_buy_ts",
+        "last_seen_ts",
+        "n_buys",
+        "n_created",
+        "n_dead",
+        "n_resolved",
+        "n_sells",
+        "n_tokens",
+        "rate",
+        "rate_ts",
+        "sol_spent",
+        "sum_log_peak",
+        "wins_2x",
+        "wins_3x",
+    )  # fmt: skip
+
+    def __init__(self, ts: int) -> None:
+        self.first_ts = ts
+        self.last_seen_ts = ts
+        self.n_buys = 0
+        self.n_sells = 0
+        self.n_tokens = 0
+        self.sol_spent = 0.0
+        self.last_buy_ts: int | None = None
+        self.rate = 0.0
+        self.rate_ts = ts
+        self.n_resolved = 0
+        self.wins_2x = 0
+        self.wins_3x = 0
+        self.n_dead = 0
+        self.sum_log_peak = 0.0
+        self.n_created = 0
+        self.entry_age_sum = 0.0
+        self.entry_age_n = 0
+
+    def win_rate(self) -> float:
+        return self.wins_2x / self.n_resolved if self.n_resolved else float("nan")
+
+
+class CreatorState(Value):
+    __slots__ = ("last_launch_ts", "n_grad", "n_resolved", "n_rug", "n_tokens", "sum_peak")
+
+    def __init__(self) -> None:
+        self.n_tokens = 0
+        self.n_resolved = 0
+        self.n_rug = 0
+        self.n_grad = 0
+        self.sum_peak = 0.0
+        self.last_launch_ts: int | None = None
+
+
+class CoocState(Value):
+    """A wallet's co-buyers: partner -> [decayed weight at ts, ts]; at most top-K entries."""
+
+    __slots__ = ("last_ts", "partners")
+
+    def __init__(self) -> None:
+        self.partners: dict[str, list[float]] = {}
+        self.last_ts = 0
+
+
+class RegimeState(Value):
+    """Market-wide windows: buys (ts, sol), launches, resolved buy outcomes, graduations."""
+
+    __slots__ = (
+        "buys",
+        "buys_n",
+        "buys_sol",
+        "grads",
+        "launches",
+        "res_dead",
+        "res_hit",
+        "resolved",
+    )  # fmt: skip
+    _DEQUES = ("buys", "launches", "resolved", "grads")
+
+    def __init__(self) -> None:
+        self.buys: deque[list[float]] = deque()
+        self.buys_n = 0
+        self.buys_sol = 0.0
+        self.launches: deque[int] = deque()
+        self.resolved: deque[list[int]] = deque()  # [res_ts, hit, dead]
+        self.res_hit = 0
+        self.res_dead = 0
+        self.grads: deque[int] = deque()
+
+
+class PendingSignal(Value):
+    """A signal waiting for its outcome stages (1h, then 24h)."""
+
+    __slots__ = (
+        "creator",
+        "event_id",
+        "idx",
+        "kind",
+        "labels",
+        "min_1h",
+        "mint",
+        "owned",
+        "peaks",
+        "price",
+        "seq",
+        "stage",
+        "ts",
+        "wallet",
+    )  # fmt: skip
+
+    def __init__(
+        self, seq: int, event_id: str, kind: str, mint: str, wallet: str | None,
+        creator: str | None, ts: int, price: float, idx: int, owned: bool,
+    ) -> None:  # fmt: skip
+        self.seq = seq
+        self.event_id = event_id
+        self.kind = kind
+        self.mint = mint
+        self.wallet = wallet
+        self.creator = creator
+        self.ts = ts
+        self.price = price
+        self.idx = idx
+        self.owned = owned
+        self.stage = 0  # 0: waiting for 1h, 1: waiting for 24h
+        self.peaks: list[float | None] = [None] * 5
+        self.min_1h: float | None = None
+        self.labels: dict[str, bool] = {}
+
+
+class MetaState(Value):
+    """Engine clock and counters that must survive a restart."""
+
+    __slots__ = ("next_sweep", "next_wallet_sweep", "seq", "watermark")
+
+    def __init__(self) -> None:
+        self.watermark = -1
+        self.seq = 0
+        self.next_sweep: int | None = None
+        self.next_wallet_sweep: int | None = None
+
+
+REGIME_KEY = "regime"
+META_KEY = "meta"
+
+
+class EngineState:
+    """All engine state, as named stores. Pass one to ``FeatureEngine`` to resume from it."""
+
+    def __init__(self) -> None:
+        self.tokens: InMemoryStore[TokenState] = InMemoryStore("tokens")
+        self.wallets: InMemoryStore[WalletState] = InMemoryStore("wallets")
+        self.creators: InMemoryStore[CreatorState] = InMemoryStore("creators")
+        self.cooc: InMemoryStore[CoocState] = InMemoryStore("cooc")
+        self.regime: InMemoryStore[RegimeState] = InMemoryStore("regime")
+        self.meta: InMemoryStore[MetaState] = InMemoryStore("meta")
+        self.pending: InMemoryStore[PendingSignal] = InMemoryStore("pending")
+
+    STORE_TYPES: ClassVar[dict[str, type[Value]]] = {
+        "tokens": TokenState,
+        "wallets": WalletState,
+        "creators": CreatorState,
+        "cooc": CoocState,
+        "regime": RegimeState,
+        "meta": MetaState,
+        "pending": PendingSignal,
+    }
+
+    def stores(self) -> dict[str, InMemoryStore[Any]]:
+        return {name: getattr(self, name) for name in self.STORE_TYPES}
+
+    def drain_changes(self) -> dict[str, tuple[dict[str, bytes], set[str]]]:
+        """Per store: serialized values written since the last drain, and deleted keys."""
+        return {name: store.drain() for name, store in self.stores().items()}
+
+    def snapshot(self) -> dict[str, dict[str, bytes]]:
+        """Every value of every store, serialized."""
+        return {
+            name: {k: v.to_bytes() for k, v in store.items()}
+            for name, store in self.stores().items()
+        }
+
+    @classmethod
+    def from_snapshot(cls, snap: dict[str, dict[str, bytes]]) -> EngineState:
+        state = cls()
+        for name, store in state.stores().items():
+            value_type = cls.STORE_TYPES[name]
+            for key, raw in snap.get(name, {}).items():
+                store.data[key] = value_type.from_bytes(raw)
+        return state
