@@ -199,7 +199,8 @@ class KafkaBroker:
         return config
 
     def _format_storage(self, classpath: str, config: Path) -> None:
-        # --ignore-formatted: a kept data dir (make kafka-up) restarts with its topics intact.
+        if (self.work_dir / "data" / "meta.properties").exists():
+            return  # a kept data dir (make kafka-up) restarts with its cluster id and topics
         cmd = [
             *self._java(classpath),
             "kafka.tools.StorageTool",
@@ -208,7 +209,6 @@ class KafkaBroker:
             new_cluster_id(),
             "--config",
             str(config),
-            "--ignore-formatted",
         ]
         with self.log_path.open("ab") as log:
             done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
@@ -238,9 +238,9 @@ def cmd_up(port: int, controller_port: int) -> int:
         return 0
     ensure_jars()
     broker = KafkaBroker(STATE_DIR, port=port, controller_port=controller_port)
-    broker.start()
-    PID_FILE.write_text(str(broker.pid), encoding="utf-8")
     try:
+        broker.start()
+        PID_FILE.write_text(str(broker.pid), encoding="utf-8")
         broker.wait_ready()
     except BrokerNotReady as exc:
         broker.stop()
