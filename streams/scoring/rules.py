@@ -9,13 +9,16 @@ indices are resolved by name once per feature list; evaluation is vectorised ove
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
 from streams.scoring.calibration import platt
+
+Num = np.ndarray | float
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +30,14 @@ class Saturating:
     weight: float
     offset: float = 0.0
 
+    PARAMS: ClassVar[tuple[str, ...]] = ("scale", "weight", "offset")
+
     def names(self) -> tuple[str, ...]:
         return (self.feature,)
 
-    def points(self, cols: Sequence[np.ndarray]) -> np.ndarray:
-        excess = np.maximum(cols[0] - self.offset, 0.0)
-        return self.weight * (1.0 - np.exp(-excess / self.scale))
+    @staticmethod
+    def formula(x: np.ndarray, *, scale: Num, weight: Num, offset: Num) -> np.ndarray:
+        return weight * (1.0 - np.exp(-np.maximum(x - offset, 0.0) / scale))
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +49,14 @@ class Centered:
     scale: float
     weight: float
 
+    PARAMS: ClassVar[tuple[str, ...]] = ("center", "scale", "weight")
+
     def names(self) -> tuple[str, ...]:
         return (self.feature,)
 
-    def points(self, cols: Sequence[np.ndarray]) -> np.ndarray:
-        return self.weight * np.clip((cols[0] - self.center) / self.scale, -1.0, 1.0)
+    @staticmethod
+    def formula(x: np.ndarray, *, center: Num, scale: Num, weight: Num) -> np.ndarray:
+        return weight * np.clip((x - center) / scale, -1.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +67,14 @@ class Ratio:
     denominator: str
     weight: float
 
+    PARAMS: ClassVar[tuple[str, ...]] = ("weight",)
+
     def names(self) -> tuple[str, ...]:
         return (self.numerator, self.denominator)
 
-    def points(self, cols: Sequence[np.ndarray]) -> np.ndarray:
-        return self.weight * np.clip(cols[0] / np.maximum(cols[1], 1.0), 0.0, 1.0)
+    @staticmethod
+    def formula(num: np.ndarray, den: np.ndarray, *, weight: Num) -> np.ndarray:
+        return weight * np.clip(num / np.maximum(den, 1.0), 0.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,27 +87,34 @@ class ShrunkRate:
     strength: float
     weight: float
 
+    PARAMS: ClassVar[tuple[str, ...]] = ("prior", "strength", "weight")
+
     def names(self) -> tuple[str, ...]:
         return (self.rate, self.count)
 
-    def points(self, cols: Sequence[np.ndarray]) -> np.ndarray:
-        n = np.maximum(cols[1], 0.0)
-        return self.weight * (np.clip(cols[0], 0.0, 1.0) - self.prior) * n / (n + self.strength)
+    @staticmethod
+    def formula(
+        rate: np.ndarray, n: np.ndarray, *, prior: Num, strength: Num, weight: Num
+    ) -> np.ndarray:
+        n = np.maximum(n, 0.0)
+        return weight * (np.clip(rate, 0.0, 1.0) - prior) * n / (n + strength)
 
 
 @dataclass(frozen=True, slots=True)
 class Flag:
-    """weight when x > 0 (e.g. the creator already sold)."""
+    """weight when x > 0 (e.g. the creator already sold); NaN compares False, so 0."""
 
     feature: str
     weight: float
 
+    PARAMS: ClassVar[tuple[str, ...]] = ("weight",)
+
     def names(self) -> tuple[str, ...]:
         return (self.feature,)
 
-    def points(self, cols: Sequence[np.ndarray]) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            return np.where(np.isnan(cols[0]), np.nan, self.weight * (cols[0] > 0))
+    @staticmethod
+    def formula(x: np.ndarray, *, weight: Num) -> np.ndarray:
+        return np.where(x > 0, weight, 0.0)
 
 
 Term = Saturating | Centered | Ratio | ShrunkRate | Flag
@@ -143,6 +161,19 @@ RULES: dict[str, tuple[float, tuple[Term, ...]]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _TermGroup:
+    """All terms of one kind, evaluated together: columns [n, k] per input, params [k]."""
+
+    formula: Callable[..., np.ndarray]
+    columns: tuple[np.ndarray, ...]  # per formula input: the k feature indices
+    params: dict[str, np.ndarray]
+    positions: np.ndarray  # where the k terms sit in the rule's term order
+
+    def points(self, X: np.ndarray) -> np.ndarray:
+        return self.formula(*(X[:, idx] for idx in self.columns), **self.params)
+
+
 class RuleScorer:
     """The rule of one family bound to one ordered feature list (indices resolved once)."""
 
@@ -155,23 +186,39 @@ class RuleScorer:
         if missing:
             raise KeyError(f"rule features missing from the {family} feature list: {missing}")
         self.n_features = len(feature_names)
-        self._indices = [[position[n] for n in t.names()] for t in self.terms]
+        self._groups = [
+            _group(kind, self.terms, position)
+            for kind in dict.fromkeys(type(t) for t in self.terms)
+        ]
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
-        """[n, n_terms] logit points per term, 0 where an input is missing."""
+        """[n, n_terms] logit points per term (in ``terms`` order), 0 where an input is missing."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected [n, {self.n_features}], got {X.shape}")
         out = np.empty((X.shape[0], len(self.terms)))
-        with np.errstate(invalid="ignore", over="ignore"):
-            for j, (term, idx) in enumerate(zip(self.terms, self._indices, strict=True)):
-                out[:, j] = term.points([X[:, i] for i in idx])
-        # Terms are bounded; NaN means a missing input, which is neutral (0 points).
-        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+        # inf/inf in ratios gives NaN; NaN (a missing input) counts as neutral 0 points.
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            for group in self._groups:
+                out[:, group.positions] = group.points(X)
+        out[np.isnan(out)] = 0.0
+        return out
 
     def score(self, X: np.ndarray) -> np.ndarray:
         # platt with a=1, b=0 is the plain logistic function.
         return platt(self.bias + self.contributions(X).sum(axis=1), 1.0, 0.0)
+
+
+def _group(kind: type, terms: Sequence[Term], position: dict[str, int]) -> _TermGroup:
+    members = [(j, t) for j, t in enumerate(terms) if type(t) is kind]
+    n_inputs = len(members[0][1].names())
+    columns = tuple(
+        np.array([position[t.names()[i]] for _, t in members], dtype=np.intp)
+        for i in range(n_inputs)
+    )
+    params = {p: np.array([getattr(t, p) for _, t in members]) for p in kind.PARAMS}  # type: ignore[attr-defined]
+    positions = np.array([j for j, _ in members], dtype=np.intp)
+    return _TermGroup(kind.formula, columns, params, positions)  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=4)

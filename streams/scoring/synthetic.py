@@ -72,7 +72,7 @@ def synthetic_pair(
         model_id=f"{family}-{target}-synthetic",
         model_type="lightgbm",
         target=target,
-        family=family,  # type: ignore[arg-type]  # validated by pydantic
+        family=family,
         version=version,
         feature_set="synthetic",
         feature_names=names,
