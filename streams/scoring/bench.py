@@ -19,8 +19,8 @@ import onnx
 import onnxruntime as ort
 
 from streams.events.models import TARGETS
+from streams.features import STANDARD_NAMES
 from streams.scoring.registry import INPUT_NAME, OUTPUT_NAME, ModelRegistry, new_session
-from streams.scoring.rules import RULES
 from streams.scoring.scorer import Scorer
 from streams.scoring.synthetic import SyntheticPair, synthetic_pair
 from training.export import deploy_pair
@@ -37,14 +37,9 @@ class BenchRow:
 
 
 def bench_feature_names(n_features: int = 68) -> tuple[str, ...]:
-    """The real standard feature list when the registry provides it, else rule names + padding."""
-    try:
-        from streams.features import STANDARD_NAMES  # type: ignore[attr-defined,unused-ignore]
-
-        return tuple(STANDARD_NAMES)
-    except ImportError:
-        rule_names = sorted({n for t in RULES["standard"][1] for n in t.names()})
-        return (*rule_names, *(f"pad_{i}" for i in range(n_features - len(rule_names))))
+    """The real standard feature list (68), or its first ``n_features`` names plus padding."""
+    names = STANDARD_NAMES[:n_features]
+    return (*names, *(f"pad_{i}" for i in range(n_features - len(names))))
 
 
 def _time_calls(call: Callable[[], object], min_calls: int, min_seconds: float) -> np.ndarray:

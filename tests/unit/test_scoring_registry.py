@@ -11,46 +11,14 @@ import numpy as np
 import pytest
 
 from streams.events import TARGETS
+from streams.features import GENESIS_NAMES, STANDARD_NAMES
 from streams.scoring import ModelRegistry, Scorer, platt
 from streams.scoring.synthetic import SyntheticPair, synthetic_pair
 from training.export import deploy_pair, sha256_hex
 from training.metadata import metadata_path, metadata_to_json, onnx_path
 
-# The rule score needs its named features; the rest pad the row like the real registry does.
-STANDARD = (
-    "buy_sol",
-    "tok_age_s",
-    "tok_n_buys",
-    "tok_n_unique_buyers",
-    "tok_buys_60s",
-    "tok_sol_volume_60s",
-    "tok_price_mult_from_first",
-    "tok_curve_progress",
-    "tok_sell_buy_ratio_5m",
-    "wal_n_resolved",
-    "wal_win_rate_2x_1h",
-    "cre_n_tokens",
-    "cre_rug_rate",
-    "cre_grad_rate",
-    "cooc_cobuyers_in_token",
-    "reg_hit_rate_2x_1h",
-    "pad_a",
-    "pad_b",
-)
-GENESIS = (
-    "gen_n_buys",
-    "gen_n_unique_buyers",
-    "gen_sol_volume",
-    "gen_n_sniper_buys_slot0",
-    "gen_bundle_size",
-    "gen_creator_buy_sol",
-    "gen_creator_sold",
-    "gen_price_mult",
-    "gen_curve_progress",
-    "cre_n_tokens",
-    "cre_rug_rate",
-    "cre_grad_rate",
-)
+STANDARD = STANDARD_NAMES
+GENESIS = GENESIS_NAMES
 EXPECTED = {"standard": STANDARD, "genesis": GENESIS}
 PARITY = 1e-5
 TARGET = "reach_2x_1h"
@@ -159,7 +127,7 @@ def _corrupt_onnx(models_dir: Path, pair: SyntheticPair) -> str:
 
 
 def _wrong_feature_names(models_dir: Path, pair: SyntheticPair) -> str:
-    names = ["pad_c", *STANDARD[1:]]
+    names = ["not_a_feature", *STANDARD[1:]]
     _write(metadata_path(models_dir, "standard", TARGET), _meta_json(pair, feature_names=names))
     return "feature names differ"
 
@@ -168,7 +136,7 @@ def _wrong_count(models_dir: Path, pair: SyntheticPair) -> str:
     names = [*STANDARD, "extra"]
     meta = _meta_json(pair, feature_names=names, feature_count=len(names))
     _write(metadata_path(models_dir, "standard", TARGET), meta)
-    return "feature count 19"
+    return f"feature count {len(STANDARD) + 1}"
 
 
 def _half_written(models_dir: Path, pair: SyntheticPair) -> str:

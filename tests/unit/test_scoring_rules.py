@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.features import GENESIS_NAMES, STANDARD_NAMES
 from streams.scoring import RULES, RuleScorer, platt, rule_score
 
 STANDARD_RULE_NAMES = tuple(sorted({n for t in RULES["standard"][1] for n in t.names()}))
@@ -114,14 +115,11 @@ def test_rule_is_bounded_and_finite_for_any_input(values: list[float]) -> None:
 
 
 def test_rule_score_uses_the_feature_registry_order() -> None:
-    features = pytest.importorskip("streams.features")
-    if not hasattr(features, "STANDARD_NAMES"):
-        pytest.skip("feature registry not exported yet")
-    names = features.STANDARD_NAMES
+    names = STANDARD_NAMES
     X = rows(names, n=2, tok_buys_60s=30.0, cre_rug_rate=0.9, cre_n_tokens=5.0)
     expected = RuleScorer("standard", names).score(X)
     assert rule_score("standard", X) == pytest.approx(expected)
-    genesis = features.GENESIS_NAMES
+    genesis = GENESIS_NAMES
     Xg = rows(genesis, gen_creator_sold=1.0)
     assert rule_score("genesis", Xg)[0] < sigmoid(RULES["genesis"][0])
 
