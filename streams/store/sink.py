@@ -42,7 +42,7 @@ class SinkConfig:
 class KafkaSink:
     def __init__(
         self,
-        kafka_config: dict[str, str],
+        kafka_config: dict[str, Any],
         store_factory: Callable[[], Store],
         config: SinkConfig = SinkConfig(),
         metrics: SinkMetrics | None = None,
