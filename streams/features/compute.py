@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from streams.features.curve import TOTAL_SUPPLY, curve_progress
 from streams.features.state import CoocState, CreatorState, RegimeState, TokenState, WalletState
 
@@ -223,14 +225,16 @@ def genesis_features(
         "gen_peak_mult": max([launch, *(t[4] for t in early)]) / launch,
         "gen_drawdown_from_peak": price / max([launch, *(t[4] for t in early)]),
         "gen_curve_progress": curve_progress(tok.real_tokens, tok.graduated),
-        "gen_is_graduated": float(tok.graduated),
+        "gen_log_return_std": _log_return_std(launch, early),
         "gen_first_buy_delay_s": (buys[0][0] - t0) / 1000.0 if n_buys else NAN,
         "gen_last_trade_age_s": (ts - early[-1][0]) / 1000.0 if early else NAN,
         "gen_name_len": float(len(tok.name)),
         "gen_symbol_len": float(len(tok.symbol)),
-        "gen_symbol_is_upper": float(tok.symbol.isupper()),
+        "gen_buyer_sol_hhi": sum((acc[1] / sol_volume) ** 2 for acc in per_buyer.values())
+        if n_buys and sol_volume > 0
+        else NAN,
         "gen_launch_hour_utc": float((t0 % _DAY_MS) // 3_600_000),
-        "gen_initial_vsol": tok.initial_vsol,
+        "gen_holders_per_buyer": tok.holders / len(per_buyer) if per_buyer else NAN,
     }
     values.update(_slot_block(tok, buys, early))
     values.update(_bins_block(t0, launch, early, buys))
@@ -239,6 +243,13 @@ def genesis_features(
     values.update(_regime_block(engine, engine._regime, ts))
     values["reg_graduations_1h"] = float(len(engine._regime.grads))
     return values
+
+
+def _log_return_std(launch: float, early: list[Trade]) -> float:
+    if len(early) < 2:
+        return NAN
+    prices = np.array([launch, *(t[4] for t in early)], dtype=np.float64)
+    return float(np.std(np.diff(np.log(prices))))
 
 
 def _median(sorted_values: list[float]) -> float:

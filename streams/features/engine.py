@@ -61,8 +61,8 @@ class EngineConfig:
     sweep_interval_ms: int = 10 * MINUTE_MS
     wallet_sweep_interval_ms: int = 6 * HOUR_MS
     cooc_window_ms: int = MINUTE_MS  # two first buys of a token this close are a co-buy
-    cooc_recent_max: int = 16  # earlier first buyers of a token paired with a new one
-    cooc_top_k: int = 32  # partners kept per wallet (lowest decayed weight evicted)
+    cooc_recent_max: int = 8  # earlier first buyers of a token paired with a new one
+    cooc_top_k: int = 16  # partners kept per wallet: grows to 2K, then cut to the top K by weight
     cooc_half_life_ms: int = 6 * HOUR_MS
     cooc_min_weight: float = 1.5  # decayed weight of a "frequent" co-buyer
     smart_min_resolved: int = 3
@@ -480,18 +480,25 @@ class FeatureEngine:
     def _bump(self, table: CoocState, partner: str, ts: int) -> None:
         parts = table.partners
         entry = parts.get(partner)
-        decay = self._cooc_decay
         if entry is None:
-            if len(parts) >= self.config.cooc_top_k:
-                weakest = min(
-                    parts, key=lambda k: parts[k][0] * math.exp(-(ts - parts[k][1]) * decay)
-                )
-                del parts[weakest]
             parts[partner] = [1.0, ts]
+            if len(parts) > 2 * self.config.cooc_top_k:
+                self._shrink(table, ts)
         else:
-            entry[0] = entry[0] * math.exp(-(ts - entry[1]) * decay) + 1.0
+            entry[0] = entry[0] * math.exp(-(ts - entry[1]) * self._cooc_decay) + 1.0
             entry[1] = ts
         table.last_ts = ts
+
+    def _shrink(self, table: CoocState, ts: int) -> None:
+        """Keep the top-K partners by decayed weight (stable: older partners win ties).
+
+        Tables grow to 2K and are cut back to K, so the O(K log K) cut is amortised over K inserts.
+        """
+        decay = self._cooc_decay
+        ranked = sorted(
+            table.partners.items(), key=lambda kv: -kv[1][0] * math.exp(-(ts - kv[1][1]) * decay)
+        )
+        table.partners = dict(ranked[: self.config.cooc_top_k])
 
     # ---- due items --------------------------------------------------------------------------
 
