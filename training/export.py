@@ -112,7 +112,9 @@ class ParityReport:
 
 
 def _onnx_probability(session: ort.InferenceSession, X: np.ndarray) -> np.ndarray:
-    out = session.run([OUTPUT_NAME], {INPUT_NAME: X.astype(np.float32)})[0]
+    with np.errstate(over="ignore"):  # beyond float32 range becomes +-inf, as in serving
+        X32 = X.astype(np.float32)
+    out = session.run([OUTPUT_NAME], {INPUT_NAME: X32})[0]
     return np.asarray(out[:, 1], dtype=np.float64)
 
 

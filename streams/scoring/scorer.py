@@ -53,7 +53,8 @@ class Scorer:
             raise ValueError(f"{family} batch must be [n, {width}], got {X.shape}")
         rule = self._rules[family].score(X)
         models = self.registry.models_for(family)
-        X32 = np.ascontiguousarray(X, dtype=np.float32) if models else X
+        with np.errstate(over="ignore"):  # beyond float32 range becomes +-inf (same split side)
+            X32 = np.ascontiguousarray(X, dtype=np.float32) if models else X
         raw: dict[str, np.ndarray | None] = dict.fromkeys(TARGETS)
         calibrated: dict[str, np.ndarray | None] = dict.fromkeys(TARGETS)
         labels: dict[str, str] = {}

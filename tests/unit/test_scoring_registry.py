@@ -211,3 +211,17 @@ def test_several_models_each_score_their_target(v1: SyntheticPair, tmp_path: Pat
     dead_scores = scores.calibrated["is_dead_soon"]
     assert dead_scores is not None
     assert np.max(np.abs(dead_scores - _expected_calibrated(dead, v1.X[:50]))) <= PARITY
+
+
+def test_values_beyond_float32_range_score_without_warnings(
+    v1: SyntheticPair, tmp_path: Path
+) -> None:
+    deploy_pair(v1.onnx_bytes, v1.metadata, tmp_path)
+    X = v1.X[:20].copy()
+    X[:, 0] = 1e300
+    X[:, 1] = -np.inf
+    scores = Scorer(_registry(tmp_path)).score_batch("standard", X)  # warnings are errors here
+    calibrated = scores.calibrated[TARGET]
+    assert calibrated is not None
+    assert np.all((calibrated >= 0) & (calibrated <= 1))
+    assert np.all((scores.rule > 0) & (scores.rule < 1))
