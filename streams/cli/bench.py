@@ -1,0 +1,164 @@
+"""``alphastream bench ...``: benchmarks. ``bench engine``: feature-engine throughput and memory."""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import io
+import pstats
+import sys
+import time
+import tracemalloc
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streams.cli import app
+from streams.events import InputEvent, decode_input, encode
+from streams.features import EngineConfig, FeatureEngine
+
+bench_app = typer.Typer(help="Benchmarks (engine; more subcommands are added by other modules).")
+app.add_typer(bench_app, name="bench")
+
+
+@dataclass(slots=True)
+class EngineBench:
+    events: int
+    signals: int
+    outcomes: int
+    engine_events_per_s: float
+    with_parse_events_per_s: float
+    profile_top: str
+    tokens: int
+    wallets: int
+    bytes_per_token: float
+    bytes_per_wallet: float
+    traced_state_mb: float
+
+
+def deep_size(obj: Any, seen: set[int] | None = None) -> int:
+    """Bytes held by ``obj`` and everything it references (shared objects counted once)."""
+    seen = set() if seen is None else seen
+    stack = [obj]
+    total = 0
+    while stack:
+        cur = stack.pop()
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        total += sys.getsizeof(cur)
+        if isinstance(cur, dict):
+            stack.extend(cur.keys())
+            stack.extend(cur.values())
+        elif isinstance(cur, list | tuple | deque | set):
+            stack.extend(cur)
+        elif hasattr(cur, "__slots__"):
+            stack.extend(getattr(cur, s) for s in cur.__slots__ if hasattr(cur, s))
+    return total
+
+
+def _run(events: list[InputEvent], config: EngineConfig) -> tuple[FeatureEngine, int, int]:
+    engine = FeatureEngine(config)
+    signals = outcomes = 0
+    for event in events:
+        out = engine.process(event)
+        signals += len(out.signals)
+        outcomes += len(out.outcomes)
+    return engine, signals, outcomes
+
+
+def bench_engine(payloads: list[bytes], config: EngineConfig | None = None) -> EngineBench:
+    """Engine alone, parse + engine, a cProfile top-10, and memory per tracked token / wallet."""
+    cfg = config or EngineConfig()
+    t = time.perf_counter()
+    events = sorted((decode_input(p) for p in payloads), key=lambda e: (e.ts, e.event_id))
+    parse_s = time.perf_counter() - t
+    t = time.perf_counter()
+    _, signals, outcomes = _run(events, cfg)
+    engine_s = time.perf_counter() - t
+    profiler = cProfile.Profile()
+    profiler.enable()
+    _run(events, cfg)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(10)
+    gc.collect()
+    tracemalloc.start()
+    engine, _, _ = _run(events, cfg)
+    traced = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    state = engine.state
+    seen: set[int] = set()
+    token_bytes = deep_size(state.tokens.data, seen) + deep_size(state.pending.data, seen)
+    wallet_bytes = deep_size(state.wallets.data, seen) + deep_size(state.cooc.data, seen)
+    n = len(events)
+    return EngineBench(
+        events=n,
+        signals=signals,
+        outcomes=outcomes,
+        engine_events_per_s=n / engine_s if engine_s else 0.0,
+        with_parse_events_per_s=n / (engine_s + parse_s) if engine_s + parse_s else 0.0,
+        profile_top=text.getvalue(),
+        tokens=len(state.tokens),
+        wallets=len(state.wallets),
+        bytes_per_token=token_bytes / max(len(state.tokens), 1),
+        bytes_per_wallet=wallet_bytes / max(len(state.wallets), 1),
+        traced_state_mb=traced / 1e6,
+    )
+
+
+def _simulated_payloads(hours: float, launch_rate: float, seed: int) -> list[bytes]:
+    from streams.sim import SimConfig
+    from streams.sim import simulate as run_market
+
+    config = SimConfig(seed=seed, hours=hours, launch_rate_per_day=launch_rate)
+    return [encode(event) for event in run_market(config)]
+
+
+@bench_app.command("engine")
+def engine(
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", envvar="ALPHASTREAM_BENCH_EVENTS", show_envvar=True,
+                     help="Events JSONL to replay (default: simulate --hours)"),
+    ] = None,
+    hours: Annotated[
+        float,
+        typer.Option("--hours", envvar="ALPHASTREAM_BENCH_HOURS", show_envvar=True,
+                     help="Simulated hours when no --events file is given"),
+    ] = 2.0,
+    launch_rate: Annotated[
+        float,
+        typer.Option("--launch-rate", envvar="ALPHASTREAM_BENCH_LAUNCH_RATE", show_envvar=True,
+                     help="Simulated launches per day"),
+    ] = 20_000.0,
+    seed: Annotated[
+        int, typer.Option("--seed", envvar="ALPHASTREAM_BENCH_SEED", show_envvar=True)
+    ] = 1,
+) -> None:  # fmt: skip
+    """Feature-engine events/s (parse excluded and included), cProfile top-10, memory per entity."""
+    console = Console()
+    payloads = (
+        [line.rstrip(b"\r\n") for line in events.open("rb") if line.strip()]
+        if events is not None
+        else _simulated_payloads(hours, launch_rate, seed)
+    )
+    result = bench_engine(payloads)
+    table = Table("metric", "value")
+    table.add_row("events", f"{result.events:,}")
+    table.add_row("signals / outcomes", f"{result.signals:,} / {result.outcomes:,}")
+    table.add_row("engine events/s (parse excluded)", f"{result.engine_events_per_s:,.0f}")
+    table.add_row("events/s (parse included)", f"{result.with_parse_events_per_s:,.0f}")
+    table.add_row("tracked tokens / wallets at end", f"{result.tokens:,} / {result.wallets:,}")
+    table.add_row("bytes per tracked token (deep size)", f"{result.bytes_per_token:,.0f}")
+    table.add_row(
+        "bytes per wallet (deep size, incl. co-buyers)", f"{result.bytes_per_wallet:,.0f}"
+    )
+    table.add_row("traced memory of the engine run (MB)", f"{result.traced_state_mb:,.1f}")
+    console.print(table)
+    console.print(result.profile_top)
