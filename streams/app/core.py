@@ -1,0 +1,339 @@
+"""The per-worker stream core: re-sequence, run the engine, score, build output records.
+
+No Kafka and no faust here: the adapters (``streams.app.faust_app``, ``streams.app.broadcast``)
+hand in decoded events with their partition/offset and ack callbacks, and publish what
+:meth:`StreamCore.step` returns, running the acks only after the records are delivered.
+
+Ownership. Every worker feeds every input partition through its engine (broadcast state). A
+partition is *assigned* when the consumer group gave it to this worker; the engine then tracks
+its signals (``owned=True``) so outcomes can be resolved. Outputs are published only for
+assigned partitions and only from ``owned_from[tp]`` on (the group's committed offset when the
+partition was gained): earlier offsets were served by the previous owner and are replayed only
+to rebuild state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from streams.app.metrics import WorkerMetrics
+from streams.app.ordering import Resequencer
+from streams.app.outputs import FAMILY_OF_KIND, SignalRowLike, build_events, headline_scores
+from streams.events import DecodeError, InputEvent, Outcome, encode
+from streams.events.decode import dead_letter_for
+from streams.scoring import BatchScores, RollingPercentile
+from streams.topics import BUYS, DEAD_LETTER, GENESIS, OUTCOMES, SCORES, SELLS, SIGNALS
+
+log = logging.getLogger(__name__)
+
+TP = tuple[str, int]
+AckFn = Callable[[], object]
+Record = tuple[str, bytes, bytes]  # topic, key, value
+
+
+class EngineOutputLike(Protocol):
+    signals: Sequence[Any]
+    outcomes: Sequence[Outcome]
+
+
+class EngineLike(Protocol):
+    def process(self, event: InputEvent, owned: bool = True) -> Any: ...
+
+
+class ScorerLike(Protocol):
+    def score_batch(self, family: str, X: np.ndarray) -> BatchScores: ...
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Topic names the worker uses (tests give each run its own prefix on a shared broker)."""
+
+    genesis: str = GENESIS
+    buys: str = BUYS
+    sells: str = SELLS
+    scores: str = SCORES
+    signals: str = SIGNALS
+    outcomes: str = OUTCOMES
+    dead_letter: str = DEAD_LETTER
+
+    @classmethod
+    def prefixed(cls, prefix: str) -> TopicNames:
+        base = cls()
+        return cls(**{k: prefix + v for k, v in base.__dict__.items()})
+
+    @property
+    def inputs(self) -> tuple[str, str, str]:
+        return (self.genesis, self.buys, self.sells)
+
+    def canonical(self, topic: str) -> str:
+        """The plan's name of one of these topics (what ``decode_input`` checks against)."""
+        return {self.genesis: GENESIS, self.buys: BUYS, self.sells: SELLS}.get(topic, topic)
+
+
+@dataclass(slots=True)
+class Inbound:
+    """One decoded input message waiting for its turn."""
+
+    tp: TP
+    offset: int
+    event: InputEvent
+    key: bytes | None
+    payload: bytes
+    produced_s: float | None  # Kafka message timestamp (produce time), for e2e latency
+    acks: list[AckFn] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _GenesisHold:
+    ts: int
+    publish: bool
+    acks: list[AckFn]
+
+
+@dataclass
+class Outbox:
+    """Records to publish, then acks to run once they are delivered."""
+
+    records: list[Record] = field(default_factory=list)
+    acks: list[AckFn] = field(default_factory=list)
+    produced_s: list[float] = field(default_factory=list)  # of each published buy score
+    scored: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.records or self.acks)
+
+
+def dead_letter_record(
+    topics: TopicNames, payload: bytes, error: Exception, tp: TP, offset: int, key: bytes | None
+) -> Record:
+    letter = dead_letter_for(
+        payload,
+        error,
+        topic=tp[0],
+        partition=tp[1],
+        offset=offset,
+        ts=int(time.time() * 1000),
+        key=key,
+    )
+    return (topics.dead_letter, key or b"", encode(letter))
+
+
+class StreamCore:
+    def __init__(
+        self,
+        engine_factory: Callable[[], EngineLike],
+        scorer: ScorerLike,
+        feature_set: str,
+        metrics: WorkerMetrics,
+        topics: TopicNames | None = None,
+        *,
+        idle_s: float = 0.25,
+        max_buffer: int = 200_000,
+        genesis_hold_ms: int = 180_000,
+    ) -> None:
+        self.engine_factory = engine_factory
+        self.scorer = scorer
+        self.feature_set = feature_set
+        self.metrics = metrics
+        self.topics = topics or TopicNames()
+        self.idle_s = idle_s
+        self.max_buffer = max_buffer
+        self.genesis_hold_ms = genesis_hold_ms
+        self.assigned: set[TP] = set()
+        self.owned_from: dict[TP, int] = {}
+        self.percentiles = {kind: RollingPercentile() for kind in FAMILY_OF_KIND}
+        self._reset(now=time.monotonic())
+
+    # --- generations ----------------------------------------------------------------------
+
+    def _reset(self, now: float) -> None:
+        self.engine = self.engine_factory()
+        self.reseq: Resequencer[Inbound] = Resequencer(
+            max_buffer=self.max_buffer, idle_s=self.idle_s
+        )
+        self._pending: dict[tuple[TP, int], Inbound] = {}
+        self._genesis: dict[str, _GenesisHold] = {}
+        self._handover_ts: dict[int, int] = {}  # partition -> ts of its last replayed event
+        self._mint_partition: dict[str, int] = {}
+        self._released_next: dict[TP, int] = {}
+        self._late_seen = 0
+
+    def rebuild(
+        self,
+        marks: dict[TP, tuple[int, int]],
+        assigned: Iterable[TP],
+        owned_from: dict[TP, int],
+        now: float,
+    ) -> list[AckFn]:
+        """Start over with a fresh engine fed from the beginning of every partition.
+
+        ``marks``: tp -> (low, high) offsets; returns acks of dropped buffered items (not to be
+        run: the group redelivers them from the committed offset).
+        """
+        self._reset(now)
+        self.assigned = set(assigned)
+        self.owned_from = dict(owned_from)
+        for tp, (low, high) in marks.items():
+            self.reseq.add_source(tp, now, next_offset=low)
+            self.reseq.note_highwater(tp, high)
+        self.metrics.rebuilds.inc()
+        return []
+
+    def set_assignment(self, assigned: Iterable[TP], owned_from: dict[TP, int]) -> None:
+        """A rebalance that needs no rebuild: revoked partitions just stop being published."""
+        self.assigned = set(assigned)
+        self.owned_from.update(owned_from)
+
+    def released_next(self, tp: TP) -> int:
+        """Offset after the last event of ``tp`` that went through the engine (0 when none)."""
+        return self._released_next.get(tp, 0)
+
+    def next_offset(self, tp: TP) -> int | None:
+        return self.reseq.next_offset(tp)
+
+    # --- input ----------------------------------------------------------------------------
+
+    def accept(self, item: Inbound, now: float) -> list[AckFn]:
+        """Buffer one event; returns acks to run right away (duplicates already handled)."""
+        if item.tp not in self.reseq.sources:
+            self.reseq.add_source(item.tp, now, next_offset=item.offset)
+        key = (item.event.ts, item.event.event_id)
+        if self.reseq.push(item.tp, item.offset, key, item, now):
+            self._pending[(item.tp, item.offset)] = item
+            return []
+        return self.accept_duplicate(item.tp, item.offset, item.acks)
+
+    def accept_duplicate(self, tp: TP, offset: int, acks: list[AckFn]) -> list[AckFn]:
+        """A message already fed by the other consumer: ack it together with the original."""
+        waiting = self._pending.get((tp, offset))
+        if waiting is not None:
+            waiting.acks.extend(acks)
+            return []
+        return acks
+
+    def skip(self, tp: TP, offset: int, now: float) -> None:
+        """A message that is not an event (dead-lettered) still moves its partition on."""
+        state = self.reseq.sources.get(tp)
+        if state is not None and (state.next_offset is None or offset >= state.next_offset):
+            state.next_offset = offset + 1
+
+    def is_duplicate(self, tp: TP, offset: int) -> bool:
+        nxt = self.reseq.next_offset(tp)
+        return nxt is not None and offset < nxt
+
+    def note_highwater(self, tp: TP, highwater: int | None) -> None:
+        self.reseq.note_highwater(tp, highwater)
+
+    # --- processing -----------------------------------------------------------------------
+
+    def step(self, now: float) -> Outbox:
+        """Release what the watermark allows, run the engine, score, and build the outbox."""
+        released = self.reseq.pop_ready(now)
+        self.metrics.reorder_buffer.set(len(self.reseq))
+        late = self.reseq.stats.late
+        if late > self._late_seen:
+            self.metrics.late_events.inc(late - self._late_seen)
+            self._late_seen = late
+        box = Outbox()
+        if not released:
+            return box
+        rows: dict[str, list[tuple[SignalRowLike, float | None]]] = {"buy": [], "genesis": []}
+        watermark_ts = released[-1].event.ts
+        for item in released:
+            self._run_one(item, rows, box)
+        self._expire_genesis_holds(watermark_ts, box)
+        for kind, kind_rows in rows.items():
+            if kind_rows:
+                self._score(kind, kind_rows, box)
+        return box
+
+    def _run_one(
+        self, item: Inbound, rows: dict[str, list[tuple[SignalRowLike, float | None]]], box: Outbox
+    ) -> None:
+        tp, offset, event = item.tp, item.offset, item.event
+        self._pending.pop((tp, offset), None)
+        self._released_next[tp] = max(self._released_next.get(tp, 0), offset + 1)
+        self._mint_partition[event.mint] = tp[1]
+        tracked = tp in self.assigned
+        publish = tracked and offset >= self.owned_from.get(tp, 0)
+        if tracked and not publish:
+            self._handover_ts[tp[1]] = max(self._handover_ts.get(tp[1], 0), event.ts)
+        try:
+            out = self.engine.process(event, owned=tracked)
+        except Exception as exc:  # valid by schema but unusable: dead-letter, keep going
+            log.warning("engine rejected %s at %s@%d: %s", event.event_id, tp, offset, exc)
+            if publish:
+                box.records.append(
+                    dead_letter_record(self.topics, item.payload, exc, tp, offset, item.key)
+                )
+                self.metrics.dead_lettered.labels("processing_error").inc()
+            box.acks.extend(item.acks)
+            return
+        if event.type == "token_genesis" and tracked:
+            # keep the ack until the genesis window is scored, so a crash cannot lose it
+            self._genesis[event.event_id] = _GenesisHold(event.ts, publish, list(item.acks))
+        else:
+            box.acks.extend(item.acks)
+        for row in out.signals:
+            if row.kind == "genesis":
+                hold = self._genesis.pop(row.event_id.removesuffix(":g60"), None)
+                if hold is not None:
+                    box.acks.extend(hold.acks)
+                if hold is not None and hold.publish:
+                    rows["genesis"].append((row, None))
+            elif publish:
+                rows["buy"].append((row, item.produced_s))
+        for outcome in out.outcomes:
+            if self._publish_outcome(outcome):
+                box.records.append((self.topics.outcomes, outcome.mint.encode(), encode(outcome)))
+                self.metrics.outcomes.inc()
+
+    def _publish_outcome(self, outcome: Outcome) -> bool:
+        part = self._mint_partition.get(outcome.mint)
+        if part is None or (self.topics.buys, part) not in self.assigned:
+            return False  # another worker owns this token now
+        # resolved before the handover: the previous owner already published it
+        return outcome.ts > self._handover_ts.get(part, -1)
+
+    def _expire_genesis_holds(self, watermark_ts: int, box: Outbox) -> None:
+        horizon = watermark_ts - self.genesis_hold_ms
+        for event_id in [e for e, h in self._genesis.items() if h.ts < horizon]:
+            box.acks.extend(self._genesis.pop(event_id).acks)
+
+    def _score(
+        self, kind: str, rows: list[tuple[SignalRowLike, float | None]], box: Outbox
+    ) -> None:
+        family = FAMILY_OF_KIND[kind]
+        signal_rows = [r for r, _ in rows]
+        X = np.vstack([r.features for r in signal_rows])
+        started = time.perf_counter()
+        batch = self.scorer.score_batch(family, X)
+        self.metrics.score_latency.labels(family).observe(time.perf_counter() - started)
+        self.metrics.batch_size.labels(family).observe(len(signal_rows))
+        tracker = self.percentiles[kind]
+        heads = headline_scores(batch)
+        pct: list[float | None] = [
+            tracker.update(int(r.ts), float(h)) if np.isfinite(h) else None
+            for r, h in zip(signal_rows, heads, strict=True)
+        ]
+        scored_at = int(time.time() * 1000)
+        for (score, signal), (_, produced) in zip(
+            build_events(signal_rows, batch, pct, scored_at, self.feature_set), rows, strict=True
+        ):
+            key = score.mint.encode()
+            box.records.append((self.topics.scores, key, encode(score)))
+            box.records.append((self.topics.signals, key, encode(signal)))
+            if produced is not None:
+                box.produced_s.append(produced)
+        box.scored += len(rows)
+        self.metrics.scored.labels(kind).inc(len(rows))
+
+
+def decode_error_kind(exc: Exception) -> str:
+    return exc.reason if isinstance(exc, DecodeError) else "processing_error"

@@ -1,0 +1,392 @@
+"""The faust app: agents and timers as thin adapters around :class:`streams.app.core.StreamCore`.
+
+``create_app(settings)`` builds everything (no module-level app, no I/O at import). Data path:
+
+* the ``score`` agent consumes the partitions the consumer group assigned to this worker
+  (``token-genesis``, ``wallet-buy``, ``wallet-sell``, keyed by mint) in batches
+  (``stream.noack_take``), decodes them (bad -> ``dead-letter``, acked at once) and hands the
+  events to the core; acks wait until the outputs are delivered (at-least-once);
+* a :class:`~streams.app.broadcast.BroadcastReader` feeds every other input partition to the
+  same core with ``owned=False`` semantics (broadcast state), and replays owned partitions up to
+  the committed offset when the engine is (re)built;
+* a ticker releases events whose watermark moved on wall time (idle partitions); a timer hot
+  reloads the models.
+
+Rebalances: partitions lost just move to the broadcast reader. Partitions gained whose events
+this worker already ran through its engine past the group's committed offset force a rebuild:
+a fresh engine replays the retained input topics from the beginning (the same path as a
+restart), publishing only from the committed offsets on. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from confluent_kafka import Message
+from faust.types import EventT, StreamT
+
+from streams.app.broadcast import BroadcastReader
+from streams.app.core import TP, AckFn, Inbound, Record, StreamCore, TopicNames, dead_letter_record
+from streams.app.metrics import WorkerMetrics
+from streams.events import DecodeError, decode_input
+from streams.scoring import ModelRegistry, Scorer
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """Runtime knobs that are not part of the shared ``Settings``."""
+
+    topics: TopicNames = field(default_factory=TopicNames)
+    idle_s: float = 0.25  # re-sequencer: a quiet, caught-up partition stops holding after this
+    max_buffer: int = 200_000  # re-sequencer bound (events)
+    tick_s: float = 0.05  # how often the watermark is re-checked without new input
+    web: bool = False
+    web_port: int = 6066
+
+
+def _broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+def _credentials(settings: Settings) -> Any:
+    proto = settings.kafka_security_protocol.upper()
+    if proto.startswith("SASL") and settings.kafka_sasl_username:
+        password = (
+            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+        )
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password,
+            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+            ssl_context=_ssl_context(settings) if proto == "SASL_SSL" else None,
+        )
+    if proto == "SSL":
+        return faust.SSLCredentials(_ssl_context(settings))
+    return None
+
+
+def _ssl_context(settings: Settings) -> Any:
+    import ssl
+
+    return ssl.create_default_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    )
+
+
+def default_engine_factory() -> Callable[[], Any]:
+    from streams.features.engine import FeatureEngine
+
+    return FeatureEngine
+
+
+def default_registry(settings: Settings) -> ModelRegistry:
+    from streams.features.registry import GENESIS_NAMES, STANDARD_NAMES
+
+    return ModelRegistry(
+        settings.models_dir,
+        {"standard": tuple(STANDARD_NAMES), "genesis": tuple(GENESIS_NAMES)},
+        settings.model_reload_interval_s,
+    )
+
+
+def _feature_set() -> str:
+    from streams.features.registry import FEATURE_SET_VERSION
+
+    return FEATURE_SET_VERSION
+
+
+class StreamWorker:
+    """Everything one worker process holds: core, broadcast reader, registry, metrics."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        options: WorkerOptions,
+        registry: ModelRegistry,
+        engine_factory: Callable[[], Any],
+        metrics: WorkerMetrics,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.options = options
+        self.topics = options.topics
+        self.registry = registry
+        self.metrics = metrics
+        self.core = StreamCore(
+            engine_factory,
+            Scorer(registry),
+            _feature_set(),
+            metrics,
+            options.topics,
+            idle_s=options.idle_s,
+            max_buffer=options.max_buffer,
+        )
+        self.broadcast = BroadcastReader(settings, settings.app_id)
+        self.ready = asyncio.Event()  # set when every owned partition is warmed up
+        self.warming: set[TP] = set()
+        self.all_tps: list[TP] = []
+        self._built = False
+        self._plan_task: asyncio.Task[None] | None = None
+        self._plan_lock = asyncio.Lock()
+        self.published = 0
+        metrics.set_models(registry.versions())
+
+    # --- rebalance ----------------------------------------------------------------------------
+
+    async def on_partitions_assigned(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        assigned: Iterable[Any] = args[0] if args else kwargs["assigned"]
+        inputs = set(self.topics.inputs)
+        mine = {(tp.topic, tp.partition) for tp in assigned if tp.topic in inputs}
+        self.ready.clear()
+        if self._plan_task is not None and not self._plan_task.done():
+            self._plan_task.cancel()
+        self._plan_task = asyncio.ensure_future(self._replan(mine))
+
+    async def _replan(self, assigned: set[TP]) -> None:
+        async with self._plan_lock:
+            try:
+                await self._replan_locked(assigned)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("re-planning after a rebalance failed; rebuilding from scratch")
+                self._built = False
+                await self._replan_locked(assigned)
+
+    async def _replan_locked(self, assigned: set[TP]) -> None:
+        core = self.core
+        if not self.all_tps:
+            self.all_tps = await self.broadcast.partitions(self.topics.inputs)
+        committed = await self.broadcast.committed(assigned)
+        gained = assigned - core.assigned
+        overlap = [tp for tp in gained if core.released_next(tp) > (committed.get(tp) or 0)]
+        if not self._built or overlap:
+            marks = await self.broadcast.marks(self.all_tps)
+            owned_from = {tp: max(committed.get(tp) or 0, marks[tp][0]) for tp in assigned}
+            core.rebuild(marks, assigned, owned_from, time.monotonic())
+            self.warming = {tp for tp in assigned if owned_from[tp] > marks[tp][0]}
+            await self.broadcast.assign(
+                {
+                    tp: marks[tp][0]
+                    for tp in self.all_tps
+                    if tp not in assigned or tp in self.warming
+                }
+            )
+            self._built = True
+            log.info(
+                "engine (re)built: %d owned partitions, %d warming, replay from the start",
+                len(assigned),
+                len(self.warming),
+            )
+        else:
+            revoked = core.assigned - assigned
+            owned_from = {tp: committed.get(tp) or core.released_next(tp) for tp in gained}
+            core.set_assignment(assigned, owned_from)
+            await self.broadcast.add({tp: core.next_offset(tp) or 0 for tp in revoked})
+            self.warming = {tp for tp in gained if (core.next_offset(tp) or 0) < owned_from[tp]}
+            await self.broadcast.remove(gained - self.warming)
+            log.info(
+                "rebalance: +%d -%d partitions, %d warming",
+                len(gained),
+                len(revoked),
+                len(self.warming),
+            )
+        await self._check_warm(set())
+
+    async def _check_warm(self, eof: set[TP]) -> None:
+        done = {
+            tp
+            for tp in self.warming
+            if tp in eof or (self.core.next_offset(tp) or 0) >= self.core.owned_from.get(tp, 0)
+        }
+        if done:
+            self.warming -= done
+            await self.broadcast.remove(done)
+        if not self.warming and self._built:
+            self.ready.set()
+
+    # --- input ----------------------------------------------------------------------------
+
+    async def on_owned_batch(self, events: Sequence[EventT]) -> None:
+        await self.ready.wait()
+        now = time.monotonic()
+        acks: list[AckFn] = []
+        letters: list[Record] = []
+        for ev in events:
+            msg = ev.message
+            tp = (str(msg.topic), int(msg.partition))
+            offset = int(msg.offset)
+            ack = ev.ack
+            self.metrics.events_in.labels(msg.topic, "owned").inc()
+            if self.core.is_duplicate(tp, offset):
+                acks += self.core.accept_duplicate(tp, offset, [ack])
+                continue
+            payload = msg.value if isinstance(msg.value, bytes) else bytes(msg.value or b"")
+            key = msg.key if isinstance(msg.key, bytes) or msg.key is None else bytes(msg.key)
+            try:
+                event = decode_input(
+                    payload, self.topics.canonical(tp[0]), self.settings.max_message_bytes
+                )
+            except DecodeError as exc:
+                letters.append(dead_letter_record(self.topics, payload, exc, tp, offset, key))
+                self.metrics.dead_lettered.labels(exc.reason).inc()
+                self.core.skip(tp, offset, now)
+                acks.append(ack)
+                continue
+            item = Inbound(tp, offset, event, key, payload, msg.timestamp, [ack])
+            acks += self.core.accept(item, now)
+        if letters:
+            await self.publish(letters)
+        for fn in acks:
+            fn()
+        await self.pump()
+
+    async def run_broadcast(self) -> None:
+        """Feed the partitions this worker does not own (and warm-up ranges) forever."""
+        while True:
+            msgs, eof = await self.broadcast.poll()
+            now = time.monotonic()
+            for m in msgs:
+                self._feed_broadcast(m, now)
+            if self.warming:
+                await self._check_warm(eof)
+            await self.pump()
+
+    def _feed_broadcast(self, m: Message, now: float) -> None:
+        topic, partition, offset = str(m.topic()), int(m.partition() or 0), int(m.offset() or 0)
+        tp = (topic, partition)
+        if tp not in self.broadcast.assigned or self.core.is_duplicate(tp, offset):
+            return
+        self.metrics.events_in.labels(topic, "broadcast").inc()
+        payload = m.value() or b""
+        try:
+            event = decode_input(
+                payload, self.topics.canonical(topic), self.settings.max_message_bytes
+            )
+        except DecodeError:
+            self.core.skip(tp, offset, now)  # its owner dead-letters it
+            return
+        ts_type, ts_ms = m.timestamp()
+        produced = ts_ms / 1000.0 if ts_type and ts_ms > 0 else None
+        self.core.accept(Inbound(tp, offset, event, m.key(), payload, produced), now)
+
+    # --- output ---------------------------------------------------------------------------
+
+    def _refresh_highwaters(self) -> None:
+        consumer = self.app.consumer
+        for tp in self.core.assigned:
+            try:
+                hw = consumer.highwater(faust.types.TP(*tp))
+            except Exception:
+                hw = None
+            self.core.note_highwater(tp, hw)
+        for tp in self.broadcast.assigned:
+            self.core.note_highwater(tp, self.broadcast.highwater(tp))
+
+    async def pump(self) -> None:
+        """Release, process and publish what the watermark allows; ack after delivery."""
+        if not self._built:
+            return
+        self._refresh_highwaters()
+        box = self.core.step(time.monotonic())
+        if not box:
+            return
+        if box.records:
+            await self.publish(box.records)
+        for fn in box.acks:
+            fn()
+        done = time.time()
+        for produced in box.produced_s:
+            self.metrics.e2e_latency.observe(max(0.0, done - produced))
+
+    async def publish(self, records: list[Record]) -> None:
+        producer = self.app.producer
+        pending = [await producer.send(t, k, v, None, None, None) for t, k, v in records]
+        await asyncio.gather(*pending)
+        self.published += len(records)
+
+    def reload_models(self) -> None:
+        if self.registry.maybe_reload(time.time()):
+            self.metrics.set_models(self.registry.versions())
+
+    async def stop(self) -> None:
+        if self._plan_task is not None:
+            self._plan_task.cancel()
+        await self.broadcast.close()
+
+
+def create_app(
+    settings: Settings,
+    options: WorkerOptions | None = None,
+    *,
+    registry: ModelRegistry | None = None,
+    engine_factory: Callable[[], Any] | None = None,
+    metrics: WorkerMetrics | None = None,
+) -> faust.App:
+    """A configured faust app for one worker; ``app.alphastream`` is its :class:`StreamWorker`."""
+    opts = options or WorkerOptions()
+    datadir = settings.data_dir / "faust" / settings.app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=_broker_urls(settings.kafka_bootstrap),
+        broker_credentials=_credentials(settings),
+        autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=opts.web,
+        web_port=opts.web_port,
+        topic_allow_declare=False,  # topics are pre-created (tansu, locked-down clusters)
+        topic_disable_leader=True,
+        stream_wait_empty=False,  # events wait in the re-sequencer, unacked, across rebalances
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=1.0,
+        broker_commit_livelock_soft_timeout=600.0,
+        consumer_auto_offset_reset="earliest",
+        datadir=str(datadir),
+        store="memory://",
+    )
+    worker = StreamWorker(
+        app,
+        settings,
+        opts,
+        registry or default_registry(settings),
+        engine_factory or default_engine_factory(),
+        metrics or WorkerMetrics(),
+    )
+    app.alphastream = worker  # type: ignore[attr-defined]
+    inputs = app.topic(*opts.topics.inputs, key_serializer="raw", value_serializer="raw")
+
+    async def score(stream: StreamT) -> None:
+        batches = stream.noack_take(settings.batch_size, within=settings.batch_within_s)  # type: ignore[attr-defined]
+        async for events in batches:
+            await worker.on_owned_batch(events)
+
+    app.agent(inputs, name=f"{settings.app_id}.score")(score)
+    app.timer(opts.tick_s, name=f"{settings.app_id}.tick")(worker.pump)
+
+    async def reload_models() -> None:
+        worker.reload_models()
+
+    app.timer(max(0.5, settings.model_reload_interval_s / 4), name=f"{settings.app_id}.reload")(
+        reload_models
+    )
+    app.task(worker.run_broadcast)
+    app.on_partitions_assigned.connect(worker.on_partitions_assigned)  # type: ignore[arg-type]
+
+    async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:
+        await worker.stop()
+
+    app.on_before_shutdown.connect(on_shutdown)  # type: ignore[arg-type]
+    return app

@@ -1,0 +1,71 @@
+"""Prometheus metrics of one worker, in their own registry (several workers may share a process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+
+
+@dataclass
+class WorkerMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.events_in = Counter(
+            "alphastream_events_in", "Input messages received", ["topic", "path"], registry=r
+        )
+        self.scored = Counter("alphastream_scored", "Score events published", ["kind"], registry=r)
+        self.dead_lettered = Counter(
+            "alphastream_dead_lettered", "Bad input messages dead-lettered", ["reason"], registry=r
+        )
+        self.outcomes = Counter("alphastream_outcomes", "Outcome events published", registry=r)
+        self.late_events = Counter(
+            "alphastream_late_events",
+            "Events released after a larger key (out of order)",
+            registry=r,
+        )
+        self.rebuilds = Counter(
+            "alphastream_state_rebuilds",
+            "Engine rebuilds from the retained input topics",
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "alphastream_batch_size",
+            "Rows per scoring batch",
+            ["family"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.score_latency = Histogram(
+            "alphastream_score_seconds",
+            "Wall time of one score_batch call",
+            ["family"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.e2e_latency = Histogram(
+            "alphastream_e2e_seconds",
+            "Input produce time to score publish time",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.reorder_buffer = Gauge(
+            "alphastream_reorder_buffer", "Events waiting behind the watermark", registry=r
+        )
+        self.model_version = Gauge(
+            "alphastream_model_loaded",
+            "1 for each model version serving",
+            ["family", "target", "model"],
+            registry=r,
+        )
+
+    def set_models(self, versions: dict[str, dict[str, str]]) -> None:
+        self.model_version.clear()
+        for family, targets in versions.items():
+            for target, label in targets.items():
+                self.model_version.labels(family, target, label).set(1)

@@ -1,0 +1,78 @@
+"""``alphastream worker``: run one streaming scorer worker (faust, consumer group = app id)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from prometheus_client import start_http_server
+
+from streams.cli import app
+from streams.cli.common import settings_of
+
+
+@app.command("worker")
+def worker(
+    ctx: typer.Context,
+    bootstrap: str = typer.Option(
+        None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True
+    ),
+    app_id: str = typer.Option(None, "--app-id", envvar="ALPHASTREAM_APP_ID", show_envvar=True),
+    models_dir: str = typer.Option(
+        None, "--models-dir", envvar="ALPHASTREAM_MODELS_DIR", show_envvar=True
+    ),
+    batch_size: int = typer.Option(
+        None, "--batch-size", envvar="ALPHASTREAM_BATCH_SIZE", show_envvar=True
+    ),
+    metrics_port: int = typer.Option(
+        9464,
+        "--metrics-port",
+        envvar="ALPHASTREAM_METRICS_PORT",
+        show_envvar=True,
+        help="Prometheus metrics port (0: off)",
+    ),
+    web: bool = typer.Option(
+        False, "--web/--no-web", help="Start faust's web server (off by default)"
+    ),
+    web_port: int = typer.Option(
+        6066, "--web-port", envvar="ALPHASTREAM_WEB_PORT", show_envvar=True
+    ),
+    topic_prefix: str = typer.Option(
+        "",
+        "--topic-prefix",
+        envvar="ALPHASTREAM_TOPIC_PREFIX",
+        show_envvar=True,
+        help="Prefix of every topic name (isolated runs on a shared broker)",
+    ),
+    idle_s: float = typer.Option(
+        0.25,
+        "--idle-s",
+        envvar="ALPHASTREAM_IDLE_S",
+        show_envvar=True,
+        help="Re-sequencer: a caught-up partition quiet this long stops holding the watermark",
+    ),
+) -> None:
+    """Consume token-genesis / wallet-buy / wallet-sell, score, publish scores/signals/outcomes."""
+    from streams.app.core import TopicNames
+    from streams.app.faust_app import WorkerOptions, create_app
+    from streams.app.metrics import WorkerMetrics
+
+    settings = settings_of(
+        ctx, kafka_bootstrap=bootstrap, app_id=app_id, models_dir=models_dir, batch_size=batch_size
+    )
+    options = WorkerOptions(
+        topics=TopicNames.prefixed(topic_prefix) if topic_prefix else TopicNames(),
+        idle_s=idle_s,
+        web=web,
+        web_port=web_port,
+    )
+    metrics = WorkerMetrics()
+    if metrics_port:
+        start_http_server(metrics_port, registry=metrics.registry)
+        logging.getLogger(__name__).info("metrics on :%d/metrics", metrics_port)
+    import faust
+
+    faust_app = create_app(settings, options, metrics=metrics)
+    faust.Worker(
+        faust_app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False
+    ).execute_from_commandline()

@@ -1,0 +1,141 @@
+"""The event-time re-sequencer: canonical order behind a watermark, idle sources, bounds."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.app.ordering import Key, Resequencer
+
+
+def _sorted_sources(draw: st.DrawFn) -> dict[int, list[Key]]:
+    n_sources = draw(st.integers(1, 5))
+    keys = draw(
+        st.lists(
+            st.tuples(st.integers(0, 50), st.text("abc", min_size=1, max_size=3)),
+            min_size=1,
+            max_size=60,
+            unique=True,
+        )
+    )
+    out: dict[int, list[Key]] = {s: [] for s in range(n_sources)}
+    for key in keys:
+        out[draw(st.integers(0, n_sources - 1))].append(key)
+    return {s: sorted(v) for s, v in out.items()}
+
+
+@st.composite
+def interleavings(draw: st.DrawFn) -> tuple[dict[int, list[Key]], list[int]]:
+    sources = _sorted_sources(draw)
+    # an arbitrary interleaving that keeps each source's own order
+    remaining = {s: len(v) for s, v in sources.items()}
+    order: list[int] = []
+    while any(remaining.values()):
+        live = [s for s, n in remaining.items() if n]
+        pick = draw(st.sampled_from(live))
+        order.append(pick)
+        remaining[pick] -= 1
+    return sources, order
+
+
+@given(interleavings())
+@settings(max_examples=200, deadline=None)
+def test_backlogged_sources_release_in_canonical_order(
+    case: tuple[dict[int, list[Key]], list[int]],
+) -> None:
+    sources, order = case
+    reseq: Resequencer[Key] = Resequencer(idle_s=1.0)
+    for s, keys in sources.items():
+        reseq.add_source(s, now=0.0, next_offset=0)
+        reseq.note_highwater(s, len(keys))  # the whole partition is known backlog
+    cursor = dict.fromkeys(sources, 0)
+    released: list[Key] = []
+    now = 100.0  # long after registration: only the backlog rule holds sources back
+    for s in order:
+        key = sources[s][cursor[s]]
+        assert reseq.push(s, cursor[s], key, key, now)
+        cursor[s] += 1
+        now += 2.0  # every source is "idle" by wall time; backlog alone must order them
+        released += reseq.pop_ready(now)
+    released += reseq.pop_ready(now + 10)
+    expected = sorted(k for keys in sources.values() for k in keys)
+    assert released == expected
+    assert reseq.stats.late == 0 and reseq.stats.forced == 0 and len(reseq) == 0
+
+
+def test_watermark_waits_for_the_slowest_busy_source() -> None:
+    reseq: Resequencer[str] = Resequencer(idle_s=0.5)
+    for s in ("a", "b"):
+        reseq.add_source(s, now=0.0, next_offset=0)
+        reseq.note_highwater(s, 10)
+    reseq.push("a", 0, (5, "x"), "a5", now=0.1)
+    reseq.push("a", 1, (9, "x"), "a9", now=0.1)
+    assert reseq.pop_ready(now=0.2) == []  # b has a backlog and has shown nothing yet
+    reseq.push("b", 0, (7, "x"), "b7", now=0.2)
+    assert reseq.pop_ready(now=0.3) == ["a5", "b7"]  # watermark = b's (7, "x")
+
+
+def test_equal_timestamps_are_split_by_event_id_not_released_early() -> None:
+    reseq: Resequencer[str] = Resequencer(idle_s=10.0)
+    for s in ("a", "b"):
+        reseq.add_source(s, now=0.0, next_offset=0)
+    reseq.push("a", 0, (5, "c"), "a5c", now=0.0)
+    reseq.push("b", 0, (5, "b"), "b5b", now=0.0)
+    # b may still deliver (5, "bb") < (5, "c"): only keys <= (5, "b") are safe
+    assert reseq.pop_ready(now=0.1) == ["b5b"]
+    reseq.push("b", 1, (5, "bb"), "b5bb", now=0.1)
+    reseq.push("b", 2, (6, "a"), "b6a", now=0.1)
+    assert reseq.pop_ready(now=0.2) == ["b5bb", "a5c"]
+
+
+def test_caught_up_idle_source_does_not_stall_the_others() -> None:
+    reseq: Resequencer[str] = Resequencer(idle_s=0.5)
+    reseq.add_source("busy", now=0.0, next_offset=0)
+    reseq.add_source("quiet", now=0.0, next_offset=0)
+    reseq.note_highwater("quiet", 0)  # nothing in the broker for it
+    reseq.note_highwater("busy", 2)
+    reseq.push("busy", 0, (1, "a"), "x", now=0.0)
+    reseq.push("busy", 1, (2, "a"), "y", now=0.0)
+    assert reseq.pop_ready(now=0.1) == ["x", "y"]  # quiet has no backlog: ignored
+
+
+def test_unknown_highwater_holds_until_idle_then_releases() -> None:
+    reseq: Resequencer[str] = Resequencer(idle_s=0.5)
+    reseq.add_source("a", now=0.0, next_offset=0)
+    reseq.add_source("b", now=0.0, next_offset=0)
+    reseq.push("a", 0, (1, "a"), "x", now=0.0)
+    assert reseq.pop_ready(now=0.1) == []  # b might still deliver something older
+    assert reseq.pop_ready(now=0.6) == ["x"]
+
+
+def test_late_event_is_released_at_once_and_counted() -> None:
+    reseq: Resequencer[str] = Resequencer(idle_s=0.5)
+    reseq.add_source("a", now=0.0, next_offset=0)
+    reseq.add_source("b", now=0.0, next_offset=0)
+    for s in ("a", "b"):
+        reseq.note_highwater(s, 0)
+    reseq.push("a", 0, (10, "a"), "a10", now=0.0)
+    assert reseq.pop_ready(now=1.0) == ["a10"]
+    reseq.push("b", 0, (3, "a"), "b3", now=1.0)  # older than what was released
+    assert reseq.pop_ready(now=1.0) == ["b3"]
+    assert reseq.stats.late == 1
+
+
+def test_duplicates_by_offset_are_refused() -> None:
+    reseq: Resequencer[str] = Resequencer()
+    reseq.add_source("a", now=0.0, next_offset=5)
+    assert not reseq.push("a", 4, (1, "a"), "old", now=0.0)
+    assert reseq.push("a", 5, (2, "a"), "new", now=0.0)
+    assert not reseq.push("a", 5, (2, "a"), "again", now=0.0)
+    assert reseq.stats.duplicates == 2 and reseq.next_offset("a") == 6
+
+
+def test_buffer_is_bounded_by_forcing_out_the_oldest() -> None:
+    reseq: Resequencer[int] = Resequencer(max_buffer=3, idle_s=100.0)
+    reseq.add_source("a", now=0.0, next_offset=0)
+    reseq.add_source("stuck", now=0.0, next_offset=0)  # never delivers: holds everything
+    for i in range(5):
+        reseq.push("a", i, (i, "e"), i, now=0.0)
+    assert reseq.pop_ready(now=0.0) == [0, 1]
+    assert len(reseq) == 3 and reseq.stats.forced == 2
+    assert reseq.drain() == [2, 3, 4]
