@@ -162,3 +162,41 @@ def engine(
     table.add_row("traced memory of the engine run (MB)", f"{result.traced_state_mb:,.1f}")
     console.print(table)
     console.print(result.profile_top)
+
+
+@bench_app.command("scoring")
+def scoring(
+    trees: Annotated[
+        int,
+        typer.Option("--trees", envvar="ALPHASTREAM_BENCH_TREES", show_envvar=True,
+                     help="Trees per synthetic model (68 standard features, 4 targets)"),
+    ] = 200,
+    seconds: Annotated[
+        float,
+        typer.Option("--seconds", envvar="ALPHASTREAM_BENCH_SECONDS", show_envvar=True,
+                     help="Minimum timing seconds per engine / model count / batch size"),
+    ] = 1.0,
+    seed: Annotated[
+        int, typer.Option("--seed", envvar="ALPHASTREAM_BENCH_SEED", show_envvar=True)
+    ] = 0,
+) -> None:  # fmt: skip
+    """Scorer (onnxruntime + Platt + rule) vs a merged ONNX graph vs LightGBM predict:
+    single-row and batch-256 latency/throughput for 1 and 4 models."""
+    from streams.scoring.bench import run_scoring_bench
+
+    console = Console()
+    with console.status("scoring benchmark") as status:
+        rows = run_scoring_bench(
+            n_trees=trees, min_seconds=seconds, seed=seed, progress=status.update
+        )
+    table = Table("engine", "models", "batch", "median µs", "p99 µs", "rows/s")
+    for r in rows:
+        table.add_row(
+            r.engine,
+            str(r.n_models),
+            str(r.batch),
+            f"{r.median_us:,.1f}",
+            f"{r.p99_us:,.1f}",
+            f"{r.rows_per_s:,.0f}",
+        )
+    console.print(table)
