@@ -35,7 +35,7 @@ tmp="$dest/libs.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp"
+mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp"
 compgen -G "$tmp/kafka_2.13-$version.jar" >/dev/null || fail "maven finished but kafka_2.13-$version.jar is missing"
 rm -rf "$libs"
 mv "$tmp" "$libs"
