@@ -34,6 +34,7 @@ def _register() -> None:
     from streams.cli import simulate  # noqa: F401
     from streams.cli import train  # noqa: F401
     from streams.cli import worker  # noqa: F401
+    from streams.cli import monitor  # noqa: F401
     from streams.cli import db  # noqa: F401
     from streams.cli import sink  # noqa: F401
     from streams.cli import sql  # noqa: F401

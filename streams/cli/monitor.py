@@ -1,0 +1,162 @@
+"""``alphastream monitor``: drift and quality per model version; exit 0 ok, 10 watch, 20 retrain."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+from streams.cli import app
+from streams.cli.common import settings_of
+from streams.events.models import TARGETS
+from streams.monitor.alerts import alerts_for, publish_alerts
+from streams.monitor.evaluate import ModelResult, worst_level
+from streams.monitor.report import TABLE_HEADERS, table_cells, write_report
+from streams.monitor.service import (
+    MonitorRun,
+    parse_duration_ms,
+    parse_utc_ms,
+    retrain,
+    run_from_clickhouse,
+)
+from streams.monitor.verdict import Level
+from streams.settings import Settings
+
+DEFAULT_LOOKBACK_MS = 24 * 3_600_000
+_STYLE = {"ok": "green", "watch": "yellow", "retrain": "bold red"}
+
+
+def _option(flag: str, env: str, text: str) -> typer.models.OptionInfo:
+    return typer.Option(flag, help=text, envvar=f"ALPHASTREAM_{env}", show_envvar=True)
+
+
+@app.command("monitor")
+def monitor(
+    ctx: typer.Context,
+    window: Annotated[
+        str, _option("--window", "MONITOR_WINDOW", "Window length per table row: 30m, 1h, 1d")
+    ] = "1h",
+    since: Annotated[
+        str | None,
+        _option(
+            "--since", "MONITOR_SINCE", "Start (ISO-8601 with zone); default 24h before --until"
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, _option("--until", "MONITOR_UNTIL", "End (ISO-8601 with zone); default now")
+    ] = None,
+    target: Annotated[
+        str, _option("--target", "MONITOR_TARGET", f"One of {', '.join(TARGETS)}")
+    ] = "reach_2x_1h",
+    models_dir: Annotated[
+        Path | None, _option("--models-dir", "MODELS_DIR", "Deployed model pairs (metadata)")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        _option("--report", "MONITOR_REPORT", "HTML report path (PNG plots next to it)"),
+    ] = None,
+    auto_retrain: Annotated[
+        bool,
+        typer.Option("--auto-retrain", help="On retrain: train from ClickHouse and deploy"),
+    ] = False,
+    trials: Annotated[
+        int, _option("--trials", "MONITOR_RETRAIN_TRIALS", "Optuna trials for --auto-retrain")
+    ] = 20,
+    bootstrap: Annotated[
+        str | None,
+        _option(
+            "--bootstrap", "KAFKA_BOOTSTRAP", "Kafka broker for alerts (skipped if unreachable)"
+        ),
+    ] = None,
+    dsn: Annotated[
+        str | None,
+        _option("--dsn", "CLICKHOUSE_DSN", "ClickHouse DSN (chdb:///path or http(s)://)"),
+    ] = None,
+) -> None:
+    """Compare served scores and resolved outcomes with each model's training reference."""
+    secret_dsn = SecretStr(dsn) if dsn else None
+    settings = settings_of(
+        ctx, models_dir=models_dir, kafka_bootstrap=bootstrap, clickhouse_dsn=secret_dsn
+    )
+    if target not in TARGETS:
+        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}")
+    try:
+        window_ms = parse_duration_ms(window)
+        until_ms = parse_utc_ms(until) if until else int(time.time() * 1000)
+        since_ms = parse_utc_ms(since) if since else until_ms - DEFAULT_LOOKBACK_MS
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if since_ms >= until_ms:
+        raise typer.BadParameter("--since must be before --until")
+    console = Console()
+    with console.status("reading ClickHouse and computing metrics"):
+        run = run_from_clickhouse(settings, target, since_ms, until_ms, window_ms)
+    _print(console, run)
+    level = worst_level(run.results)
+    report_path = report or settings.data_dir / "reports" / f"monitor-{target}.html"
+    write_report(run.results, target, report_path, until_ms)
+    console.print(f"report: {report_path}")
+    _alert(console, settings, run, until_ms)
+    if auto_retrain and level is Level.RETRAIN:
+        _retrain(console, settings, run, trials, report_path.parent)
+    console.print(f"verdict: [{_STYLE[level.label]}]{level.label}[/] (exit {level.exit_code})")
+    raise typer.Exit(level.exit_code)
+
+
+def _print(console: Console, run: MonitorRun) -> None:
+    if not run.results:
+        console.print(f"no scored signals for {run.target} in the period")
+    for result in run.results:
+        _print_model(console, result)
+    unseen = sorted(set(run.deployed) - {r.model for r in run.results})
+    for label in unseen:
+        console.print(f"deployed {label}: no scored signals in the period")
+
+
+def _print_model(console: Console, result: ModelResult) -> None:
+    verdict = result.verdict.label
+    title = f"{result.model or '(no model id)'}: [{_STYLE[verdict]}]{verdict}[/]"
+    if not result.has_reference:
+        title += " (not deployed here: no reference)"
+    table = Table(*TABLE_HEADERS, title=title)
+    for window in (*result.windows, result.period):
+        cells = table_cells(window)
+        if window is result.period:
+            cells[0] = f"whole period {cells[0]}"
+        table.add_row(*cells, style="bold" if window is result.period else None)
+    console.print(table)
+    for message in result.verdict.messages():
+        console.print(f"  {message}")
+
+
+def _alert(console: Console, settings: Settings, run: MonitorRun, now_ms: int) -> None:
+    alerts = alerts_for(run.results, run.target, now_ms)
+    if not alerts:
+        return
+    sent, problem = publish_alerts(settings, alerts)
+    console.print(
+        f"alerts: {sent}/{len(alerts)} published on 'alerts'" + (f" ({problem})" if problem else "")
+    )
+
+
+def _retrain(
+    console: Console, settings: Settings, run: MonitorRun, trials: int, report_dir: Path
+) -> None:
+    for result in run.results:
+        deployed = run.deployed.get(result.model)
+        if deployed is None or result.verdict.level is not Level.RETRAIN:
+            continue
+        with console.status(f"retraining {result.model} ({trials} trials)"):
+            try:
+                label, card = retrain(settings, deployed, trials, report_dir)
+            except (
+                Exception
+            ) as exc:  # a failed retrain (gate, parity, data) leaves the model serving
+                console.print(f"[red]retrain of {result.model} failed:[/] {exc}")
+                continue
+        console.print(f"retrained {result.model} -> deployed {label} (card {card})")

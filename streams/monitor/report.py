@@ -1,0 +1,186 @@
+"""HTML report with PNG plots (matplotlib Agg): calibration and PSI over time, hit rate by decile."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display on servers or in CI
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+
+from streams.monitor.evaluate import ModelResult, WindowResult
+from streams.monitor.verdict import Thresholds
+
+_COLOURS = {"ok": "#1a7f37", "watch": "#9a6700", "retrain": "#cf222e"}
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def write_report(
+    results: Sequence[ModelResult],
+    target: str,
+    path: Path,
+    generated_ms: int,
+    thresholds: Thresholds | None = None,
+) -> Path:
+    """Write ``path`` (HTML) and its PNGs next to it; returns the HTML path."""
+    t = thresholds or Thresholds()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sections = []
+    for result in results:
+        slug = _slug(f"{path.stem}_{result.model or 'unknown'}")
+        images = [
+            _plot_calibration(result, path.parent / f"{slug}_calibration.png"),
+            _plot_psi(result, path.parent / f"{slug}_psi.png", t),
+            _plot_deciles(result, path.parent / f"{slug}_deciles.png"),
+        ]
+        sections.append(_section(result, [p.name for p in images]))
+    title = f"alphastream monitor: {target}"
+    body = "\n".join(sections) or "<p>No scored signals in the period.</p>"
+    path.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<p>Generated {iso(generated_ms)}. Labels count only once resolved.</p>{body}</body></html>\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+_CSS = (
+    "body{font-family:sans-serif;margin:2em;max-width:1100px}"
+    "table{border-collapse:collapse;margin:1em 0}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+    "img{max-width:540px;margin:4px}.verdict{font-weight:bold;padding:2px 8px;color:#fff}"
+)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:120]
+
+
+def _section(result: ModelResult, images: list[str]) -> str:
+    verdict = result.verdict.label
+    reasons = "".join(f"<li>{html.escape(m)}</li>" for m in result.verdict.messages())
+    rows = "".join(_window_row(w) for w in (*result.windows, result.period))
+    note = "" if result.has_reference else "<p>No deployed metadata: label metrics only.</p>"
+    return (
+        f"<h2>{html.escape(result.model or '(no model id)')} "
+        f"<span class='verdict' style='background:{_COLOURS[verdict]}'>{verdict}</span></h2>"
+        f"{note}<ul>{reasons or '<li>all rules within thresholds</li>'}</ul>"
+        f"<table><tr>{''.join(f'<th>{h}</th>' for h in TABLE_HEADERS)}</tr>{rows}</table>"
+        + "".join(f"<img src='{html.escape(name)}' alt='{html.escape(name)}'>" for name in images)
+    )
+
+
+TABLE_HEADERS = (
+    "window", "signals", "resolved", "mean p", "hit rate", "ECE", "Brier", "PR-AUC",
+    "score PSI", "max feature PSI", "top-decile hit", "verdict",
+)  # fmt: skip
+
+
+def table_cells(w: WindowResult) -> list[str]:
+    """One row of the per-window table (shared by the HTML report and the console table)."""
+    m = w.metrics
+    worst = m.max_feature_psi
+    top = m.top_decile
+    top_text = "-"
+    if top is not None and top.n:
+        expected = f" / {fmt(top.expected)}" if top.expected is not None else ""
+        top_text = f"{fmt(top.rate)} (n {top.n}){expected}"
+    return [
+        f"{iso(w.start_ms)} .. {iso(w.end_ms)}",
+        str(m.signals),
+        str(m.resolved),
+        fmt(m.mean_predicted),
+        fmt(m.hit_rate),
+        fmt(m.ece),
+        fmt(m.brier),
+        fmt(m.pr_auc),
+        fmt(m.score_psi),
+        f"{worst[0]} {fmt(worst[1])}" if worst else "-",
+        top_text,
+        w.verdict.label,
+    ]
+
+
+def _window_row(w: WindowResult) -> str:
+    return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in table_cells(w)) + "</tr>"
+
+
+def _times(result: ModelResult) -> Any:
+    """Window starts as matplotlib date numbers (the axes are then formatted as dates)."""
+    return mdates.date2num([datetime.fromtimestamp(w.start_ms / 1000, UTC) for w in result.windows])
+
+
+def _series(result: ModelResult, attr: str) -> list[float]:
+    values: list[Any] = [getattr(w.metrics, attr) for w in result.windows]
+    return [float("nan") if v is None else float(v) for v in values]
+
+
+def _plot_calibration(result: ModelResult, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    times = _times(result)
+    ax.plot(times, _series(result, "mean_predicted"), marker="o", label="mean predicted")
+    ax.plot(times, _series(result, "hit_rate"), marker="o", label="realised hit rate")
+    ax.plot(times, _series(result, "ece"), linestyle="--", label="ECE")
+    ax.set_title("calibration over time (resolved signals)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8)
+    ax.xaxis_date()
+    fig.autofmt_xdate()
+    return _save(fig, out)
+
+
+def _plot_psi(result: ModelResult, out: Path, t: Thresholds) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    times = _times(result)
+    worst = [
+        w.metrics.max_feature_psi[1] if w.metrics.max_feature_psi else float("nan")
+        for w in result.windows
+    ]
+    ax.plot(times, _series(result, "score_psi"), marker="o", label="score PSI")
+    ax.plot(times, worst, marker="s", label="max top-feature PSI")
+    ax.axhline(t.score_psi_watch, color=_COLOURS["watch"], linestyle=":", label="watch")
+    ax.axhline(t.score_psi_retrain, color=_COLOURS["retrain"], linestyle=":", label="retrain")
+    ax.set_title("PSI over time vs the training reference")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8)
+    ax.xaxis_date()
+    fig.autofmt_xdate()
+    return _save(fig, out)
+
+
+def _plot_deciles(result: ModelResult, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    bins = result.by_score_bin
+    xs = list(range(1, len(bins) + 1))
+    predicted = [float("nan") if p is None else p for _, p, _ in bins]
+    realised = [float("nan") if r is None else r for _, _, r in bins]
+    ax.bar([x - 0.2 for x in xs], predicted, width=0.4, label="mean predicted")
+    ax.bar([x + 0.2 for x in xs], realised, width=0.4, label="realised hit rate")
+    ax.set_xlabel("score bin (reference deciles, low to high)")
+    ax.set_title("hit rate by score decile (whole period)")
+    ax.legend(fontsize=8)
+    return _save(fig, out)
+
+
+def _save(fig: Any, out: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
