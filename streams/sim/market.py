@@ -187,9 +187,9 @@ class Market:
         self.n_tokens += 1
         tok = Token(index, mint_address(self.cfg.seed, index), creator, z, planned, ts)
         activity = self.knobs["retail_activity"]
-        tok.mu0 = 0.05 * math.exp(0.35 * z) * activity
-        tok.mu_tau_ms = 90_000.0 * math.exp(0.35 * z)
-        tok.n_branch = 1.1 * _sigmoid(1.7 * (z - 1.0))
+        tok.mu0 = 0.10 * math.exp(0.2 * z) * activity
+        tok.mu_tau_ms = 120_000.0 * math.exp(0.2 * z)
+        tok.n_branch = 1.1 * _sigmoid(1.7 * (z - 0.75))
         tok.attention_ms = 1_200_000.0 * math.exp(0.3 * z)
         self.live[index] = tok
         name, symbol = token_name(self.cfg.seed, index)
@@ -303,14 +303,22 @@ class Market:
         momentum = max(-1.0, min(1.0, math.log(tok.vsol / tok.vtok / tok.ema_price)))
         if tok.venue == "amm":
             dumping = tok.dump and ts - tok.graduated_ts < DUMP_WINDOW_MS
-            bias = (-1.6 if dumping else 0.0) + 0.3 * tok.z + 2.0 * momentum
+            bias = (-1.6 if dumping else 0.0) + 0.1 * tok.z + 1.0 * momentum
         else:
-            bias = 0.25 + 0.6 * tok.z - 0.45 * math.log1p(age_s / 300.0) + 2.0 * momentum
+            bias = (
+                0.05
+                + 0.35 * tok.z
+                + 0.6 * max(tok.z - 1.6, 0.0)
+                - 0.45 * math.log1p(age_s / 300.0)
+                + 2.0 * momentum
+            )
             bias -= 2.0 if tok.rugged else 0.0
         w = self.pop.pick(RETAIL, rng)
         # A retail wallet's hidden skill tilts it toward better tokens (mostly ~0).
         if not tok.sellable or rng.random() < _sigmoid(bias + 2.0 * self.pop.skill[w] * tok.z):
-            self._buy(tok, ts, w, min(rng.lognormvariate(math.log(0.25), 1.0), 20.0))
+            # Bigger curves draw bigger tickets: size grows with the SOL already in the curve.
+            scale = (tok.vsol / curve.INITIAL_VIRTUAL_SOL) ** 0.5 if tok.venue == "curve" else 2.0
+            self._buy(tok, ts, w, min(rng.lognormvariate(math.log(0.25), 1.0) * scale, 20.0))
             return
         seller = self._pick_seller(tok)
         if seller is None:
