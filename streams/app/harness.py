@@ -124,3 +124,128 @@ def collect(
         return out
     finally:
         consumer.close()
+
+
+class Collector:
+    """Incrementally read output topics from the beginning (group-less); records by topic."""
+
+    def __init__(self, settings: Settings, topics: Iterable[str]) -> None:
+        self.topics = list(topics)
+        self.records: dict[str, list[dict[str, Any]]] = {t: [] for t in self.topics}
+        self._consumer = Consumer(
+            {**settings.kafka_client_config(), "group.id": f"collect-{time.time_ns()}",
+             "enable.auto.commit": False}
+        )  # fmt: skip
+        meta = self._consumer.list_topics(timeout=10)
+        self._consumer.assign(
+            [
+                TopicPartition(t, p, 0)
+                for t in self.topics
+                for p in sorted(meta.topics[t].partitions)
+            ]
+        )
+
+    def poll(self, seconds: float = 0.5) -> int:
+        """Read for about ``seconds``; returns how many records arrived."""
+        n = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for m in self._consumer.consume(2000, 0.1):
+                if m.error() is not None:
+                    continue
+                record = orjson.loads(m.value() or b"null")
+                record["_kafka_ts_ms"] = m.timestamp()[1]
+                self.records[str(m.topic())].append(record)
+                n += 1
+        return n
+
+    def wait_for(self, done: Callable[[], bool], timeout_s: float, settle_s: float = 0.0) -> bool:
+        """Poll until ``done()``; then keep reading ``settle_s`` more (to catch extras)."""
+        deadline = time.monotonic() + timeout_s
+        ok = False
+        while time.monotonic() < deadline:
+            self.poll(0.3)
+            if done():
+                ok = True
+                break
+        if settle_s:
+            self.poll(settle_s)
+        return ok
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def sim_events(seed: int, hours: float, launch_rate_per_day: float) -> list[dict[str, Any]]:
+    """A seeded simulated market (canonical order)."""
+    from streams.sim import SimConfig, simulate
+
+    return list(
+        simulate(SimConfig(seed=seed, hours=hours, launch_rate_per_day=launch_rate_per_day))
+    )
+
+
+def bad_messages(
+    topics: TopicNames, events: list[dict[str, Any]]
+) -> list[tuple[str, bytes, bytes | None, str]]:
+    """(topic, payload, key, expected reason) for one message per kind of bad input."""
+    buy = next(e for e in events if e["type"] == "wallet_buy")
+    key = str(buy["mint"]).encode()
+    missing = {k: v for k, v in buy.items() if k != "wallet"}
+    return [
+        (topics.buys, b"{not json", key, "bad_json"),
+        (topics.buys, b"\xff\xfe\x00garbage", key, "not_utf8"),
+        (topics.sells, b"[1, 2, 3]", None, "not_object"),
+        (topics.buys, orjson.dumps({**buy, "type": "wallet_teleport"}), key, "unknown_type"),
+        (topics.genesis, orjson.dumps({**buy, "event_id": "bad-wrong-topic"}), key, "wrong_topic"),
+        (topics.buys, orjson.dumps(missing), key, "missing_field"),
+        (topics.buys, orjson.dumps({**buy, "sol_amount": "lots"}), key, "wrong_type"),
+        (topics.buys, orjson.dumps({**buy, "extra": 1}), key, "unknown_field"),
+        (topics.buys, b'{"pad": "' + b"x" * 70_000 + b'"}', key, "too_large"),
+    ]
+
+
+def replay_features(events: list[dict[str, Any]], work_dir: Any) -> dict[str, list[float | None]]:
+    """event_id -> feature vector (None for NaN) from the offline replay of ``events``."""
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from streams.features import GENESIS_NAMES, STANDARD_NAMES
+    from streams.replay import replay
+
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    replay(path, work / "replay")
+    out: dict[str, list[float | None]] = {}
+    for name, cols in (("buys.parquet", STANDARD_NAMES), ("genesis.parquet", GENESIS_NAMES)):
+        table = pq.read_table(work / "replay" / name, columns=["event_id", *cols]).to_pydict()
+        for i, event_id in enumerate(table["event_id"]):
+            out[event_id] = [_json_value(table[c][i]) for c in cols]
+    return out
+
+
+def _json_value(value: Any) -> float | None:
+    if value is None:
+        return None
+    f = float(value)
+    return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+
+def feature_agreement(
+    signals: list[dict[str, Any]], expected: Mapping[str, list[float | None]]
+) -> tuple[int, int, list[str]]:
+    """(equal, compared, ids that differ) between served signals and replay rows."""
+    equal, compared, differ = 0, 0, []
+    for s in signals:
+        want = expected.get(s["source_event_id"])
+        if want is None:
+            continue
+        compared += 1
+        if s["features"] == want:
+            equal += 1
+        else:
+            differ.append(s["source_event_id"])
+    return equal, compared, differ

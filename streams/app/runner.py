@@ -45,7 +45,7 @@ def launch_worker(
     settings: Settings,
     *,
     topic_prefix: str = "",
-    metrics_port: int | None = None,
+    metrics_port: int = 0,
     log_path: Path | None = None,
     extra_args: list[str] | None = None,
 ) -> subprocess.Popen[bytes]:
@@ -54,8 +54,7 @@ def launch_worker(
     args = [str(Path(sys.executable).parent / "alphastream"), "worker"]
     if topic_prefix:
         args += ["--topic-prefix", topic_prefix]
-    if metrics_port is not None:
-        args += ["--metrics-port", str(metrics_port)]
+    args += ["--metrics-port", str(metrics_port)]
     args += extra_args or []
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
