@@ -1,8 +1,10 @@
 """An oracle model that also sees the simulator's hidden per-token truth.
 
 It bounds what the features could achieve: our test PR-AUC is reported as a share of the
-oracle's. Truth records are JSON lines with ``mint`` plus hidden fields; every numeric or boolean
-field becomes an extra oracle feature.
+oracle's. Truth is the simulator's ``truth.jsonl`` (``streams/sim``): token records (``kind``
+"token", or no kind) carry ``mint`` and the hidden per-token fields. The oracle sees only what is
+fixed at launch (``ORACLE_FIELDS``: latent quality and whether a rug is planned), never outcome
+fields such as ``fate``, ``graduated_ts`` or ``trades`` that would just restate the label.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sklearn.metrics import average_precision_score
 
 from training.search import Slice, fit_booster
 
-IDENTIFIER_FIELDS = frozenset({"mint", "creator", "name", "symbol", "event_id", "type"})
+ORACLE_FIELDS: tuple[str, ...] = ("quality", "quality_z", "rug_planned")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class OracleResult:
 
 
 def load_truth(path: Path) -> pd.DataFrame:
-    """One row per mint with the hidden numeric/boolean fields as float columns."""
+    """One row per mint with the oracle fields as float columns named ``truth__<field>``."""
     records: list[dict[str, Any]] = []
     with open(path, encoding="utf-8") as handle:
         for line in handle:
@@ -50,12 +52,13 @@ def load_truth(path: Path) -> pd.DataFrame:
                 records.append(json.loads(line))
     if not records:
         raise ValueError(f"truth file {path} has no records")
-    frame = pd.DataFrame.from_records(records)
-    if "mint" not in frame.columns:
-        raise ValueError(f"truth file {path} has no 'mint' field")
-    fields = [c for c in frame.columns if c not in IDENTIFIER_FIELDS and _numeric(frame[c])]
+    tokens = [r for r in records if r.get("kind", "token") == "token" and r.get("mint")]
+    if not tokens:
+        raise ValueError(f"truth file {path} has no token records with a mint")
+    frame = pd.DataFrame.from_records(tokens)
+    fields = [c for c in ORACLE_FIELDS if c in frame.columns and _numeric(frame[c])]
     if not fields:
-        raise ValueError(f"truth file {path} has no numeric hidden field besides identifiers")
+        raise ValueError(f"truth file {path} has none of the oracle fields {ORACLE_FIELDS}")
     out = frame.loc[:, ["mint", *fields]].drop_duplicates("mint", keep="last")
     for name in fields:
         out[name] = pd.to_numeric(out[name], errors="coerce").astype(np.float64)

@@ -24,7 +24,7 @@ from training.frame import TrainingFrame, resolved_for
 from training.metadata import Family, ModelMetadata, PlattCalibration, metadata_path, pair_stem
 from training.oracle import OracleResult, load_truth, oracle_pr_auc
 from training.quality import GateReport, QualityGateFailed, run_gate
-from training.search import SearchResult, Slice, run_search
+from training.search import MAX_THREADS, SearchResult, Slice, run_search
 from training.splits import DEFAULT_FRACTIONS, SLICES, SplitPlan, chronological_split
 
 
@@ -58,6 +58,7 @@ class TrainConfig:
     allow: tuple[str, ...] = ()
     truth_path: Path | None = None
     fractions: tuple[float, float, float, float] = DEFAULT_FRACTIONS
+    num_threads: int = MAX_THREADS  # 1 is faster when the cores are already busy
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ def train_model(
         config.seed,
         previous,
         on_trial=lambda done, best: report.trial(done, config.trials, best),
+        num_threads=config.num_threads,
     )
     booster = result.booster
     raw = {n: np.asarray(booster.predict(xy[n].x), dtype=np.float64) for n in ("calib", "test")}

@@ -19,7 +19,7 @@ import optuna
 
 MAX_TREES = 400
 EARLY_STOPPING_ROUNDS = 30
-NUM_THREADS = 2
+MAX_THREADS = 2  # the scorer and the stream share the machine
 
 # name -> (kind, low, high, log)
 SEARCH_SPACE: dict[str, tuple[str, float, float, bool]] = {
@@ -51,14 +51,14 @@ class SearchResult:
     warm_started: bool
 
 
-def base_params(y_train: np.ndarray, seed: int) -> dict[str, Any]:
+def base_params(y_train: np.ndarray, seed: int, num_threads: int = MAX_THREADS) -> dict[str, Any]:
     positives = float(np.sum(y_train == 1))
     negatives = float(len(y_train) - positives)
     return {
         "objective": "binary",
         "metric": "average_precision",
         "scale_pos_weight": negatives / max(positives, 1.0),
-        "num_threads": NUM_THREADS,
+        "num_threads": max(1, min(num_threads, MAX_THREADS)),
         "seed": seed,
         "deterministic": True,
         "force_col_wise": True,
@@ -109,10 +109,11 @@ def run_search(
     seed: int = 7,
     previous_best: Mapping[str, Any] | None = None,
     on_trial: Callable[[int, float], None] | None = None,
+    num_threads: int = MAX_THREADS,
 ) -> SearchResult:
     """Seeded TPE search; keeps the booster of the best trial."""
     optuna.logging.set_verbosity(logging.WARNING)
-    base = base_params(train.y, seed)
+    base = base_params(train.y, seed, num_threads)
     best_so_far: dict[int, lgb.Booster] = {}  # only the leading trial's booster is kept
 
     def objective(trial: optuna.Trial) -> float:

@@ -7,6 +7,7 @@ sees it does better than a model that sees only the features.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,10 +27,17 @@ class SyntheticData:
 
 
 def synthetic_frame(
-    rows: int = 3000, features: int = 12, seed: int = 0, span_hours: float = 72.0, tokens: int = 400
+    rows: int = 3000,
+    features: int = 12,
+    seed: int = 0,
+    span_hours: float = 72.0,
+    tokens: int = 400,
+    feature_names: Sequence[str] | None = None,
 ) -> SyntheticData:
+    """``feature_names`` (e.g. the registry's) replaces the default ``f00..`` names."""
     rng = np.random.default_rng(seed)
-    names = tuple(f"f{i:02d}" for i in range(features))
+    names = tuple(feature_names or (f"f{i:02d}" for i in range(features)))
+    features = len(names)
     quality = rng.normal(size=tokens)
     token = rng.integers(0, tokens, size=rows)
     ts = np.sort(START_MS + rng.integers(0, int(span_hours * LABEL_HORIZON_MS), size=rows))

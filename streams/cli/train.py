@@ -156,6 +156,17 @@ def train(
             show_envvar=True,
         ),
     ] = None,
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads",
+            min=1,
+            max=2,
+            help="LightGBM threads (1 is faster on a busy machine)",
+            envvar="ALPHASTREAM_TRAIN_THREADS",
+            show_envvar=True,
+        ),
+    ] = 2,
     seed: Annotated[
         int,
         typer.Option(
@@ -209,6 +220,7 @@ def train(
                 seed=seed,
                 allow=allowed,
                 truth_path=truth,
+                num_threads=threads,
             )
             reporter = _ProgressReporter(progress, f"{fam}/{tgt}", trials)
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -34,7 +36,7 @@ def test_no_later_signal_or_unresolved_label_in_an_earlier_slice(
     ends = {"train": b1, "valid": b2, "calib": b3}
     starts = {"valid": b1, "calib": b2, "test": b3}
     seen: set[int] = set()
-    for earlier, later in zip(SLICES, SLICES[1:], strict=False):
+    for earlier, later in itertools.pairwise(SLICES):
         assert ts[plan.positions(earlier)].max() < ts[plan.positions(later)].min()
     for name in SLICES:
         rows = plan.positions(name)
