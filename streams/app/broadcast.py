@@ -116,10 +116,15 @@ class BroadcastReader:
         self, max_messages: int = 1000, timeout_s: float = 0.05
     ) -> tuple[list[Message], set[TP]]:
         """Next messages and the partitions that reached their end (EOF) in this poll."""
-        if not self.assigned:
+        if not self.assigned or self._closed:
             await asyncio.sleep(timeout_s)
             return [], set()
-        msgs = await self._call(self._consumer.consume, max_messages, timeout_s)
+        try:
+            msgs = await self._call(self._consumer.consume, max_messages, timeout_s)
+        except RuntimeError:
+            if self._closed:  # closed while this poll was queued: shutting down
+                return [], set()
+            raise
         data: list[Message] = []
         eof: set[TP] = set()
         for m in msgs:

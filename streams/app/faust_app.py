@@ -139,6 +139,7 @@ class StreamWorker:
         self._plan_task: asyncio.Task[None] | None = None
         self._plan_lock = asyncio.Lock()
         self.published = 0
+        self._stopping = False
         metrics.set_models(registry.versions())
 
     # --- rebalance ----------------------------------------------------------------------------
@@ -253,7 +254,7 @@ class StreamWorker:
 
     async def run_broadcast(self) -> None:
         """Feed the partitions this worker does not own (and warm-up ranges) forever."""
-        while True:
+        while not self._stopping:
             msgs, eof = await self.broadcast.poll()
             now = time.monotonic()
             for m in msgs:
@@ -320,6 +321,7 @@ class StreamWorker:
             self.metrics.set_models(self.registry.versions())
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._plan_task is not None:
             self._plan_task.cancel()
         await self.broadcast.close()

@@ -249,3 +249,28 @@ def feature_agreement(
         else:
             differ.append(s["source_event_id"])
     return equal, compared, differ
+
+
+def group_members(settings: Settings, group_id: str) -> list[int]:
+    """Partitions assigned to each member of a consumer group (empty list: no members yet)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(settings.kafka_client_config())
+    try:
+        desc = admin.describe_consumer_groups([group_id])[group_id].result(timeout=10)
+    except Exception:
+        return []
+    return [len(m.assignment.topic_partitions) for m in desc.members]
+
+
+def wait_group_settled(
+    settings: Settings, group_id: str, members: int, timeout_s: float = 60.0
+) -> bool:
+    """Until the group has ``members`` members that each own some partitions."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        sizes = group_members(settings, group_id)
+        if len(sizes) == members and all(sizes):
+            return True
+        time.sleep(0.5)
+    return False

@@ -56,8 +56,11 @@ def launch_worker(
         args += ["--topic-prefix", topic_prefix]
     args += ["--metrics-port", str(metrics_port)]
     args += extra_args or []
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
-    return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+    if log_path is None:
+        return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 __all__ = ["TopicNames", "WorkerOptions", "launch_worker", "run_worker"]

@@ -1,0 +1,174 @@
+"""Two workers in one consumer group (subprocesses) on real Apache Kafka: every buy scored once,
+throughput next to one worker, share of served features equal to the offline replay; and a
+SIGKILL of one worker mid-stream leaves no buy unscored."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.app import TopicNames, launch_worker
+from streams.app.admin import create_prefixed_topics
+from streams.app.harness import (
+    Collector,
+    feature_agreement,
+    new_producer,
+    produce_events,
+    replay_features,
+    sim_events,
+    wait_group_settled,
+)
+from streams.settings import Settings
+from tests.conftest import SettingsFor, unique_id
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@dataclass
+class GroupRun:
+    workers: int
+    buys: list[str]
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    completed: bool = False
+    exit_codes: list[int | None] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def market() -> list[dict[str, Any]]:
+    return sim_events(seed=21, hours=1.0, launch_rate_per_day=1500)
+
+
+def _start(settings: Settings, prefix: str, n: int, logs: Path) -> list[subprocess.Popen[bytes]]:
+    procs = [
+        launch_worker(settings, topic_prefix=prefix, log_path=logs / f"worker{i}.log")
+        for i in range(n)
+    ]
+    # the second worker joins after the first built its engine: one rebalance, before any data
+    if not wait_group_settled(settings, settings.app_id, n, timeout_s=90):
+        for p in procs:
+            p.kill()
+        raise AssertionError(f"group did not settle; logs in {logs}")
+    time.sleep(2.0)
+    return procs
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> list[int | None]:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    codes = []
+    for p in procs:
+        try:
+            codes.append(p.wait(30))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes.append(p.wait(10))
+    return codes
+
+
+def _run_group(
+    settings_for: SettingsFor, bootstrap: str, tmp: Path, events: list[dict[str, Any]], n: int
+) -> GroupRun:
+    settings = settings_for(bootstrap, models_dir=tmp / "models")
+    prefix = unique_id(f"group{n}") + "."
+    topics = TopicNames.prefixed(prefix)
+    create_prefixed_topics(settings, prefix)
+    buys = [e["event_id"] for e in events if e["type"] == "wallet_buy"]
+    run = GroupRun(n, buys)
+    procs = _start(settings, prefix, n, tmp)
+    collector = Collector(settings, [topics.scores, topics.signals])
+    try:
+        started = time.time()
+        produce_events(new_producer(settings), topics, events)
+        wanted = set(buys)
+
+        def all_scored() -> bool:
+            return wanted <= {s["source_event_id"] for s in collector.records[topics.scores]}
+
+        run.completed = collector.wait_for(all_scored, timeout_s=120, settle_s=2.0)
+        last = max((s["_kafka_ts_ms"] for s in collector.records[topics.scores]), default=0)
+        run.seconds = last / 1000.0 - started
+    finally:
+        run.exit_codes = _stop(procs)
+        collector.close()
+    run.scores = collector.records[topics.scores]
+    run.signals = collector.records[topics.signals]
+    return run
+
+
+def test_two_workers_score_every_buy_once(
+    kafka_bootstrap: str, settings_for: SettingsFor, tmp_path: Path, market: list[dict[str, Any]]
+) -> None:
+    one = _run_group(settings_for, kafka_bootstrap, tmp_path / "one", market, 1)
+    two = _run_group(settings_for, kafka_bootstrap, tmp_path / "two", market, 2)
+    expected = replay_features(market, tmp_path / "replay")
+    for run in (one, two):
+        assert run.completed, f"{run.workers} worker(s) left buys unscored"
+        buy_scores = [s["source_event_id"] for s in run.scores if s["kind"] == "buy"]
+        assert sorted(buy_scores) == sorted(run.buys), "a buy was scored twice or never"
+        assert all(code == 0 for code in run.exit_codes), run.exit_codes
+    equal, compared, _ = feature_agreement(two.signals, expected)
+    share = equal / compared
+    rate_one, rate_two = len(market) / one.seconds, len(market) / two.seconds
+    print(
+        f"\n[stream-group] events={len(market)} buys={len(two.buys)} "
+        f"1 worker: {one.seconds:.2f}s ({rate_one:.0f} ev/s); 2 workers: {two.seconds:.2f}s ({rate_two:.0f} ev/s); "
+        f"features equal to replay with 2 workers: {equal}/{compared} = {share:.4f}"
+    )
+    assert share >= 0.99
+
+
+def test_sigkill_one_worker_survivor_scores_the_rest(
+    kafka_bootstrap: str, settings_for: SettingsFor, tmp_path: Path, market: list[dict[str, Any]]
+) -> None:
+    settings = settings_for(kafka_bootstrap, models_dir=tmp_path / "models")
+    prefix = unique_id("kill") + "."
+    topics = TopicNames.prefixed(prefix)
+    create_prefixed_topics(settings, prefix)
+    buys = {e["event_id"] for e in market if e["type"] == "wallet_buy"}
+    procs = _start(settings, prefix, 2, tmp_path)
+    collector = Collector(settings, [topics.scores])
+    producer = new_producer(settings)
+    # about 8 s of live input; the kill lands in the middle of it
+    feeder = threading.Thread(
+        target=produce_events,
+        args=(producer, topics, market),
+        kwargs={"rate_per_s": len(market) / 8.0},
+    )
+    try:
+        feeder.start()
+        collector.wait_for(
+            lambda: len(collector.records[topics.scores]) > len(buys) // 4, timeout_s=60
+        )
+        os.kill(procs[1].pid, signal.SIGKILL)
+        killed_at = time.time()
+        feeder.join(60)
+        done = collector.wait_for(
+            lambda: buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
+            timeout_s=120,
+            settle_s=2.0,
+        )
+    finally:
+        codes = _stop(procs)
+        collector.close()
+    scored = [s["source_event_id"] for s in collector.records[topics.scores] if s["kind"] == "buy"]
+    missing = buys - set(scored)
+    duplicates = len(scored) - len(set(scored))
+    last = max(s["_kafka_ts_ms"] for s in collector.records[topics.scores]) / 1000.0
+    print(
+        f"\n[stream-kill] buys={len(buys)} scored={len(set(scored))} missing={len(missing)} "
+        f"duplicates={duplicates} (same event_id) last score {last - killed_at:.1f}s after the kill"
+    )
+    assert done and not missing
+    assert set(scored) == buys  # nothing but the input buys (duplicates share their event_id)
+    assert codes[0] == 0 and codes[1] == -signal.SIGKILL
