@@ -187,7 +187,7 @@ class Market:
         self.n_tokens += 1
         tok = Token(index, mint_address(self.cfg.seed, index), creator, z, planned, ts)
         activity = self.knobs["retail_activity"]
-        tok.mu0 = 0.10 * math.exp(0.2 * z) * activity
+        tok.mu0 = 0.12 * math.exp(0.1 * z) * activity
         tok.mu_tau_ms = 120_000.0 * math.exp(0.2 * z)
         tok.n_branch = 1.1 * _sigmoid(1.7 * (z - 0.75))
         tok.attention_ms = 1_200_000.0 * math.exp(0.3 * z)
@@ -308,7 +308,7 @@ class Market:
             bias = (
                 0.05
                 + 0.35 * tok.z
-                + 0.6 * max(tok.z - 1.6, 0.0)
+                + 0.5 * max(tok.z - 1.6, 0.0)
                 - 0.45 * math.log1p(age_s / 300.0)
                 + 2.0 * momentum
             )
