@@ -30,6 +30,7 @@ _ROWS_QUERY = """
 SELECT
     s.event_id AS event_id,
     toUnixTimestamp64Milli(s.ts) AS ts,
+    s.mint AS mint,
     s.p_{target} AS score,
     if(o.signal_event_id != '', toFloat64(o.label), nan) AS label,
     if(o.signal_event_id != '', toFloat64(o.resolved_ms), nan) AS resolved_ts,
@@ -116,6 +117,7 @@ def _shape(
         {
             "event_id": raw["event_id"].astype(str),
             "ts": raw["ts"].astype(np.int64),
+            "mint": raw["mint"].astype(str),
             "model": pd.Series([model] * len(raw), dtype=object),
             "score": raw["score"].astype(np.float64),
             "label": raw["label"].astype(np.float64),

@@ -1,6 +1,7 @@
 """The monitor's one DataFrame shape, from ClickHouse rows or any offline frame. Pure (pandas).
 
-Columns: ``event_id`` (str), ``ts`` (int64 epoch ms of the signal), ``model`` (``model_id@version``
+Columns: ``event_id`` (str), ``ts`` (int64 epoch ms of the signal), ``mint`` (str, the cluster
+for same-token correlation; the event id when unknown), ``model`` (``model_id@version``
 that produced the score, "" when unknown), ``score`` (calibrated probability), ``label`` (1.0 /
 0.0 / NaN = not resolved), ``resolved_ts`` (float epoch ms when the label resolved, NaN when not)
 and one float column per monitored feature, named by feature name.
@@ -16,7 +17,7 @@ import pandas as pd
 from streams.events.models import TARGETS
 from streams.monitor.metrics import MonitorInputs
 
-CORE_COLUMNS: tuple[str, ...] = ("event_id", "ts", "model", "score", "label", "resolved_ts")
+CORE_COLUMNS: tuple[str, ...] = ("event_id", "ts", "mint", "model", "score", "label", "resolved_ts")
 LABEL_HORIZON_MS = 3_600_000  # fallback resolution time: the 1h labels resolve by ts + 1h
 
 
@@ -44,10 +45,12 @@ def monitor_frame(
     if (label.notna() & ~label.isin([0.0, 1.0])).any():
         raise MonitorFrameError(f"label {target} has values other than 0/1/null")
     resolved = _resolved_ts(raw, ts, label)
+    event_id = _first_column(raw, ("event_id",), "event id").astype(str)
     out = pd.DataFrame(
         {
-            "event_id": _first_column(raw, ("event_id",), "event id").astype(str),
+            "event_id": event_id,
             "ts": ts,
+            "mint": raw["mint"].astype(str).reset_index(drop=True) if "mint" in raw else event_id,
             "model": _models(raw, target, model),
             "score": score,
             "label": label,
@@ -131,4 +134,5 @@ def inputs_of(frame: pd.DataFrame, feature_names: Sequence[str] = ()) -> Monitor
         ts=frame["ts"].to_numpy(dtype=np.float64),
         resolved_ts=frame["resolved_ts"].to_numpy(dtype=np.float64),
         features=features,
+        groups=frame["mint"].to_numpy() if "mint" in frame else None,
     )

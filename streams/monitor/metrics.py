@@ -79,9 +79,14 @@ class MonitorInputs:
     ts: np.ndarray  # signal time, epoch ms
     resolved_ts: np.ndarray  # label resolution time, epoch ms (NaN when unresolved)
     features: Mapping[str, np.ndarray] = field(default_factory=dict)
+    # Cluster id per signal (the mint): buys of one token share its fate, so they are not
+    # independent draws; None treats every signal as its own cluster.
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         sizes = {len(self.scores), len(self.labels), len(self.ts), len(self.resolved_ts)}
+        if self.groups is not None:
+            sizes.add(len(self.groups))
         sizes |= {len(v) for v in self.features.values()}
         if len(sizes) > 1:
             raise ValueError(f"monitor inputs have different lengths: {sorted(sizes)}")
@@ -89,10 +94,15 @@ class MonitorInputs:
 
 @dataclass(frozen=True)
 class HitRate:
-    """Hits among the last ``n`` resolved top-decile signals, with a Wilson interval."""
+    """Hits among the last ``n`` resolved top-decile signals, with a Wilson interval.
+
+    ``n_effective`` is ``n`` divided by the design effect of same-token clustering; the interval
+    uses it, so a few tokens with many buys do not look like many independent outcomes.
+    """
 
     n: int
     hits: int
+    n_effective: float
     rate: float
     low: float
     high: float
@@ -108,7 +118,8 @@ class WindowMetrics:
     mean_predicted_all: float | None  # over every scored signal
     mean_predicted: float | None  # over the resolved signals only (comparable to hit_rate)
     hit_rate: float | None
-    calibration_z: float | None  # (hit_rate - mean_predicted) in binomial standard errors
+    calibration_z: float | None  # (hits - expected hits) in cluster-robust standard errors
+    design_effect: float | None  # variance inflation from same-token clustering (>= 1)
     ece: float | None
     ece_noise: float | None  # expected ECE of a perfectly calibrated model on the same bins
     brier: float | None
@@ -140,8 +151,12 @@ def compute_metrics(
     scored = ~np.isnan(scores)
     resolved = scored & ~np.isnan(labels)
     p, y = scores[resolved], labels[resolved]
+    groups = _groups(inputs.groups, labels.size)
+    deff = design_effect(y - p, groups[resolved]) if p.size else None
     calibrated = p.size >= cfg.min_resolved_for_calibration
     ece_value, noise = equal_frequency_ece(p, y, cfg.ece_bins) if calibrated else (None, None)
+    if noise is not None and deff is not None:
+        noise *= math.sqrt(deff)
     enough_for_psi = int(scored.sum()) >= cfg.min_signals_for_psi
     cut = reference.top_decile_cut()
     return WindowMetrics(
@@ -151,7 +166,8 @@ def compute_metrics(
         mean_predicted_all=_mean(scores[scored]),
         mean_predicted=_mean(p),
         hit_rate=_mean(y),
-        calibration_z=calibration_z(p, y) if p.size else None,
+        calibration_z=calibration_z(p, y, deff or 1.0) if p.size else None,
+        design_effect=deff,
         ece=ece_value,
         ece_noise=noise,
         brier=brier(p, y) if p.size else None,
@@ -175,6 +191,7 @@ def compute_metrics(
                 scores,
                 labels,
                 np.asarray(inputs.resolved_ts, dtype=np.float64),
+                groups,
                 cut,
                 cfg.top_decile_last_n,
                 reference.expected_top_decile_hit_rate,
@@ -203,9 +220,31 @@ def brier(p: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((p - y) ** 2))
 
 
-def calibration_z(p: np.ndarray, y: np.ndarray) -> float | None:
-    """Observed minus expected hits over their binomial standard deviation (0 when degenerate)."""
-    variance = float(np.sum(p * (1.0 - p)))
+def _groups(groups: np.ndarray | None, n: int) -> np.ndarray:
+    if groups is None:
+        return np.arange(n)
+    return np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1)
+
+
+def design_effect(values: np.ndarray, groups: np.ndarray) -> float:
+    """Cluster-robust over naive variance of the mean of ``values`` (1 = independent rows).
+
+    Values are centred first, so a systematic shift (what the monitor looks for) does not
+    inflate the estimate and hide itself.
+    """
+    if values.size < 2:
+        return 1.0
+    centred = values - values.mean()
+    naive = float(np.sum(centred**2))
+    if naive <= 0.0:
+        return 1.0
+    sums = np.bincount(np.unique(groups, return_inverse=True)[1].reshape(-1), weights=centred)
+    return max(1.0, float(np.sum(sums**2)) / naive)
+
+
+def calibration_z(p: np.ndarray, y: np.ndarray, deff: float = 1.0) -> float | None:
+    """Observed minus expected hits over their (cluster-inflated) binomial standard deviation."""
+    variance = float(np.sum(p * (1.0 - p))) * deff
     if variance <= 0.0:
         return None
     return float((y.sum() - p.sum()) / math.sqrt(variance))
@@ -271,9 +310,13 @@ def quantile_of(distribution: BinnedDistribution, q: float) -> float | None:
 
 
 def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    return wilson_rate_interval(hits / n if n > 0 else 0.0, float(n), z)
+
+
+def wilson_rate_interval(rate: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion observed over ``n`` (possibly effective) trials."""
     if n <= 0:
         return 0.0, 1.0
-    rate = hits / n
     denominator = 1.0 + z * z / n
     centre = (rate + z * z / (2 * n)) / denominator
     half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denominator
@@ -284,6 +327,7 @@ def top_decile_hit_rate(
     scores: np.ndarray,
     labels: np.ndarray,
     resolved_ts: np.ndarray,
+    groups: np.ndarray,
     threshold: float,
     last_n: int,
     expected: float | None,
@@ -292,12 +336,15 @@ def top_decile_hit_rate(
     """Hit rate of the last ``last_n`` resolved signals scored at or above ``threshold``."""
     chosen = ~np.isnan(labels) & ~np.isnan(scores) & (scores >= threshold)
     order = np.argsort(np.nan_to_num(resolved_ts[chosen], nan=np.inf), kind="stable")
-    recent = labels[chosen][order][-last_n:] if last_n > 0 else labels[chosen][order]
+    keep = order[-last_n:] if last_n > 0 else order
+    recent = labels[chosen][keep]
     n, hits = int(recent.size), int(recent.sum())
-    low, high = wilson_interval(hits, n, z)
+    n_eff = n / design_effect(recent, groups[chosen][keep]) if n else 0.0
+    low, high = wilson_rate_interval(hits / n if n else 0.0, n_eff, z)
     return HitRate(
         n=n,
         hits=hits,
+        n_effective=n_eff,
         rate=hits / n if n else float("nan"),
         low=low,
         high=high,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from streams.monitor.metrics import ModelReference, WindowMetrics, wilson_interval
+from streams.monitor.metrics import ModelReference, WindowMetrics, wilson_rate_interval
 
 
 class Level(IntEnum):
@@ -159,10 +159,10 @@ def top_decile_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
     if top is None or top.expected is None or top.n < t.top_decile_min_n:
         return None
     summary = (
-        f"last {top.n} resolved top-decile signals hit {top.rate:.3f} "
-        f"(95% CI {top.low:.3f}-{top.high:.3f}) vs expected {top.expected:.3f}"
+        f"last {top.n} resolved top-decile signals (effective n {top.n_effective:.0f}) hit "
+        f"{top.rate:.3f} (95% CI {top.low:.3f}-{top.high:.3f}) vs expected {top.expected:.3f}"
     )
-    _, upper = wilson_interval(top.hits, top.n, t.top_decile_retrain_z)
+    _, upper = wilson_rate_interval(top.rate, top.n_effective, t.top_decile_retrain_z)
     if upper < top.expected:
         return Reason("top_decile_hit_rate", Level.RETRAIN, f"{summary}, significantly below")
     if top.rate < t.top_decile_watch_ratio * top.expected:

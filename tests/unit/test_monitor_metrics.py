@@ -13,6 +13,7 @@ from streams.monitor.metrics import (
     ModelReference,
     MonitorInputs,
     compute_metrics,
+    design_effect,
     equal_frequency_ece,
     hit_rate_by_bin,
     psi,
@@ -88,7 +89,7 @@ def test_top_decile_uses_the_last_n_resolved_signals_above_the_cut() -> None:
     scores = np.array([0.9, 0.95, 0.2, 0.91, 0.99, 0.92])
     labels = np.array([0.0, 1.0, 1.0, np.nan, 1.0, 1.0])
     resolved_ts = np.array([1.0, 2.0, 3.0, np.nan, 5.0, 4.0])
-    hit = top_decile_hit_rate(scores, labels, resolved_ts, 0.9, 3, 0.5)
+    hit = top_decile_hit_rate(scores, labels, resolved_ts, np.arange(6), 0.9, 3, 0.5)
     # eligible resolved: 0.9@1 (miss), 0.95@2, 0.92@4, 0.99@5 -> the last three all hit
     assert (hit.n, hit.hits, hit.rate) == (3, 3, 1.0)
     assert hit.low < 1.0 == hit.high
@@ -161,3 +162,26 @@ def test_hit_rate_by_bin_partitions_the_resolved_signals() -> None:
     rates = [rate for _, _, rate in rows if rate is not None]
     assert rates[-1] > rates[0]  # higher scores hit more often
     assert not any(math.isnan(r) for r in rates)
+
+
+def test_design_effect_counts_same_token_buys_as_one_outcome_but_not_a_shift() -> None:
+    rng = np.random.default_rng(9)
+    independent = rng.random(2_000)
+    assert design_effect(independent, np.arange(2_000)) == pytest.approx(1.0, abs=0.2)
+    per_token = np.repeat(rng.random(100) < 0.3, 20).astype(np.float64)  # 20 buys share a fate
+    assert design_effect(per_token, np.repeat(np.arange(100), 20)) == pytest.approx(20.0, rel=0.05)
+    shifted = independent + 5.0  # a systematic offset is what the monitor must still see
+    assert design_effect(shifted, np.arange(2_000)) == pytest.approx(1.0, abs=0.2)
+
+
+def test_clustered_top_decile_has_a_wider_interval() -> None:
+    scores = np.full(200, 0.9)
+    labels = np.repeat(np.arange(20) % 2, 10).astype(np.float64)  # 20 tokens x 10 buys
+    resolved = np.arange(200, dtype=np.float64)
+    alone = top_decile_hit_rate(scores, labels, resolved, np.arange(200), 0.5, 200, 0.5)
+    tokens = top_decile_hit_rate(
+        scores, labels, resolved, np.repeat(np.arange(20), 10), 0.5, 200, 0.5
+    )
+    assert alone.rate == tokens.rate == 0.5
+    assert tokens.n_effective == pytest.approx(20.0, rel=0.05) and alone.n_effective == 200
+    assert tokens.high - tokens.low > 2 * (alone.high - alone.low)

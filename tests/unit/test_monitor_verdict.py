@@ -24,6 +24,7 @@ QUIET = WindowMetrics(
     mean_predicted=0.2,
     hit_rate=0.2,
     calibration_z=0.0,
+    design_effect=1.0,
     ece=0.03,
     ece_noise=0.03,
     brier=0.15,
@@ -37,7 +38,14 @@ QUIET = WindowMetrics(
 def _top(hits: int, n: int, expected: float) -> HitRate:
     low, high = wilson_interval(hits, n)
     return HitRate(
-        n=n, hits=hits, rate=hits / n, low=low, high=high, expected=expected, threshold=0.5
+        n=n,
+        n_effective=float(n),
+        hits=hits,
+        rate=hits / n,
+        low=low,
+        high=high,
+        expected=expected,
+        threshold=0.5,
     )
 
 
