@@ -60,7 +60,7 @@ class KafkaSink:
                 "auto.offset.reset": "earliest",
             }
         )
-        self._producer = Producer({**kafka_config, "acks": "all", "enable.idempotence": True})
+        self._producer = Producer({**kafka_config, "acks": "all"})
         self._stop = threading.Event()
         self._carry: list[RawMessage] = []
 
