@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from streams.features.registry import DEAD_QUIET_FROM_MS, PEAK_HORIZONS_MS
+from streams.features.registry import DEAD_QUIET_MS, PEAK_HORIZONS_MS
 from streams.features.state import PendingSignal, TokenState
 
 HORIZONS_MS: tuple[int, ...] = tuple(PEAK_HORIZONS_MS.values())  # 10m, 30m, 1h, 4h, 24h
@@ -26,7 +26,6 @@ def open_signal(tok: TokenState, idx: int) -> None:
         tok.out_r = [idx + 1] * len(HORIZONS_MS)
         tok.out_dqs = [deque() for _ in HORIZONS_MS]
         tok.out_min = deque()
-        tok.out_last_buy_ts = -1
     tok.open_signals.append(idx)
 
 
@@ -50,8 +49,6 @@ def _window_max(tok: TokenState, h: int, idx: int, until_ts: int) -> float | Non
             while dq_min and p_px[dq_min[-1] - base] >= px:
                 dq_min.pop()
             dq_min.append(r)
-            if tok.p_sol[r - base] > 0:
-                tok.out_last_buy_ts = p_ts[r - base]
         r += 1
     tok.out_r[h] = r
     while dq and dq[0] <= idx:
@@ -68,6 +65,18 @@ def _window_min(tok: TokenState, idx: int) -> float | None:
     return tok.p_px[dq[0] - tok.base] if dq else None
 
 
+def _buy_follows(tok: TokenState, idx: int, until_ts: int) -> bool:
+    """Whether a buy comes after path index ``idx`` with ts <= until_ts (scan stops at the first)."""
+    base = tok.base
+    p_ts, p_sol = tok.p_ts, tok.p_sol
+    for j in range(idx + 1 - base, len(p_ts)):
+        if p_ts[j] > until_ts:
+            return False
+        if p_sol[j] > 0:
+            return True
+    return False
+
+
 def resolve_stage(tok: TokenState, sig: PendingSignal, stage: int) -> None:
     """Fill the signal's peaks (and at stage 0 min_1h and the labels) from the token's path."""
     price = sig.price
@@ -77,7 +86,7 @@ def resolve_stage(tok: TokenState, sig: PendingSignal, stage: int) -> None:
     if stage == 0:
         low = _window_min(tok, sig.idx)
         sig.min_1h = 1.0 if low is None or price <= 0.0 else min(1.0, low / price)
-        quiet = tok.out_last_buy_ts <= sig.ts + DEAD_QUIET_FROM_MS
+        quiet = not _buy_follows(tok, sig.idx, sig.ts + DEAD_QUIET_MS)
         p10, p30, p1h = sig.peaks[0], sig.peaks[1], sig.peaks[2]
         assert p10 is not None and p30 is not None and p1h is not None
         sig.labels = {

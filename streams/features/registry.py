@@ -705,7 +705,8 @@ LABELS: dict[str, LabelSpec] = {
     "is_dead_soon": LabelSpec(
         "is_dead_soon",
         "min_1h < 0.5 (some price in (signal_ts, signal_ts + 1 h] is below half the signal price) "
-        "or the token has no buy in (signal_ts + 30 min, signal_ts + 1 h]",
+        "or nobody buys the token for the 30 minutes after the signal (no buy after the signal "
+        "with ts <= signal_ts + 30 min)",
         HOUR_MS,
     ),
 }
@@ -723,4 +724,4 @@ PEAK_HORIZONS_MS: dict[str, int] = {
 }
 STAGE_1H_MS = HOUR_MS
 STAGE_24H_MS = 24 * HOUR_MS
-DEAD_QUIET_FROM_MS = 30 * MINUTE_MS  # no buy after signal_ts + 30 min (up to 1 h) -> dead
+DEAD_QUIET_MS = 30 * MINUTE_MS  # no buy in (signal, signal_ts + 30 min] -> dead

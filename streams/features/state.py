@@ -133,7 +133,6 @@ class TokenState(Value):
         "name",
         "open_signals",
         "out_dqs",
-        "out_last_buy_ts",
         "out_min",
         "out_r",
         "owned",
@@ -217,7 +216,6 @@ class TokenState(Value):
         self.out_r: list[int] | None = None
         self.out_dqs: list[deque[int]] | None = None  # one max-deque per peak horizon
         self.out_min: deque[int] | None = None
-        self.out_last_buy_ts = -1
 
 
 class WalletState(Value):

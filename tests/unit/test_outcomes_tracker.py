@@ -39,8 +39,8 @@ def test_peaks_and_labels_match_brute_force() -> None:
         in_1h = [e for e in after if e.ts <= s + HOUR_MS]
         low = min([1.0, *(e.price / p for e in in_1h)])
         assert outcome.min_1h == pytest.approx(low)
-        late_buy = any(isinstance(e, Buy) and e.ts > s + 30 * 60_000 for e in in_1h)
-        assert outcome.labels["is_dead_soon"] == (low < 0.5 or not late_buy)
+        next_buy = any(isinstance(e, Buy) and e.ts <= s + 30 * 60_000 for e in after)
+        assert outcome.labels["is_dead_soon"] == (low < 0.5 or not next_buy)
         assert outcome.labels["reach_2x_1h"] == (outcome.peak_1h >= 2.0)
         assert outcome.labels["reach_3x_30m"] == (outcome.peak_30m >= 3.0)
         assert outcome.ts == s + (HOUR_MS if outcome.stage == "1h" else 24 * HOUR_MS)
