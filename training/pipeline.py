@@ -57,7 +57,7 @@ class TrainConfig:
     seed: int = 7
     allow: tuple[str, ...] = ()
     truth_path: Path | None = None
-    fractions: tuple[float, float, float, float] = DEFAULT_FRACTIONS
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS  # train, valid, holdout
     num_threads: int = MAX_THREADS  # 1 is faster when the cores are already busy
 
 
@@ -86,7 +86,10 @@ def train_model(
     names = list(data.feature_names)
     rows = resolved_for(data.frame, config.target)
     plan = chronological_split(
-        rows["ts"].to_numpy(), rows["label_resolved_ts"].to_numpy(), config.fractions
+        rows["ts"].to_numpy(),
+        rows["label_resolved_ts"].to_numpy(),
+        rows["mint"].to_numpy(),
+        config.fractions,
     )
     slices = {name: rows.iloc[plan.positions(name)].reset_index(drop=True) for name in SLICES}
     report.stage(f"gate: {len(rows)} resolved rows, slices {plan.counts()}")
@@ -258,29 +261,15 @@ def _unit(value: float) -> float | None:
 
 
 def _split_record(plan: SplitPlan) -> dict[str, Any]:
-    b1, b2, b3 = plan.boundaries_ms
-    iso = {
-        k: _iso(v)
-        for k, v in (
-            ("start", plan.start_ms),
-            ("valid_from", b1),
-            ("calib_from", b2),
-            ("test_from", b3),
-            ("end", plan.end_ms),
-        )
-    }
+    b1, b2 = plan.boundaries_ms
+    bounds = {"start": plan.start_ms, "valid_from": b1, "holdout_from": b2, "end": plan.end_ms}
     return {
-        "boundaries_ms": {
-            "start": plan.start_ms,
-            "valid_from": b1,
-            "calib_from": b2,
-            "test_from": b3,
-            "end": plan.end_ms,
-        },
-        "boundaries_utc": iso,
+        "boundaries_ms": bounds,
+        "boundaries_utc": {k: _iso(v) for k, v in bounds.items()},
         "rows": plan.counts(),
         "purged": dict(plan.purged),
-        "rule": "slice k keeps a row only if label_resolved_ts < the next slice's first ts",
+        "rule": "train/valid keep a row only if label_resolved_ts < the slice's end boundary; "
+        "the holdout [holdout_from, end] is split into calib/test by a stable hash of the mint",
     }
 
 

@@ -1,9 +1,13 @@
-"""Chronological train / validation / calibration / test splits with label purging.
+"""Chronological train / validation / holdout splits with label purging; the holdout (the most
+recent slice) is split by token into calibration and test.
 
-Slices are consecutive time ranges ``[start, b1) [b1, b2) [b2, b3) [b3, end]``, cut at row-count
-fractions of the time-sorted rows. Purge: a row stays in a slice that has a later neighbour only if
-its label resolved strictly before that slice's end boundary, so no label that was still unknown at
-a boundary can inform a model evaluated after it.
+Slices are consecutive time ranges ``[start, b1) [b1, b2) [b2, end]``, cut at row-count fractions
+of the time-sorted rows. Purge: a train or validation row stays only if its label resolved
+strictly before its slice's end boundary, so no label still unknown when the next slice begins
+can inform a model evaluated on that slice. The holdout is split by a stable hash of the mint
+into calibration and test halves: same period, disjoint tokens. (Two consecutive time slices for
+calibration and test would each need to span well over the 1h label horizon plus its purge,
+which a half-day simulation cannot give.)
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 SLICES: tuple[str, ...] = ("train", "valid", "calib", "test")
-DEFAULT_FRACTIONS: tuple[float, float, float, float] = (0.6, 0.2, 0.1, 0.1)
+DEFAULT_FRACTIONS: tuple[float, float, float] = (0.6, 0.2, 0.2)  # train, valid, holdout
+CALIB_SHARE = 0.5  # of the holdout's tokens
 
 
 class SplitError(ValueError):
-    """The data cannot be split into four non-empty chronological slices."""
+    """The data cannot be split into non-empty chronological slices."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,7 @@ class SplitPlan:
     valid: np.ndarray
     calib: np.ndarray
     test: np.ndarray
-    boundaries_ms: tuple[int, int, int]  # b1, b2, b3: first ts of valid, calib, test
+    boundaries_ms: tuple[int, int]  # b1, b2: first ts of valid and of the holdout
     start_ms: int
     end_ms: int
     purged: dict[str, int]
@@ -45,54 +51,58 @@ class SplitPlan:
 def chronological_split(
     ts: np.ndarray,
     resolved_ts: np.ndarray,
-    fractions: tuple[float, float, float, float] = DEFAULT_FRACTIONS,
+    mints: np.ndarray,
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+    calib_share: float = CALIB_SHARE,
 ) -> SplitPlan:
-    """Cut rows into four consecutive time slices and purge unresolved-at-boundary labels."""
+    """Cut rows into train / valid / holdout by time, purge, split the holdout by mint."""
     ts = np.asarray(ts, dtype=np.int64)
     resolved_ts = np.asarray(resolved_ts, dtype=np.int64)
-    if ts.shape != resolved_ts.shape or ts.ndim != 1:
-        raise SplitError("ts and resolved_ts must be 1-d arrays of the same length")
+    if ts.shape != resolved_ts.shape or ts.ndim != 1 or len(mints) != len(ts):
+        raise SplitError("ts, resolved_ts and mints must be 1-d and of the same length")
     if len(ts) < len(SLICES):
         raise SplitError(f"need at least {len(SLICES)} rows to split, got {len(ts)}")
-    b1, b2, b3 = _boundaries(np.sort(ts), fractions)
-    slice_of = np.searchsorted(np.array([b1, b2, b3]), ts, side="right")  # 0..3
-    ends = (b1, b2, b3)
-    kept: list[np.ndarray] = []
+    b1, b2 = _boundaries(np.sort(ts), fractions)
+    slice_of = np.searchsorted(np.array([b1, b2]), ts, side="right")  # 0, 1, 2
     purged: dict[str, int] = {}
-    for index, name in enumerate(SLICES):
+    kept: dict[str, np.ndarray] = {}
+    for index, (name, end) in enumerate((("train", b1), ("valid", b2))):
         members = np.flatnonzero(slice_of == index)
-        if index < len(ends):
-            keep = resolved_ts[members] < ends[index]
-            purged[name] = int((~keep).sum())
-            members = members[keep]
-        else:
-            purged[name] = 0
-        if len(members) == 0:
+        keep = resolved_ts[members] < end
+        purged[name] = int((~keep).sum())
+        kept[name] = members[keep]
+    holdout = np.flatnonzero(slice_of == 2)
+    in_calib = token_bucket(np.asarray(mints)[holdout]) < calib_share
+    kept["calib"], kept["test"] = holdout[in_calib], holdout[~in_calib]
+    purged["calib"] = purged["test"] = 0
+    for name in SLICES:
+        if len(kept[name]) == 0:
             raise SplitError(
-                f"slice {name!r} is empty after purging labels that resolve after its end; "
-                "the data spans too little time for the 1h label horizon"
+                f"slice {name!r} is empty (after purging labels that resolve after its end); "
+                "the data spans too little time, or too few tokens, for the 1h label horizon"
             )
-        kept.append(members[np.argsort(ts[members], kind="stable")])
+    ordered = {n: kept[n][np.argsort(ts[kept[n]], kind="stable")] for n in SLICES}
     return SplitPlan(
-        train=kept[0],
-        valid=kept[1],
-        calib=kept[2],
-        test=kept[3],
-        boundaries_ms=(b1, b2, b3),
+        **ordered,
+        boundaries_ms=(b1, b2),
         start_ms=int(ts.min()),
         end_ms=int(ts.max()),
         purged=purged,
     )
 
 
-def _boundaries(
-    sorted_ts: np.ndarray, fractions: tuple[float, float, float, float]
-) -> tuple[int, int, int]:
-    if len(fractions) != len(SLICES) or min(fractions) <= 0:
-        raise SplitError("fractions must be four positive numbers")
+def token_bucket(mints: np.ndarray) -> np.ndarray:
+    """A stable value in [0, 1) per mint (same token, same bucket, in every run)."""
+    hashed = pd.util.hash_array(np.asarray(mints, dtype=object), categorize=False)
+    return (hashed % np.uint64(10_000)).astype(np.float64) / 10_000.0
+
+
+def _boundaries(sorted_ts: np.ndarray, fractions: tuple[float, float, float]) -> tuple[int, int]:
+    if len(fractions) != 3 or min(fractions) <= 0:
+        raise SplitError("fractions must be three positive numbers (train, valid, holdout)")
     shares = np.cumsum(np.asarray(fractions, dtype=np.float64) / float(sum(fractions)))[:-1]
     positions = np.clip((shares * len(sorted_ts)).astype(np.int64), 1, len(sorted_ts) - 1)
-    cuts = [int(sorted_ts[p]) for p in positions]
-    if not (sorted_ts[0] < cuts[0] < cuts[1] < cuts[2]):
-        raise SplitError("too few distinct timestamps to cut four chronological slices")
-    return cuts[0], cuts[1], cuts[2]
+    b1, b2 = (int(sorted_ts[p]) for p in positions)
+    if not (sorted_ts[0] < b1 < b2):
+        raise SplitError("too few distinct timestamps to cut chronological slices")
+    return b1, b2

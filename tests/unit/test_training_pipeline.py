@@ -75,7 +75,7 @@ def test_metadata_records_splits_metrics_reference_and_search(
     assert meta.pr_auc is not None and meta.base_rate is not None and meta.pr_auc > meta.base_rate
     assert set(meta.reference) == {"score", *top10}
     b = extra["splits"]["boundaries_ms"]
-    assert b["start"] < b["valid_from"] < b["calib_from"] < b["test_from"] <= b["end"]
+    assert b["start"] < b["valid_from"] < b["holdout_from"] <= b["end"]
     assert extra["parity"]["ok"] is True
     assert extra["search"]["trials"] == 3
     assert extra["params"]["num_threads"] == 1 and extra["params"]["num_leaves"] <= 63

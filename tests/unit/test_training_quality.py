@@ -19,7 +19,9 @@ def _gate_inputs(
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     frame = normalize_frame(raw, names)
     rows = resolved_for(frame, TARGET)
-    plan = chronological_split(rows["ts"].to_numpy(), rows["label_resolved_ts"].to_numpy())
+    plan = chronological_split(
+        rows["ts"].to_numpy(), rows["label_resolved_ts"].to_numpy(), rows["mint"].to_numpy()
+    )
     return frame, {n: rows.iloc[plan.positions(n)] for n in SLICES}
 
 

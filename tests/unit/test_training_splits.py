@@ -1,8 +1,7 @@
-"""Chronological splits: no later signal in an earlier slice, no label resolving past a boundary."""
+"""Chronological splits: no later signal in an earlier slice, no label resolving past a boundary,
+and calibration / test share the holdout period but never a token."""
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
@@ -15,60 +14,69 @@ HOUR_MS = 3_600_000
 
 
 @st.composite
-def signal_times(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+def signals(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = draw(st.integers(min_value=40, max_value=400))
-    ts = draw(st.lists(st.integers(0, 200 * HOUR_MS), min_size=n, max_size=n).map(np.array))
-    delays = draw(st.lists(st.integers(0, 2 * HOUR_MS), min_size=n, max_size=n).map(np.array))
-    return ts.astype(np.int64), (ts + delays).astype(np.int64)
+    ts = np.array(draw(st.lists(st.integers(0, 200 * HOUR_MS), min_size=n, max_size=n)))
+    delays = np.array(draw(st.lists(st.integers(0, 2 * HOUR_MS), min_size=n, max_size=n)))
+    tokens = draw(st.integers(min_value=1, max_value=60))
+    mints = np.array(
+        [f"m{i}" for i in draw(st.lists(st.integers(0, tokens), min_size=n, max_size=n))]
+    )
+    return ts.astype(np.int64), (ts + delays).astype(np.int64), mints
 
 
 @settings(max_examples=150, deadline=None)
-@given(signal_times())
+@given(signals())
 def test_no_later_signal_or_unresolved_label_in_an_earlier_slice(
-    data: tuple[np.ndarray, np.ndarray],
+    data: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> None:
-    ts, resolved = data
+    ts, resolved, mints = data
     try:
-        plan = chronological_split(ts, resolved)
+        plan = chronological_split(ts, resolved, mints)
     except SplitError:
-        return  # too few distinct times / all purged: refusing is the safe answer
-    b1, b2, b3 = plan.boundaries_ms
-    ends = {"train": b1, "valid": b2, "calib": b3}
-    starts = {"valid": b1, "calib": b2, "test": b3}
-    seen: set[int] = set()
-    for earlier, later in itertools.pairwise(SLICES):
-        assert ts[plan.positions(earlier)].max() < ts[plan.positions(later)].min()
-    for name in SLICES:
-        rows = plan.positions(name)
-        assert len(rows) > 0
-        assert not seen & set(rows.tolist())  # a row is in at most one slice
-        seen |= set(rows.tolist())
-        if name in ends:
-            assert ts[rows].max() < ends[name]
-            assert resolved[rows].max() < ends[name]  # label known before the next slice starts
-        if name in starts:
-            assert ts[rows].min() >= starts[name]
-    dropped = len(ts) - len(seen)
-    assert dropped == sum(plan.purged.values())
+        return  # too few distinct times / tokens, or all purged: refusing is the safe answer
+    b1, b2 = plan.boundaries_ms
+    train, valid, calib, test = (plan.positions(n) for n in SLICES)
+    holdout = np.concatenate([calib, test])
+    # Every later slice starts after every row of the earlier one.
+    assert ts[train].max() < ts[valid].min() and ts[valid].max() < ts[holdout].min()
+    assert ts[train].max() < b1 <= ts[valid].min() and ts[valid].max() < b2 <= ts[holdout].min()
+    # Purge: every train / valid label was known before the next slice began.
+    assert resolved[train].max() < b1 and resolved[valid].max() < b2
+    # Calibration and test never share a token; no row is in two slices.
+    assert not set(mints[calib]) & set(mints[test])
+    everything = np.concatenate([train, valid, holdout])
+    assert len(np.unique(everything)) == len(everything)
+    assert len(ts) - len(everything) == sum(plan.purged.values())
 
 
 def test_purge_drops_rows_whose_label_resolves_after_the_boundary() -> None:
     minute = 60_000
     ts = np.arange(1200, dtype=np.int64) * minute  # one signal a minute for 20 hours
-    plan = chronological_split(ts, ts + HOUR_MS)
-    assert plan.boundaries_ms == (720 * minute, 960 * minute, 1080 * minute)
+    mints = np.array([f"m{i % 97}" for i in range(1200)])
+    plan = chronological_split(ts, ts + HOUR_MS, mints)
+    assert plan.boundaries_ms == (720 * minute, 960 * minute)
     # The last hour of signals before each boundary had not resolved yet: purged.
-    assert plan.counts() == {"train": 660, "valid": 180, "calib": 60, "test": 120}
-    assert plan.purged == {"train": 60, "valid": 60, "calib": 60, "test": 0}
+    assert plan.purged == {"train": 60, "valid": 60, "calib": 0, "test": 0}
+    counts = plan.counts()
+    assert (counts["train"], counts["valid"], counts["calib"] + counts["test"]) == (660, 180, 240)
+
+
+def test_token_split_is_stable_across_runs() -> None:
+    ts = np.arange(400, dtype=np.int64) * 600_000
+    mints = np.array([f"m{i % 50}" for i in range(400)])
+    first = chronological_split(ts, ts + HOUR_MS, mints)
+    again = chronological_split(ts[::-1].copy(), (ts + HOUR_MS)[::-1].copy(), mints[::-1].copy())
+    assert set(mints[first.calib]) == set(mints[::-1][again.calib])
 
 
 def test_refuses_data_spanning_less_than_the_label_horizon() -> None:
     ts = np.arange(50, dtype=np.int64) * 1000
-    with pytest.raises(SplitError, match="empty after purging"):
-        chronological_split(ts, ts + HOUR_MS)
+    with pytest.raises(SplitError, match="empty"):
+        chronological_split(ts, ts + HOUR_MS, np.array(["a", "b"] * 25))
 
 
 def test_refuses_too_few_distinct_times() -> None:
     ts = np.zeros(20, dtype=np.int64)
     with pytest.raises(SplitError, match="distinct timestamps"):
-        chronological_split(ts, ts)
+        chronological_split(ts, ts, np.array(["a"] * 20))
