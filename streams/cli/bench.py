@@ -200,3 +200,37 @@ def scoring(
             f"{r.rows_per_s:,.0f}",
         )
     console.print(table)
+
+
+@bench_app.command("sink")
+def sink(
+    signals: Annotated[
+        int, typer.Option("--signals", envvar="ALPHASTREAM_BENCH_SIGNALS", show_envvar=True,
+                          help="Signals to generate (each also gets ~2 outcome stages)"),
+    ] = 50_000,
+    batch: Annotated[
+        int, typer.Option("--batch", envvar="ALPHASTREAM_BENCH_BATCH", show_envvar=True,
+                          help="Messages per sink batch"),
+    ] = 5_000,
+    dsn: Annotated[
+        str | None, typer.Option("--dsn", envvar="ALPHASTREAM_BENCH_DSN", show_envvar=True,
+                                 help="Store to bench (default: a scratch chdb directory)"),
+    ] = None,
+) -> None:  # fmt: skip
+    """Rows/s through the sink core (decode + validate + convert + batched insert) into chdb."""
+    from rich.progress import Progress
+
+    from streams.store.bench import insert_throughput
+
+    with Progress() as progress:
+        task = progress.add_task("sink batches", total=None)
+        result = insert_throughput(
+            signals, batch, dsn,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+    table = Table("rows", "signals", "batches", "batch size", "seconds", "rows/s")
+    table.add_row(
+        f"{result.rows:,}", f"{result.stored_signals:,}", str(result.batches), f"{result.batch_size:,}",
+        f"{result.seconds:.2f}", f"{result.rows_per_s:,.0f}",
+    )  # fmt: skip
+    Console().print(table)
