@@ -234,3 +234,77 @@ def sink(
         f"{result.seconds:.2f}", f"{result.rows_per_s:,.0f}",
     )  # fmt: skip
     Console().print(table)
+
+
+@bench_app.command("e2e")
+def e2e(
+    ctx: typer.Context,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option("--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True,
+                     help="Broker to use; with --start-kafka a local Apache Kafka is started instead"),
+    ] = None,
+    start_kafka: Annotated[
+        bool, typer.Option("--start-kafka/--no-start-kafka", help="Start a local Apache Kafka (KRaft) for the run")
+    ] = True,
+    rate: Annotated[
+        float, typer.Option("--rate", envvar="ALPHASTREAM_BENCH_RATE", show_envvar=True, help="Offered buys/s")
+    ] = 2000.0,
+    seconds: Annotated[
+        float, typer.Option("--seconds", envvar="ALPHASTREAM_BENCH_SECONDS", show_envvar=True,
+                            help="Seconds of paced input for the latency phase"),
+    ] = 10.0,
+    burst_hours: Annotated[
+        float, typer.Option("--burst-hours", envvar="ALPHASTREAM_BENCH_BURST_HOURS", show_envvar=True,
+                            help="Simulated hours (default market) produced at once for throughput"),
+    ] = 0.5,
+) -> None:  # fmt: skip
+    """One worker on real Apache Kafka: events/s scored, p50/p99 produce->score-publish latency at a
+    fixed offered rate, and the scoring-kernel ceiling (same models) in the same run."""
+    import tempfile
+    from contextlib import ExitStack
+
+    from streams.app.bench_e2e import deploy_synthetic_models, run_e2e
+    from streams.cli.common import settings_of
+
+    console = Console()
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-e2e-")))
+        if start_kafka and bootstrap is None:
+            from streams.local.kafka import KafkaBroker, ensure_jars
+
+            with console.status("starting Apache Kafka"):
+                broker = stack.enter_context(KafkaBroker(tmp / "kafka", libs=ensure_jars()))
+            bootstrap = broker.bootstrap
+        settings = settings_of(
+            ctx, kafka_bootstrap=bootstrap, models_dir=tmp / "models", data_dir=tmp / "data"
+        )
+        with console.status("deploying synthetic model pairs (4 targets x 2 families)"):
+            deploy_synthetic_models(settings.models_dir)
+        with console.status(f"e2e: burst, then {rate:g} buys/s for {seconds:g}s"):
+            r = run_e2e(
+                settings,
+                rate_buys_per_s=rate,
+                seconds=seconds,
+                burst_hours=burst_hours,
+                log_dir=tmp,
+            )
+    table = Table("measure", "value")
+    table.add_row("burst events / buys", f"{r.events:,} / {r.buys:,}")
+    table.add_row(
+        "throughput, 1 worker",
+        f"{r.throughput_events_per_s:,.0f} events/s ({r.throughput_buys_per_s:,.0f} buys/s)",
+    )
+    table.add_row(
+        "offered / achieved input rate",
+        f"{r.offered_buys_per_s:,.0f} / {r.achieved_buys_per_s:,.0f} buys/s",
+    )
+    table.add_row(
+        "latency p50 / p99 (produce -> score publish)",
+        f"{r.p50_ms:,.1f} / {r.p99_ms:,.1f} ms over {r.latency_buys:,} buys",
+    )
+    table.add_row(
+        "scoring kernel ceiling (batch rows/s, same models)", f"{r.kernel_rows_per_s:,.0f}"
+    )
+    table.add_row("models", r.models)
+    console.print(table)

@@ -1,0 +1,163 @@
+"""End-to-end benchmark: one worker subprocess on a real broker.
+
+1. throughput: a simulated market produced as fast as possible; events/s = events / (last score
+   publish - first produce);
+2. latency at a fixed offered rate: buys/s paced on the wall clock; latency of each buy = the
+   score record's Kafka timestamp (set by the worker's producer at publish) - the input's
+   (set at produce time);
+3. the scoring-kernel ceiling: ``Scorer.score_batch`` rows/s on batches of ``batch_size`` with
+   the same models, in this process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streams.app.admin import create_prefixed_topics
+from streams.app.core import TopicNames
+from streams.app.harness import (
+    Collector,
+    new_producer,
+    produce_events,
+    sim_events,
+    wait_group_settled,
+)
+from streams.app.runner import launch_worker
+from streams.settings import Settings
+
+
+@dataclass
+class E2EResult:
+    events: int
+    buys: int
+    throughput_events_per_s: float
+    throughput_buys_per_s: float
+    offered_buys_per_s: float
+    latency_buys: int
+    achieved_buys_per_s: float
+    p50_ms: float
+    p99_ms: float
+    kernel_rows_per_s: float
+    models: str
+
+
+def deploy_synthetic_models(models_dir: Path) -> None:
+    """One synthetic pair per target and family (realistic kernel cost; not for serving)."""
+    from streams.events.models import TARGETS
+    from streams.features import GENESIS_NAMES, STANDARD_NAMES
+    from streams.scoring.synthetic import synthetic_pair
+    from training.export import deploy_pair
+
+    for family, names in (("standard", STANDARD_NAMES), ("genesis", GENESIS_NAMES)):
+        for i, target in enumerate(TARGETS):
+            pair = synthetic_pair(names, family=family, target=target, seed=i, n_rows=800)
+            deploy_pair(pair.onnx_bytes, pair.metadata, models_dir)
+
+
+def kernel_ceiling(settings: Settings, batch_size: int, seconds: float = 2.0) -> tuple[float, str]:
+    from streams.app.faust_app import default_registry
+    from streams.features import STANDARD_NAMES
+    from streams.scoring import Scorer
+
+    registry = default_registry(settings)
+    scorer = Scorer(registry)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(batch_size, len(STANDARD_NAMES)))
+    rows, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        scorer.score_batch("standard", X)
+        rows += batch_size
+    label = ",".join(sorted(registry.versions().get("standard", {}).values())) or "rule only"
+    return rows / (time.perf_counter() - started), label
+
+
+def _buys_of(events: list[dict[str, Any]]) -> set[str]:
+    return {e["event_id"] for e in events if e["type"] == "wallet_buy"}
+
+
+def run_e2e(
+    settings: Settings,
+    *,
+    rate_buys_per_s: float,
+    seconds: float,
+    burst_hours: float,
+    log_dir: Path | None = None,
+) -> E2EResult:
+    prefix = f"bench-{time.time_ns()}."
+    topics = TopicNames.prefixed(prefix)
+    create_prefixed_topics(settings, prefix)
+    settings = settings.model_copy(update={"app_id": f"bench-{time.time_ns()}"})
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    proc = launch_worker(settings, topic_prefix=prefix, log_path=log_dir / "worker.log")
+    collector = Collector(settings, [topics.scores])
+    producer = new_producer(settings)
+    try:
+        if not wait_group_settled(settings, settings.app_id, 1, timeout_s=90):
+            raise RuntimeError(f"worker did not join; see {log_dir / 'worker.log'}")
+        time.sleep(1.0)
+        # 1. throughput on a burst
+        burst = sim_events(seed=7, hours=burst_hours, launch_rate_per_day=20_000)
+        burst_buys = _buys_of(burst)
+        t0 = time.time()
+        produce_events(producer, topics, burst)
+        collector.wait_for(
+            lambda: len(collector.records[topics.scores]) >= len(burst_buys), timeout_s=600
+        )
+        last = max(s["_kafka_ts_ms"] for s in collector.records[topics.scores]) / 1000.0
+        burst_s = last - t0
+        # 2. latency at a fixed offered rate (continues the same market in event time)
+        market = sim_events(seed=8, hours=max(0.1, burst_hours * 4), launch_rate_per_day=20_000)
+        start_ts = max(e["ts"] for e in burst)
+        live = [e for e in market if e["ts"] > start_ts] or market
+        share = len(_buys_of(live)) / max(1, len(live))
+        wanted = int(rate_buys_per_s / share * seconds)
+        live = live[:wanted]
+        sent: dict[str, float] = {}
+        produce_events(
+            producer,
+            topics,
+            live,
+            rate_per_s=rate_buys_per_s / share,
+            on_sent=lambda e, s: (
+                sent.__setitem__(e["event_id"], s) if e["type"] == "wallet_buy" else None
+            ),
+        )
+        produced_s = (max(sent.values()) - min(sent.values())) if sent else 0.0
+        collector.wait_for(
+            lambda: set(sent) <= {s["source_event_id"] for s in collector.records[topics.scores]},
+            timeout_s=300,
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        collector.close()
+    latencies = [
+        s["_kafka_ts_ms"] / 1000.0 - sent[s["source_event_id"]]
+        for s in collector.records[topics.scores]
+        if s["source_event_id"] in sent
+    ]
+    kernel, models = kernel_ceiling(settings, settings.batch_size)
+    lat = np.array(latencies) * 1000.0 if latencies else np.array([np.nan])
+    return E2EResult(
+        events=len(burst),
+        buys=len(burst_buys),
+        throughput_events_per_s=len(burst) / burst_s,
+        throughput_buys_per_s=len(burst_buys) / burst_s,
+        offered_buys_per_s=rate_buys_per_s,
+        latency_buys=len(sent),
+        achieved_buys_per_s=len(sent) / produced_s if produced_s else 0.0,
+        p50_ms=float(np.percentile(lat, 50)),
+        p99_ms=float(np.percentile(lat, 99)),
+        kernel_rows_per_s=kernel,
+        models=models,
+    )
