@@ -40,7 +40,7 @@ def parse_dsn(dsn: str, database: str | None = None) -> StoreTarget:
         if not parts.path or parts.path == "/":
             raise ValueError("an embedded store needs a directory: chdb:///absolute/path")
         path = Path(parts.path).resolve()
-        client = urlunsplit(("chdb", "", str(path), urlencode(query), ""))
+        client = f"chdb://{path}" + (f"?{urlencode(query)}" if query else "")
         return StoreTarget(client, database or db_in_dsn or DEFAULT_DATABASE, path)
     if parts.scheme in ("http", "https"):
         db_in_path = parts.path.strip("/") or None

@@ -52,6 +52,12 @@ def _decode_object(payload: bytes, type_name: str) -> dict[str, Any]:
     try:
         obj = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            raise DecodeError(
+                "not_utf8", f"payload is not UTF-8 ({uexc.reason} at byte {uexc.start})"
+            ) from None
         raise DecodeError("bad_json", f"invalid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise DecodeError("not_object", "top-level JSON must be an object")
