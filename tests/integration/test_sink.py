@@ -18,9 +18,13 @@ from streams.store import connect, migrate
 from streams.store.base import Store
 from streams.store.batch import Backoff
 from streams.store.clickhouse import ClickHouseStore
+from streams.store.dsn import parse_dsn
+from streams.store.endpoint import run_query
 from streams.store.metrics import SinkMetrics
+from streams.store.service import run
 from streams.store.sink import KafkaSink, SinkConfig
 from streams.store.synthetic import Dataset, make_dataset
+from tests.conftest import SettingsFor
 
 pytestmark = pytest.mark.integration
 WAIT_S = 60.0
@@ -239,3 +243,40 @@ def test_sink_waits_out_a_dead_clickhouse_without_losing_or_committing(
         "rows_in", topic=config.outcomes_topic
     )
     assert rows_in == sent  # every message went through exactly one (retried) batch
+
+
+def test_run_api_migrates_sinks_and_serves_sql_until_stopped(
+    kafka_bootstrap: str,
+    chdb_dsn: str,
+    config: SinkConfig,
+    unique_name: str,
+    settings_for: SettingsFor,
+) -> None:
+    dsn = f"{chdb_dsn}?database={unique_name}"
+    settings = settings_for(kafka_bootstrap, clickhouse_dsn=dsn)
+    data = make_dataset(30, seed=8)
+    _produce(kafka_bootstrap, config, data, [])
+    stop, ready = threading.Event(), threading.Event()
+    thread = threading.Thread(target=run, args=(settings, stop, config, SinkMetrics(CollectorRegistry())),
+                              kwargs={"ready": ready}, daemon=True)  # fmt: skip
+    thread.start()
+    endpoint = parse_dsn(dsn).endpoint_file
+    assert endpoint is not None
+    try:
+        assert ready.wait(WAIT_S)
+        assert endpoint.exists()
+
+        def stored() -> int:
+            result, via = run_query(dsn, "SELECT count() FROM signals FINAL")
+            assert via.startswith("endpoint")
+            return int(result.rows[0][0])
+
+        _wait_for(lambda: stored() == len(data.signals), "signals stored by run()")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert not endpoint.exists()
+    client = connect(dsn)
+    client.command(f"DROP DATABASE IF EXISTS {unique_name}")
+    client.close()
