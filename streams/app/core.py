@@ -17,14 +17,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from streams.app.metrics import WorkerMetrics
 from streams.app.ordering import Resequencer
-from streams.app.outputs import FAMILY_OF_KIND, SignalRowLike, build_events, headline_scores
+from streams.app.outputs import (
+    FAMILY_OF_KIND,
+    SignalRowLike,
+    build_events,
+    headline_scores,
+    signal_event_id,
+)
 from streams.events import DecodeError, InputEvent, Outcome, encode
 from streams.events.decode import dead_letter_for
 from streams.scoring import BatchScores, RollingPercentile
@@ -291,7 +297,9 @@ class StreamCore:
                 rows["buy"].append((row, item.produced_s))
         for outcome in out.outcomes:
             if self._publish_outcome(outcome):
-                box.records.append((self.topics.outcomes, outcome.mint.encode(), encode(outcome)))
+                # outcomes name the published signal event (":f"), which store + monitor join on
+                served = replace(outcome, signal_event_id=signal_event_id(outcome.signal_event_id))
+                box.records.append((self.topics.outcomes, outcome.mint.encode(), encode(served)))
                 self.metrics.outcomes.inc()
 
     def _publish_outcome(self, outcome: Outcome) -> bool:
