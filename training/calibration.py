@@ -19,25 +19,43 @@ class PlattFit:
 
 
 def fit_platt(raw: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-10) -> PlattFit:
-    """Maximum-likelihood a, b by Newton's method (tiny ridge keeps separable data finite)."""
+    """Maximum-likelihood a, b by damped Newton (backtracking on the log-loss); a tiny ridge
+    keeps separable data finite."""
     x = np.asarray(raw, dtype=np.float64)
     t = np.asarray(y, dtype=np.float64)
     if x.shape != t.shape or x.ndim != 1 or len(x) == 0:
         raise ValueError("raw and y must be non-empty 1-d arrays of the same length")
     design = np.column_stack([x, np.ones_like(x)])
-    prior = t.mean()
-    theta = np.array([0.0, float(np.log((prior + 1e-9) / (1.0 - prior + 1e-9)))])
-    ridge = 1e-8 * np.eye(2)
+    prior = float(np.clip(t.mean(), 1e-6, 1 - 1e-6))
+    theta = np.array([0.0, float(np.log(prior / (1.0 - prior)))])
+    ridge = 1e-6
+    loss = _penalized_loss(design, t, theta, ridge)
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007  # the count is reported
         p = _sigmoid(design @ theta)
-        gradient = design.T @ (p - t)
-        hessian = design.T @ (design * (p * (1.0 - p))[:, None]) + ridge
-        step = np.linalg.solve(hessian, gradient + ridge @ theta)
-        theta = theta - step
-        if float(np.max(np.abs(step))) < tol:
+        gradient = design.T @ (p - t) / len(t) + ridge * theta
+        hessian = design.T @ (design * (p * (1.0 - p))[:, None]) / len(t) + ridge * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        scale = 1.0
+        while scale > 1e-10:  # halve the step until the loss does not increase
+            candidate = theta - scale * step
+            candidate_loss = _penalized_loss(design, t, candidate, ridge)
+            if candidate_loss <= loss:
+                break
+            scale /= 2.0
+        else:
+            break
+        theta, loss = candidate, candidate_loss
+        if float(np.max(np.abs(scale * step))) < tol:
             break
     return PlattFit(a=float(theta[0]), b=float(theta[1]), iterations=iterations)
+
+
+def _penalized_loss(design: np.ndarray, t: np.ndarray, theta: np.ndarray, ridge: float) -> float:
+    z = design @ theta
+    # log(1 + exp(z)) - t * z, computed without overflow.
+    nll = np.mean(np.logaddexp(0.0, z) - t * z)
+    return float(nll + 0.5 * ridge * float(theta @ theta))
 
 
 def calibrate(raw: np.ndarray, fit: PlattFit) -> np.ndarray:

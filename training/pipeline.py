@@ -32,6 +32,10 @@ class ParityFailed(RuntimeError):
     """The exported ONNX does not score like the LightGBM booster: nothing is deployed."""
 
 
+class CalibrationFailed(RuntimeError):
+    """Platt found no increasing map from raw to calibrated probability: nothing is deployed."""
+
+
 class Reporter(Protocol):
     def stage(self, text: str) -> None: ...
 
@@ -119,6 +123,8 @@ def train_model(
 
     report.stage("calibrate (Platt on the calibration slice)")
     fit = fit_platt(raw["calib"], xy["calib"].y)
+    if not fit.a > 0.0:  # the model ranks the calibration slice backwards (or not at all)
+        raise CalibrationFailed(f"Platt slope a={fit.a:.4g} <= 0 on the calibration slice")
     calibrated = calibrate(raw["test"], fit)
     y_test = xy["test"].y
 

@@ -15,7 +15,14 @@ from streams.cli.common import settings_of
 from streams.events.models import TARGETS
 from streams.settings import Settings
 from training.frame import FAMILIES, FrameError, TrainingFrame
-from training.pipeline import ParityFailed, TrainConfig, TrainOutcome, new_version, train_model
+from training.pipeline import (
+    CalibrationFailed,
+    ParityFailed,
+    TrainConfig,
+    TrainOutcome,
+    new_version,
+    train_model,
+)
 from training.quality import QualityGateFailed, validate_allow
 from training.sources import load_clickhouse, load_replay
 from training.splits import SplitError
@@ -229,7 +236,7 @@ def train(
             except QualityGateFailed as exc:
                 console.print(exc.report.table(title=f"data-quality gate: {fam}/{tgt}"))
                 failures.append((fam, tgt, str(exc)))
-            except (ParityFailed, SplitError, FrameError) as exc:
+            except (ParityFailed, CalibrationFailed, SplitError, FrameError) as exc:
                 failures.append((fam, tgt, f"{type(exc).__name__}: {exc}"))
     _print_summary(console, outcomes, failures, out_dir)
     if failures:
