@@ -249,10 +249,15 @@ def encode(event: Any) -> bytes:
 
 def validate_output(obj: dict[str, Any], schema_name: str) -> None:
     """Validate an output event dict against its schema; raises DecodeError on the first problem."""
-    schema = load_schema(schema_name)
-    err = _compile_object(schema)(obj)
+    err = _output_check(schema_name)(obj)
     if err is not None:
         raise DecodeError(err[0], err[1], err[1].split(":", 1)[0].split(".", 1)[0])
+
+
+@cache
+def _output_check(schema_name: str) -> Check:
+    """The compiled check of one schema, built once per process."""
+    return _compile_object(load_schema(schema_name))
 
 
 def dead_letter_for(

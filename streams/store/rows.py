@@ -7,15 +7,13 @@ A payload that fails the schema or cannot be represented in the tables raises
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 import orjson
 
 from streams.events import TARGETS, DecodeError, Outcome, Signal
-from streams.events.decode import _compile_object, load_schema
+from streams.events.decode import validate_output
 
 SCHEMA_VERSION = 1
 STAGE_RANK = {"1h": 1, "24h": 2}
@@ -35,19 +33,6 @@ OUTCOME_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-@cache
-def _validator(schema_name: str) -> Callable[[dict[str, Any]], tuple[str, str] | None]:
-    # Compiled once: streams.events.decode.validate_output recompiles the schema on every call.
-    return _compile_object(load_schema(schema_name))
-
-
-def _validate(obj: dict[str, Any], schema_name: str) -> None:
-    """Same checks and errors as ``validate_output``."""
-    err = _validator(schema_name)(obj)
-    if err is not None:
-        raise DecodeError(err[0], err[1], err[1].split(":", 1)[0].split(".", 1)[0])
-
-
 def _decode_object(payload: bytes, type_name: str) -> dict[str, Any]:
     try:
         obj = orjson.loads(payload)
@@ -65,7 +50,7 @@ def _decode_object(payload: bytes, type_name: str) -> dict[str, Any]:
         raise DecodeError(
             "wrong_topic", f"expected a {type_name} event, got type {obj.get('type')!r}", "type"
         )
-    _validate(obj, type_name)
+    validate_output(obj, type_name)
     return obj
 
 
