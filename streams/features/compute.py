@@ -1,7 +1,11 @@
-"""Feature formulas: each function returns ``{feature name: value}`` for one signal.
+"""Feature formulas for one signal.
 
-The engine orders the values by the registry (``itemgetter(*STANDARD_NAMES)``), so a missing or
-extra name fails loudly, and the formulas stay readable next to their names.
+Buy signals are the hot path: ``standard_features`` writes the values straight into a list in
+registry order (one ``np.array`` per row, no dict per buy); the ``_*_NAMES`` tuples next to each
+block say which value is which and are checked against the registry at import. Genesis signals
+(one per token) return ``{feature name: value}`` and the engine orders them by the registry, so a
+missing or extra name fails loudly. Any change of a value is caught by the golden test
+(``tests/unit/test_features_golden.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from streams.features.curve import TOTAL_SUPPLY, curve_progress
+from streams.features.curve import INITIAL_REAL_TOKENS, TOTAL_SUPPLY, curve_progress
+from streams.features.registry import STANDARD_NAMES
 from streams.features.state import CoocState, CreatorState, RegimeState, TokenState, WalletState
 
 if TYPE_CHECKING:
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
 NAN = float("nan")
 Trade = list[Any]  # [ts, wallet, sol, is_buy, price, slot]
 _DAY_MS = 86_400_000
+_exp = math.exp
 
 
 def _ratio(num: float, den: float) -> float:
@@ -41,145 +47,211 @@ def _price_at(tok: TokenState, window_start: int, ts_cut: int) -> float:
     return NAN
 
 
-def _creator_block(tok: TokenState, creator: CreatorState | None, ts: int) -> dict[str, float]:
+_CREATOR_NAMES = (
+    "cre_n_tokens", "cre_n_resolved", "cre_rug_rate", "cre_grad_rate", "cre_mean_peak_mult",
+    "cre_secs_since_prev_launch",
+)  # fmt: skip
+_NO_CREATOR = (NAN,) * len(_CREATOR_NAMES)
+
+
+def _creator_values(tok: TokenState, creator: CreatorState | None) -> tuple[float, ...]:
     """cre_* features over the creator's *other* tokens (this token's own fate is removed)."""
     if creator is None or tok.t0 is None:
-        return {
-            "cre_n_tokens": NAN, "cre_n_resolved": NAN, "cre_rug_rate": NAN,
-            "cre_grad_rate": NAN, "cre_mean_peak_mult": NAN, "cre_secs_since_prev_launch": NAN,
-        }  # fmt: skip
+        return _NO_CREATOR
     own_resolved = 0 if tok.fate_pending else 1
     n_res = creator.n_resolved - own_resolved
-    n_rug = creator.n_rug - own_resolved * tok.fate_rug
-    n_grad = creator.n_grad - own_resolved * tok.fate_grad
-    sum_peak = creator.sum_peak - own_resolved * tok.fate_peak
     prev = tok.cre_prev_launch_ts
-    return {
-        "cre_n_tokens": float(creator.n_tokens - 1),
-        "cre_n_resolved": float(n_res),
-        "cre_rug_rate": n_rug / n_res if n_res > 0 else NAN,
-        "cre_grad_rate": n_grad / n_res if n_res > 0 else NAN,
-        "cre_mean_peak_mult": sum_peak / n_res if n_res > 0 else NAN,
-        "cre_secs_since_prev_launch": (tok.t0 - prev) / 1000.0 if prev is not None else NAN,
-    }
+    if n_res > 0:
+        n_rug = creator.n_rug - own_resolved * tok.fate_rug
+        n_grad = creator.n_grad - own_resolved * tok.fate_grad
+        sum_peak = creator.sum_peak - own_resolved * tok.fate_peak
+        rates = (n_rug / n_res, n_grad / n_res, sum_peak / n_res)
+    else:
+        rates = (NAN, NAN, NAN)
+    return (
+        float(creator.n_tokens - 1),
+        float(n_res),
+        *rates,
+        (tok.t0 - prev) / 1000.0 if prev is not None else NAN,
+    )
 
 
-def _regime_block(engine: FeatureEngine, regime: RegimeState, ts: int) -> dict[str, float]:
+def _creator_block(tok: TokenState, creator: CreatorState | None, ts: int) -> dict[str, float]:
+    return dict(zip(_CREATOR_NAMES, _creator_values(tok, creator), strict=True))
+
+
+_REGIME_NAMES = (
+    "reg_hit_rate_2x_1h", "reg_dead_rate_1h", "reg_n_resolved_1h", "reg_buys_60s",
+    "reg_sol_volume_60s", "reg_launches_10m", "reg_active_tokens",
+)  # fmt: skip
+
+
+def _regime_values(engine: FeatureEngine, regime: RegimeState, ts: int) -> tuple[float, ...]:
     from streams.features.engine import evict_regime
 
     evict_regime(regime, ts)
     n_res = len(regime.resolved)
-    return {
-        "reg_hit_rate_2x_1h": regime.res_hit / n_res if n_res else NAN,
-        "reg_dead_rate_1h": regime.res_dead / n_res if n_res else NAN,
-        "reg_n_resolved_1h": float(n_res),
-        "reg_buys_60s": float(regime.buys_n),
-        "reg_sol_volume_60s": regime.buys_sol,
-        "reg_launches_10m": float(len(regime.launches)),
-        "reg_active_tokens": float(len(engine.state.tokens)),
-    }
+    return (
+        regime.res_hit / n_res if n_res else NAN,
+        regime.res_dead / n_res if n_res else NAN,
+        float(n_res),
+        float(regime.buys_n),
+        regime.buys_sol,
+        float(len(regime.launches)),
+        float(len(engine.state.tokens)),
+    )
 
 
-def _cooc_block(
+def _regime_block(engine: FeatureEngine, regime: RegimeState, ts: int) -> dict[str, float]:
+    return dict(zip(_REGIME_NAMES, _regime_values(engine, regime, ts), strict=True))
+
+
+_COOC_NAMES = (
+    "cooc_n_partners", "cooc_cobuyers_in_token", "cooc_weight_in_token", "cooc_max_partner_weight",
+)  # fmt: skip
+
+
+def _cooc_values(
     engine: FeatureEngine, tok: TokenState, cooc: CoocState | None, ts: int
-) -> dict[str, float]:
+) -> tuple[float, float, float, float]:
+    if cooc is None:
+        return (0.0, 0.0, 0.0, 0.0)
     n_partners = 0
     in_token = 0
     weight_in = 0.0
     top = 0.0
-    if cooc is not None:
-        decay = engine._cooc_decay
-        min_weight = engine.config.cooc_min_weight
-        buyers = tok.wallets
-        for partner, (weight, at) in cooc.partners.items():
-            w = weight * math.exp(-(ts - at) * decay)
-            if w > top:
-                top = w
-            entry = buyers.get(partner)
-            bought = entry is not None and entry[0] > 0
-            if bought:
-                weight_in += w
+    decay = engine._cooc_decay
+    min_weight = engine.config.cooc_min_weight
+    buyers = tok.wallets
+    for partner, (weight, at) in cooc.partners.items():
+        w = weight * _exp(-(ts - at) * decay)
+        if w > top:
+            top = w
+        entry = buyers.get(partner)
+        if entry is not None and entry[0] > 0:
+            weight_in += w
             if w >= min_weight:
                 n_partners += 1
-                in_token += bought
-    return {
-        "cooc_n_partners": float(n_partners),
-        "cooc_cobuyers_in_token": float(in_token),
-        "cooc_weight_in_token": weight_in,
-        "cooc_max_partner_weight": top,
-    }
+                in_token += 1
+        elif w >= min_weight:
+            n_partners += 1
+    return (float(n_partners), float(in_token), weight_in, top)
+
+
+_MAIN_NAMES = (
+    "buy_sol", "buy_token_share", "buy_price_impact", "buy_sol_vs_tok_mean", "buy_is_amm",
+    "buy_is_creator", "buy_is_first_in_token", "buy_hour_utc", "buy_slots_since_creation",
+    "tok_age_s", "tok_n_buys", "tok_n_sells", "tok_n_unique_buyers", "tok_n_holders",
+    "tok_buys_60s", "tok_sol_volume_60s", "tok_buys_5m", "tok_sol_volume_5m",
+    "tok_sell_buy_ratio_5m", "tok_sol_volume_total", "tok_sell_sol_total", "tok_max_buy_sol",
+    "tok_price_mult_from_first", "tok_price_mult_from_launch", "tok_price_mult_from_max",
+    "tok_price_change_60s", "tok_price_change_5m", "tok_curve_progress", "tok_is_graduated",
+    "tok_secs_since_prev_trade", "tok_creator_buy_sol", "tok_creator_sold", "tok_sniper_buys",
+    "tok_bundle_size", "tok_wallet_prev_buys", "tok_smart_buyers",
+    "wal_n_buys", "wal_n_sells", "wal_n_tokens", "wal_sol_spent", "wal_mean_buy_sol",
+    "wal_age_s", "wal_secs_since_last_buy", "wal_buy_rate_1h", "wal_n_resolved",
+    "wal_win_rate_2x_1h", "wal_win_rate_3x_30m", "wal_dead_rate", "wal_mean_log_peak_1h",
+    "wal_n_created", "wal_mean_entry_age_s",
+)  # fmt: skip
+# the row is main values, then the creator, co-buyer and regime blocks, in registry order
+if (*_MAIN_NAMES, *_CREATOR_NAMES, *_COOC_NAMES, *_REGIME_NAMES) != STANDARD_NAMES:
+    raise ImportError("standard_features is out of step with the registry's STANDARD_NAMES")
 
 
 def standard_features(
     engine: FeatureEngine, ev: Buy | Sell, ts: int, tok: TokenState, wallet: WalletState,
     creator: CreatorState | None, cooc: CoocState | None, price: float, prev_price: float | None,
     prev_trade_ts: int | None, prev_buys: int, first_in_token: bool,
-) -> dict[str, float]:  # fmt: skip
-    """Features of one buy at ``ts``: token state includes this buy, wallet state excludes it."""
+) -> np.ndarray:  # fmt: skip
+    """Features of one buy at ``ts`` (registry order): token state includes this buy, wallet state
+    excludes it."""
     sol = ev.sol_amount
     t0 = tok.t0
     earlier_buys = tok.n_buys - 1
     n_res = wallet.n_resolved
-    wallet_rate = wallet.rate * math.exp(-(ts - wallet.rate_ts) * engine._rate_decay)
-    values = {
-        "buy_sol": sol,
-        "buy_token_share": ev.token_amount / TOTAL_SUPPLY,
-        "buy_price_impact": price / prev_price - 1.0 if prev_price else NAN,
-        "buy_sol_vs_tok_mean": _ratio(sol, (tok.buy_sol_total - sol) / earlier_buys) if earlier_buys else NAN,
-        "buy_is_amm": 1.0 if ev.venue == "amm" else 0.0,
-        "buy_is_creator": float(ev.wallet == tok.creator) if tok.creator is not None else NAN,
-        "buy_is_first_in_token": float(first_in_token),
-        "buy_hour_utc": float((ts % _DAY_MS) // 3_600_000),
-        "buy_slots_since_creation": float(ev.slot - tok.genesis_slot)
-        if ev.slot is not None and tok.genesis_slot is not None
-        else NAN,
-        "tok_age_s": (ts - t0) / 1000.0 if t0 is not None else NAN,
-        "tok_n_buys": float(tok.n_buys),
-        "tok_n_sells": float(tok.n_sells),
-        "tok_n_unique_buyers": float(tok.n_buyers),
-        "tok_n_holders": float(tok.holders),
-        "tok_buys_60s": float(tok.w60_n),
-        "tok_sol_volume_60s": tok.w60_sol,
-        "tok_buys_5m": float(tok.w5m_n),
-        "tok_sol_volume_5m": tok.w5m_sol,
-        "tok_sell_buy_ratio_5m": tok.w5m_sell / tok.w5m_sol if tok.w5m_sol > 0 else NAN,
-        "tok_sol_volume_total": tok.buy_sol_total,
-        "tok_sell_sol_total": tok.sell_sol_total,
-        "tok_max_buy_sol": tok.max_buy_sol,
-        "tok_price_mult_from_first": _ratio(price, tok.first_price or 0.0),
-        "tok_price_mult_from_launch": _ratio(price, tok.launch_price or 0.0),
-        "tok_price_mult_from_max": _ratio(price, tok.max_price),
-        "tok_price_change_60s": _ratio(price, _price_at(tok, tok.w60, ts - 60_000)),
-        "tok_price_change_5m": _ratio(price, _price_at(tok, tok.w5m, ts - 300_000)),
-        "tok_curve_progress": curve_progress(tok.real_tokens, tok.graduated),
-        "tok_is_graduated": float(tok.graduated),
-        "tok_secs_since_prev_trade": (ts - prev_trade_ts) / 1000.0 if prev_trade_ts is not None else NAN,
-        "tok_creator_buy_sol": tok.creator_buy_sol if tok.creator is not None else NAN,
-        "tok_creator_sold": float(tok.creator_sold) if tok.creator is not None else NAN,
-        "tok_sniper_buys": float(tok.sniper_buys) if tok.genesis_slot is not None else NAN,
-        "tok_bundle_size": float(len(tok.bundle_wallets)) if tok.genesis_slot is not None else NAN,
-        "tok_wallet_prev_buys": float(prev_buys),
-        "tok_smart_buyers": float(tok.smart_buyers),
-        "wal_n_buys": float(wallet.n_buys),
-        "wal_n_sells": float(wallet.n_sells),
-        "wal_n_tokens": float(wallet.n_tokens),
-        "wal_sol_spent": wallet.sol_spent,
-        "wal_mean_buy_sol": wallet.sol_spent / wallet.n_buys if wallet.n_buys else NAN,
-        "wal_age_s": (ts - wallet.first_ts) / 1000.0,
-        "wal_secs_since_last_buy": (ts - wallet.last_buy_ts) / 1000.0 if wallet.last_buy_ts is not None else NAN,
-        "wal_buy_rate_1h": wallet_rate,
-        "wal_n_resolved": float(n_res),
-        "wal_win_rate_2x_1h": wallet.wins_2x / n_res if n_res else NAN,
-        "wal_win_rate_3x_30m": wallet.wins_3x / n_res if n_res else NAN,
-        "wal_dead_rate": wallet.n_dead / n_res if n_res else NAN,
-        "wal_mean_log_peak_1h": wallet.sum_log_peak / n_res if n_res else NAN,
-        "wal_n_created": float(wallet.n_created),
-        "wal_mean_entry_age_s": wallet.entry_age_sum / wallet.entry_age_n if wallet.entry_age_n else NAN,
-    }  # fmt: skip
-    values.update(_creator_block(tok, creator, ts))
-    values.update(_cooc_block(engine, tok, cooc, ts))
-    values.update(_regime_block(engine, engine._regime, ts))
-    return values
+    has_creator = tok.creator is not None
+    slot0 = tok.genesis_slot
+    has_slot0 = slot0 is not None
+    w5m_sol = tok.w5m_sol
+    first_price = tok.first_price or 0.0
+    launch_price = tok.launch_price or 0.0
+    max_price = tok.max_price
+    p60 = _price_at(tok, tok.w60, ts - 60_000)
+    p5m = _price_at(tok, tok.w5m, ts - 300_000)
+    last_buy_ts = wallet.last_buy_ts
+    n_buys = wallet.n_buys
+    entry_age_n = wallet.entry_age_n
+    if tok.graduated:
+        progress = 1.0
+    else:  # curve_progress, inlined
+        progress = 1.0 - tok.real_tokens / INITIAL_REAL_TOKENS
+        progress = 0.0 if progress < 0.0 else (1.0 if progress > 1.0 else progress)
+    if earlier_buys:
+        mean_before = (tok.buy_sol_total - sol) / earlier_buys
+        vs_mean = sol / mean_before if mean_before else NAN
+    else:
+        vs_mean = NAN
+    if n_res:
+        wallet_history = (
+            wallet.wins_2x / n_res, wallet.wins_3x / n_res, wallet.n_dead / n_res,
+            wallet.sum_log_peak / n_res,
+        )  # fmt: skip
+    else:
+        wallet_history = (NAN, NAN, NAN, NAN)
+    row = [
+        sol,
+        ev.token_amount / TOTAL_SUPPLY,
+        price / prev_price - 1.0 if prev_price else NAN,
+        vs_mean,
+        1.0 if ev.venue == "amm" else 0.0,
+        float(ev.wallet == tok.creator) if has_creator else NAN,
+        float(first_in_token),
+        float((ts % _DAY_MS) // 3_600_000),
+        float(ev.slot - slot0) if ev.slot is not None and slot0 is not None else NAN,
+        (ts - t0) / 1000.0 if t0 is not None else NAN,
+        float(tok.n_buys),
+        float(tok.n_sells),
+        float(tok.n_buyers),
+        float(tok.holders),
+        float(tok.w60_n),
+        tok.w60_sol,
+        float(tok.w5m_n),
+        w5m_sol,
+        tok.w5m_sell / w5m_sol if w5m_sol > 0 else NAN,
+        tok.buy_sol_total,
+        tok.sell_sol_total,
+        tok.max_buy_sol,
+        price / first_price if first_price else NAN,
+        price / launch_price if launch_price else NAN,
+        price / max_price if max_price else NAN,
+        price / p60 if p60 else NAN,
+        price / p5m if p5m else NAN,
+        progress,
+        float(tok.graduated),
+        (ts - prev_trade_ts) / 1000.0 if prev_trade_ts is not None else NAN,
+        tok.creator_buy_sol if has_creator else NAN,
+        float(tok.creator_sold) if has_creator else NAN,
+        float(tok.sniper_buys) if has_slot0 else NAN,
+        float(len(tok.bundle_wallets)) if has_slot0 else NAN,
+        float(prev_buys),
+        float(tok.smart_buyers),
+        float(n_buys),
+        float(wallet.n_sells),
+        float(wallet.n_tokens),
+        wallet.sol_spent,
+        wallet.sol_spent / n_buys if n_buys else NAN,
+        (ts - wallet.first_ts) / 1000.0,
+        (ts - last_buy_ts) / 1000.0 if last_buy_ts is not None else NAN,
+        wallet.rate * _exp(-(ts - wallet.rate_ts) * engine._rate_decay),
+        float(n_res),
+        *wallet_history,
+        float(wallet.n_created),
+        wallet.entry_age_sum / entry_age_n if entry_age_n else NAN,
+        *_creator_values(tok, creator),
+        *_cooc_values(engine, tok, cooc, ts),
+        *_regime_values(engine, engine._regime, ts),
+    ]
+    return np.array(row, dtype=np.float64)
 
 
 def genesis_features(

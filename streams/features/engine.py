@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,6 @@ from streams.features.registry import (
     MINUTE_MS,
     STAGE_1H_MS,
     STAGE_24H_MS,
-    STANDARD_NAMES,
 )
 from streams.features.state import (
     META_KEY,
@@ -38,6 +38,8 @@ from streams.features.state import (
     CoocState,
     CreatorState,
     EngineState,
+    InMemoryStore,
+    KVStore,
     MetaState,
     PendingSignal,
     RegimeState,
@@ -47,7 +49,14 @@ from streams.features.state import (
 
 GENESIS_DELAY_MS = MINUTE_MS
 _FAR = 1 << 62
-_take_standard = itemgetter(*STANDARD_NAMES)
+_exp = math.exp
+
+
+def _fast_get(store: KVStore[Any]) -> Callable[[str], Any]:
+    """The store's lookup; for the in-memory backend its dict's own ``get`` (no method hop)."""
+    return store.data.get if isinstance(store, InMemoryStore) else store.get
+
+
 _take_genesis = itemgetter(*GENESIS_NAMES)
 
 
@@ -132,6 +141,16 @@ class FeatureEngine:
         self._cooc_decay = math.log(2.0) / self.config.cooc_half_life_ms
         self._rate_decay = math.log(2.0) / self.config.wallet_rate_half_life_ms
         self._out = EngineOutput()
+        # hot path: bound store methods (the in-memory backend's dict get, its dirty-marking put)
+        self._get_token = _fast_get(st.tokens)
+        self._get_wallet = _fast_get(st.wallets)
+        self._get_cooc = _fast_get(st.cooc)
+        self._put_token = st.tokens.put
+        self._put_wallet = st.wallets.put
+        self._put_cooc = st.cooc.put
+        self._put_pending = st.pending.put
+        self._put_regime = st.regime.put
+        self._put_meta = st.meta.put
         self._rebuild_queues()
 
     # ---- queues of due items (rebuilt from the stores on restore) -------------------------
@@ -211,6 +230,13 @@ class FeatureEngine:
     def process(self, event: InputEvent, owned: bool = True) -> EngineOutput:
         """Apply one event; returns the signals and outcomes it made final."""
         self._out = out = EngineOutput()
+        self._apply(event, owned)
+        self._put_meta(META_KEY, self._meta)
+        self._put_regime(REGIME_KEY, self._regime)
+        return out
+
+    def _apply(self, event: InputEvent, owned: bool) -> None:
+        """One event into ``self._out``; the caller marks meta and regime as changed."""
         meta = self._meta
         ts = event.ts
         self.stats.events += 1
@@ -233,8 +259,6 @@ class FeatureEngine:
             self._on_genesis(event, ts, owned)
         else:
             raise TypeError(f"not an input event: {type(event).__name__}")
-        self.state.meta.put(META_KEY, meta)
-        return out
 
     def advance_to(self, ts: int) -> EngineOutput:
         """Move the watermark to ``ts`` with no event: everything due before ``ts`` becomes final."""
@@ -251,9 +275,15 @@ class FeatureEngine:
         return self.advance_to(self._meta.watermark + 1)
 
     def process_many(self, events: Iterable[InputEvent], owned: bool = True) -> EngineOutput:
-        total = EngineOutput()
-        for event in events:
-            total.extend(self.process(event, owned))
+        """Same outputs as ``process`` per event, concatenated; state marked changed once."""
+        self._out = total = EngineOutput()
+        apply = self._apply
+        try:
+            for event in events:
+                apply(event, owned)
+        finally:
+            self._put_meta(META_KEY, self._meta)
+            self._put_regime(REGIME_KEY, self._regime)
         return total
 
     # ---- events ---------------------------------------------------------------------------
@@ -298,7 +328,7 @@ class FeatureEngine:
         self._next_due = min(self._next_due, gen_due, fate_due)
 
     def _wallet(self, address: str, ts: int) -> WalletState:
-        wallet = self._wallets.get(address)
+        wallet = self._get_wallet(address)
         if wallet is None:
             wallet = WalletState(ts)
         wallet.last_seen_ts = ts
@@ -307,14 +337,16 @@ class FeatureEngine:
     def _on_trade(self, ev: Buy | Sell, ts: int, is_buy: bool, owned: bool) -> None:
         cfg = self.config
         mint = ev.mint
-        tok = self._tokens.get(mint)
+        tok = self._get_token(mint)
         if tok is None:
             tok = TokenState(mint)
             self.stats.trades_without_genesis += 1
         price = ev.virtual_sol_reserves / ev.virtual_token_reserves
-        prev_price = tok.last_price if tok.last_price is not None else tok.launch_price
+        last_price = tok.last_price
+        prev_price = last_price if last_price is not None else tok.launch_price
         sol = ev.sol_amount
-        _advance_windows(tok, ts)
+        if tok.w5m < tok.base + len(tok.p_ts):  # something can leave a window
+            _advance_windows(tok, ts)
         idx = tok.base + len(tok.p_ts)
         tok.p_ts.append(ts)
         tok.p_px.append(price)
@@ -326,21 +358,27 @@ class FeatureEngine:
         tok.last_price = price
         prev_trade_ts = tok.last_trade_ts
         tok.last_trade_ts = ts
-        tok.real_tokens = ev.real_token_reserves
+        real_tokens = ev.real_token_reserves
+        tok.real_tokens = real_tokens
         regime = self._regime
-        if not tok.graduated and (ev.venue == "amm" or ev.real_token_reserves <= 0.0):
+        if not tok.graduated and (ev.venue == "amm" or real_tokens <= 0.0):
             tok.graduated = True
             regime.grads.append(ts)
         address = ev.wallet
+        wallet = self._get_wallet(address)
         entry = tok.wallets.get(address)
         first_in_token = entry is None or entry[0] == 0
         if entry is None:
             # [n_buys, net token balance, buy SOL, 1 if the wallet was first seen in this trade]
-            entry = [0, 0.0, 0.0, float(self._wallets.get(address) is None)]
+            entry = [0, 0.0, 0.0, float(wallet is None)]
             tok.wallets[address] = entry
+        if wallet is None:
+            wallet = WalletState(ts)
+        wallet.last_seen_ts = ts
         prev_buys = int(entry[0])
-        was_holder = entry[1] > cfg.holder_min_tokens
-        is_creator = tok.creator is not None and address == tok.creator
+        holder_min = cfg.holder_min_tokens
+        was_holder = entry[1] > holder_min
+        is_creator = address == tok.creator  # never true while the creator is unknown (None)
         if is_buy:
             tok.n_buys += 1
             tok.buy_sol_total += sol
@@ -357,10 +395,12 @@ class FeatureEngine:
             entry[2] += sol
             if is_creator:
                 tok.creator_buy_sol += sol
-            if tok.genesis_slot is not None and ev.slot is not None:
-                if ev.slot <= tok.genesis_slot + 1 and not is_creator:
+            slot0 = tok.genesis_slot
+            slot = ev.slot
+            if slot0 is not None and slot is not None:
+                if slot <= slot0 + 1 and not is_creator:
                     tok.sniper_buys += 1
-                if ev.slot == tok.genesis_slot and address not in tok.bundle_wallets:
+                if slot == slot0 and address not in tok.bundle_wallets:
                     tok.bundle_wallets.append(address)
         else:
             tok.n_sells += 1
@@ -369,44 +409,52 @@ class FeatureEngine:
             entry[1] -= ev.token_amount
             if is_creator:
                 tok.creator_sold = 1
-        is_holder = entry[1] > cfg.holder_min_tokens
-        tok.holders += int(is_holder) - int(was_holder)
+        is_holder = entry[1] > holder_min
+        if is_holder is not was_holder:
+            tok.holders += 1 if is_holder else -1
         if tok.gen_pending:
             tok.early.append([ts, address, sol, int(is_buy), price, ev.slot])
-        wallet = self._wallet(address, ts)
         if is_buy:
-            _evict_regime_buys(regime, ts)
-            regime.buys.append([ts, sol])
+            buys = regime.buys
+            if buys and buys[0][0] <= ts - MINUTE_MS:
+                _evict_regime_buys(regime, ts)
+            buys.append([ts, sol])
             regime.buys_n += 1
             regime.buys_sol += sol
             if owned:
                 self._emit_buy_signal(
                     ev, ts, tok, wallet, price, prev_price, prev_trade_ts, prev_buys, first_in_token
                 )
-            self._update_wallet_after_buy(wallet, tok, ts, sol, first_in_token)
+            # the wallet's own buy counts only after its signal (features exclude it)
+            wallet.rate = wallet.rate * _exp(-(ts - wallet.rate_ts) * self._rate_decay) + 1.0
+            wallet.rate_ts = ts
+            wallet.n_buys += 1
+            wallet.sol_spent += sol
+            wallet.last_buy_ts = ts
+            if first_in_token:
+                wallet.n_tokens += 1
+            if tok.t0 is not None:
+                wallet.entry_age_sum += (ts - tok.t0) / 1000.0
+                wallet.entry_age_n += 1
             if first_in_token:
                 self._update_cooc(tok, address, ts)
-                if self._is_smart(wallet):
+                if (
+                    wallet.n_resolved >= cfg.smart_min_resolved
+                    and wallet.wins_2x >= cfg.smart_min_win_rate * wallet.n_resolved
+                ):
                     tok.smart_buyers += 1
+            meta = self._meta
+            meta.seq += 1
             sig = PendingSignal(
-                self._next_seq(),
-                ev.event_id,
-                "buy",
-                mint,
-                address,
-                tok.creator,
-                ts,
-                price,
-                idx,
-                owned,
+                meta.seq, ev.event_id, "buy", mint, address, tok.creator, ts, price, idx, owned
             )
             self._open_signal(tok, sig)
         else:
             wallet.n_sells += 1
-        self._wallets.put(address, wallet)
-        self.state.regime.put(REGIME_KEY, regime)
-        outcomes.prune_path(tok, cfg.prune_min)
-        self._tokens.put(mint, tok)
+        self._put_wallet(address, wallet)
+        if idx - tok.base >= cfg.prune_min:  # prune_path drops nothing from shorter paths
+            outcomes.prune_path(tok, cfg.prune_min)
+        self._put_token(mint, tok)
 
     def _is_smart(self, wallet: WalletState) -> bool:
         cfg = self.config
@@ -421,7 +469,7 @@ class FeatureEngine:
 
     def _open_signal(self, tok: TokenState, sig: PendingSignal) -> None:
         outcomes.open_signal(tok, sig.idx)
-        self._pending.put(sig.event_id, sig)
+        self._put_pending(sig.event_id, sig)
         self._q_1h.append(sig)
         due = sig.ts + STAGE_1H_MS
         if due < self._next_due:
@@ -432,47 +480,44 @@ class FeatureEngine:
         prev_price: float | None, prev_trade_ts: int | None, prev_buys: int, first_in_token: bool,
     ) -> None:  # fmt: skip
         creator = self._creators.get(tok.creator) if tok.creator is not None else None
-        cooc = self._cooc.get(ev.wallet)
-        values = standard_features(
-            self, ev, ts, tok, wallet, creator, cooc, price, prev_price, prev_trade_ts,
-            prev_buys, first_in_token,
+        row = standard_features(
+            self, ev, ts, tok, wallet, creator, self._get_cooc(ev.wallet), price, prev_price,
+            prev_trade_ts, prev_buys, first_in_token,
         )  # fmt: skip
-        row = np.array(_take_standard(values), dtype=np.float64)
         self._out.signals.append(
             SignalRow("buy", ev.event_id, ts, ev.mint, ev.wallet, tok.creator, price, row)
         )
         self.stats.signals += 1
 
-    def _update_wallet_after_buy(
-        self, wallet: WalletState, tok: TokenState, ts: int, sol: float, first_in_token: bool
-    ) -> None:
-        wallet.rate = wallet.rate * math.exp(-(ts - wallet.rate_ts) * self._rate_decay) + 1.0
-        wallet.rate_ts = ts
-        wallet.n_buys += 1
-        wallet.sol_spent += sol
-        wallet.last_buy_ts = ts
-        if first_in_token:
-            wallet.n_tokens += 1
-        if tok.t0 is not None:
-            wallet.entry_age_sum += (ts - tok.t0) / 1000.0
-            wallet.entry_age_n += 1
-
     def _update_cooc(self, tok: TokenState, address: str, ts: int) -> None:
+        """Pair a first buyer of ``tok`` with the token's recent first buyers (both directions)."""
         cfg = self.config
         recent = tok.recent_first
         horizon = ts - cfg.cooc_window_ms
         while recent and recent[0][0] <= horizon:
             recent.popleft()
         if recent:
-            mine = self._cooc.get(address) or CoocState()
+            get, put = self._get_cooc, self._put_cooc
+            decay = self._cooc_decay
+            max_partners = 2 * cfg.cooc_top_k
+            mine = get(address) or CoocState()
             for _, other in recent:
                 if other == address:
                     continue
-                theirs = self._cooc.get(other) or CoocState()
-                self._bump(mine, other, ts)
-                self._bump(theirs, address, ts)
-                self._cooc.put(other, theirs)
-            self._cooc.put(address, mine)
+                theirs = get(other) or CoocState()
+                for table, partner in ((mine, other), (theirs, address)):
+                    parts = table.partners
+                    bump = parts.get(partner)
+                    if bump is None:
+                        parts[partner] = [1.0, ts]
+                        if len(parts) > max_partners:
+                            self._shrink(table, ts)
+                    else:
+                        bump[0] = bump[0] * _exp(-(ts - bump[1]) * decay) + 1.0
+                        bump[1] = ts
+                    table.last_ts = ts
+                put(other, theirs)
+            put(address, mine)
         recent.append([ts, address])
         if len(recent) > cfg.cooc_recent_max:
             recent.popleft()
