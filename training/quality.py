@@ -6,6 +6,8 @@ Checks (names usable with ``--allow``; ``--allow CHECK:subject`` overrides one s
   constant       - a feature has one value on >= 99.9% of its non-missing training rows
   leak           - one feature alone ranks the training labels with AUC > 0.98
   few_positives  - a slice has too few positive (or negative) labels to learn or measure from
+  few_tokens     - a slice has too few distinct tokens (buys of one token are not independent,
+                   so a handful of tokens cannot support a fit or a measurement)
 NaN-heavy features are fine (some engineered features are legitimately sparse): only
 all-missing is flagged.
 """
@@ -22,7 +24,9 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.metrics import roc_auc_score
 
-CHECKS: tuple[str, ...] = ("duplicate_ids", "all_missing", "constant", "leak", "few_positives")
+CHECKS: tuple[str, ...] = (
+    "duplicate_ids", "all_missing", "constant", "leak", "few_positives", "few_tokens",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class GateLimits:
     leak_min_rows: int = 50  # fewer non-missing rows than this cannot convict a feature
     min_train_positives: int = 30
     min_eval_positives: int = 5  # per validation / calibration / test slice
+    min_train_tokens: int = 50
+    min_eval_tokens: int = 20
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ def run_gate(
     for column, name in enumerate(feature_names):
         raw.extend(_feature_findings(name, x[:, column], y, lim))
     raw.extend(_positives(slices, target, lim))
+    raw.extend(_tokens(slices, lim))
     findings = tuple(Finding(f.check, f.subject, f.detail, _is_allowed(f, allowed)) for f in raw)
     return GateReport(findings=findings, allow=allowed)
 
@@ -162,4 +169,15 @@ def _positives(slices: dict[str, pd.DataFrame], target: str, lim: GateLimits) ->
         if min(positives, negatives) < need:
             detail = f"{positives} positive(s), {negatives} negative(s); need >= {need} of each"
             found.append(Finding("few_positives", name, detail))
+    return found
+
+
+def _tokens(slices: dict[str, pd.DataFrame], lim: GateLimits) -> list[Finding]:
+    found: list[Finding] = []
+    for name, rows in slices.items():
+        need = lim.min_train_tokens if name == "train" else lim.min_eval_tokens
+        tokens = int(rows["mint"].nunique())
+        if tokens < need:
+            detail = f"{tokens} distinct token(s) in {len(rows)} rows; need >= {need}"
+            found.append(Finding("few_tokens", name, detail))
     return found

@@ -53,6 +53,7 @@ def test_clean_synthetic_frame_passes_even_with_a_nan_heavy_feature(
                 f05=df[TARGET].astype("float64") * 10 + rng.normal(0, 0.1, len(df))
             ),
         ),
+        ("few_tokens", lambda df, rng: df.assign(mint="m" + (df.index % 12).astype(str))),
         (
             "duplicate_ids",
             lambda df, rng: df.assign(
