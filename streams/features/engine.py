@@ -57,6 +57,18 @@ def _fast_get(store: KVStore[Any]) -> Callable[[str], Any]:
     return store.data.get if isinstance(store, InMemoryStore) else store.get
 
 
+def _fast_touch(store: KVStore[Any]) -> Callable[[str], None]:
+    """Mark a value that is already in the store as changed (it is mutated in place). For the
+    in-memory backend that is only its dirty-key set; any other backend gets the value put back."""
+    if isinstance(store, InMemoryStore):
+        return store.dirty.add
+
+    def touch(key: str) -> None:
+        store.put(key, store.get(key))
+
+    return touch
+
+
 _take_genesis = itemgetter(*GENESIS_NAMES)
 
 
@@ -151,6 +163,10 @@ class FeatureEngine:
         self._put_pending = st.pending.put
         self._put_regime = st.regime.put
         self._put_meta = st.meta.put
+        self._touch_token = _fast_touch(st.tokens)
+        self._touch_wallet = _fast_touch(st.wallets)
+        self._touch_cooc = _fast_touch(st.cooc)
+        self._touch_pending = _fast_touch(st.pending)
         self._rebuild_queues()
 
     # ---- queues of due items (rebuilt from the stores on restore) -------------------------
@@ -338,9 +354,12 @@ class FeatureEngine:
         cfg = self.config
         mint = ev.mint
         tok = self._get_token(mint)
+        new_token = tok is None
         if tok is None:
             tok = TokenState(mint)
             self.stats.trades_without_genesis += 1
+        else:
+            self._touch_token(mint)
         price = ev.virtual_sol_reserves / ev.virtual_token_reserves
         last_price = tok.last_price
         prev_price = last_price if last_price is not None else tok.launch_price
@@ -370,10 +389,13 @@ class FeatureEngine:
         first_in_token = entry is None or entry[0] == 0
         if entry is None:
             # [n_buys, net token balance, buy SOL, 1 if the wallet was first seen in this trade]
-            entry = [0, 0.0, 0.0, float(wallet is None)]
+            entry = [0, 0.0, 0.0, 1.0 if wallet is None else 0.0]  # shared float constants
             tok.wallets[address] = entry
         if wallet is None:
             wallet = WalletState(ts)
+            self._put_wallet(address, wallet)
+        else:
+            self._touch_wallet(address)
         wallet.last_seen_ts = ts
         prev_buys = int(entry[0])
         holder_min = cfg.holder_min_tokens
@@ -451,10 +473,10 @@ class FeatureEngine:
             self._open_signal(tok, sig)
         else:
             wallet.n_sells += 1
-        self._put_wallet(address, wallet)
         if idx - tok.base >= cfg.prune_min:  # prune_path drops nothing from shorter paths
             outcomes.prune_path(tok, cfg.prune_min)
-        self._put_token(mint, tok)
+        if new_token:  # stored only now: its own signal does not count it as an active token
+            self._put_token(mint, tok)
 
     def _is_smart(self, wallet: WalletState) -> bool:
         cfg = self.config
@@ -494,17 +516,30 @@ class FeatureEngine:
         cfg = self.config
         recent = tok.recent_first
         horizon = ts - cfg.cooc_window_ms
-        while recent and recent[0][0] <= horizon:
-            recent.popleft()
+        stale = 0
+        while stale < len(recent) and recent[stale][0] <= horizon:
+            stale += 1
+        if stale:
+            del recent[:stale]
         if recent:
-            get, put = self._get_cooc, self._put_cooc
+            get, put, touch = self._get_cooc, self._put_cooc, self._touch_cooc
             decay = self._cooc_decay
             max_partners = 2 * cfg.cooc_top_k
-            mine = get(address) or CoocState()
+            mine = get(address)
+            if mine is None:
+                mine = CoocState()
+                put(address, mine)
+            else:
+                touch(address)
             for _, other in recent:
                 if other == address:
                     continue
-                theirs = get(other) or CoocState()
+                theirs = get(other)
+                if theirs is None:
+                    theirs = CoocState()
+                    put(other, theirs)
+                else:
+                    touch(other)
                 for table, partner in ((mine, other), (theirs, address)):
                     parts = table.partners
                     bump = parts.get(partner)
@@ -516,11 +551,9 @@ class FeatureEngine:
                         bump[0] = bump[0] * _exp(-(ts - bump[1]) * decay) + 1.0
                         bump[1] = ts
                     table.last_ts = ts
-                put(other, theirs)
-            put(address, mine)
         recent.append([ts, address])
         if len(recent) > cfg.cooc_recent_max:
-            recent.popleft()
+            del recent[0]
 
     def _bump(self, table: CoocState, partner: str, ts: int) -> None:
         parts = table.partners
@@ -582,26 +615,26 @@ class FeatureEngine:
         self._tokens.put(mint, tok)
 
     def _resolve(self, sig: PendingSignal, stage: int) -> None:
-        tok = self._tokens.get(sig.mint)
+        tok = self._get_token(sig.mint)
         assert tok is not None, "tokens with pending signals are never evicted"
         outcomes.resolve_stage(tok, sig, stage)
         due = sig.ts + (STAGE_1H_MS if stage == 0 else STAGE_24H_MS)
         if stage == 0:
             sig.stage = 1
-            self._pending.put(sig.event_id, sig)
+            self._touch_pending(sig.event_id)
             self._q_24h.append(sig)
             if sig.kind == "buy" and sig.wallet is not None:
                 self._feed_wallet(sig, due)
         else:
             self._pending.delete(sig.event_id)
-        self._tokens.put(sig.mint, tok)
+        self._touch_token(sig.mint)
         if sig.owned:
             self._out.outcomes.append(_outcome_event(sig, due, stage))
             self.stats.outcomes += 1
 
     def _feed_wallet(self, sig: PendingSignal, due: int) -> None:
         labels = sig.labels
-        wallet = self._wallets.get(sig.wallet) if sig.wallet is not None else None
+        wallet = self._get_wallet(sig.wallet) if sig.wallet is not None else None
         if wallet is not None and sig.wallet is not None:
             wallet.n_resolved += 1
             wallet.wins_2x += int(labels["reach_2x_1h"])
@@ -609,7 +642,7 @@ class FeatureEngine:
             wallet.n_dead += int(labels["is_dead_soon"])
             peak = sig.peaks[outcomes.H_1H]
             wallet.sum_log_peak += math.log(peak) if peak else 0.0
-            self._wallets.put(sig.wallet, wallet)
+            self._touch_wallet(sig.wallet)
         regime = self._regime
         regime.resolved.append([due, int(labels["reach_2x_1h"]), int(labels["is_dead_soon"])])
         regime.res_hit += int(labels["reach_2x_1h"])

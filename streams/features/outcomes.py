@@ -6,14 +6,16 @@ move forward, so one monotone deque per horizon gives every maximum in amortised
 trades up to ``s + h`` (dropping smaller prices from the back), drop indices ``<= i`` from the
 front. The price is a step function, so the signal price itself also counts: peaks are >= 1 and
 ``min_1h`` <= 1.
+
+The "deques" are plain lists (a deque costs ~600 bytes even when nearly empty, and there are
+seven per tracked token): pushes and pops at the back are O(1), and the front is cut with one
+slice deletion per call.
 """
 
 from __future__ import annotations
 
-from collections import deque
-
 from streams.features.registry import DEAD_QUIET_MS, PEAK_HORIZONS_MS
-from streams.features.state import PendingSignal, TokenState
+from streams.features.state import PendingSignal, TokenState, shared_labels
 
 HORIZONS_MS: tuple[int, ...] = tuple(PEAK_HORIZONS_MS.values())  # 10m, 30m, 1h, 4h, 24h
 H_1H = 2
@@ -24,8 +26,8 @@ def open_signal(tok: TokenState, idx: int) -> None:
     """Register a signal at path index ``idx``; trackers start right after it when idle."""
     if tok.out_r is None:
         tok.out_r = [idx + 1] * len(HORIZONS_MS)
-        tok.out_dqs = [deque() for _ in HORIZONS_MS]
-        tok.out_min = deque()
+        tok.out_dqs = [[] for _ in HORIZONS_MS]
+        tok.out_min = []
     tok.open_signals.append(idx)
 
 
@@ -51,8 +53,7 @@ def _window_max(tok: TokenState, h: int, idx: int, until_ts: int) -> float | Non
             dq_min.append(r)
         r += 1
     tok.out_r[h] = r
-    while dq and dq[0] <= idx:
-        dq.popleft()
+    _cut_front(dq, idx)
     return p_px[dq[0] - base] if dq else None
 
 
@@ -60,9 +61,18 @@ def _window_min(tok: TokenState, idx: int) -> float | None:
     """Lowest price of the 1h window (call right after ``_window_max`` for the 1h horizon)."""
     dq = tok.out_min
     assert dq is not None
-    while dq and dq[0] <= idx:
-        dq.popleft()
+    _cut_front(dq, idx)
     return tok.p_px[dq[0] - tok.base] if dq else None
+
+
+def _cut_front(dq: list[int], idx: int) -> None:
+    """Drop the leading path indices <= ``idx`` (the list is increasing)."""
+    n = 0
+    end = len(dq)
+    while n < end and dq[n] <= idx:
+        n += 1
+    if n:
+        del dq[:n]
 
 
 def _buy_follows(tok: TokenState, idx: int, until_ts: int) -> bool:
@@ -89,14 +99,9 @@ def resolve_stage(tok: TokenState, sig: PendingSignal, stage: int) -> None:
         quiet = not _buy_follows(tok, sig.idx, sig.ts + DEAD_QUIET_MS)
         p10, p30, p1h = sig.peaks[0], sig.peaks[1], sig.peaks[2]
         assert p10 is not None and p30 is not None and p1h is not None
-        sig.labels = {
-            "reach_2x_1h": p1h >= 2.0,
-            "reach_3x_30m": p30 >= 3.0,
-            "reach_2x_10m": p10 >= 2.0,
-            "is_dead_soon": sig.min_1h < 0.5 or quiet,
-        }
+        sig.labels = shared_labels(p1h >= 2.0, p30 >= 3.0, p10 >= 2.0, sig.min_1h < 0.5 or quiet)
     else:
-        tok.open_signals.popleft()
+        del tok.open_signals[0]
         if not tok.open_signals:
             tok.out_r = None
             tok.out_dqs = None

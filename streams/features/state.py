@@ -9,8 +9,10 @@ keys (``dirty``) and deletions (``deleted``) so a backend can write back exactly
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Iterator
+from functools import cache
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import orjson
@@ -19,10 +21,12 @@ V = TypeVar("V", bound="Value")
 
 
 class Value:
-    """Base of stored values: serialize the slots; deque slots round-trip as deques."""
+    """Base of stored values: serialize the slots; deque and array slots round-trip as such
+    (both are JSON lists, so the bytes are the same as for plain lists)."""
 
     __slots__ = ()
     _DEQUES: ClassVar[tuple[str, ...]] = ()
+    _ARRAYS: ClassVar[dict[str, str]] = {}  # slot -> array typecode
 
     def to_bytes(self) -> bytes:
         out: dict[str, Any] = {}
@@ -31,6 +35,8 @@ class Value:
             value = getattr(self, name)
             if isinstance(value, deque):
                 value = list(value)
+            elif isinstance(value, array):
+                value = value.tolist()
             elif name in self._DEQUES and isinstance(value, list):
                 value = [list(v) if isinstance(v, deque) else v for v in value]
             out[name] = value
@@ -45,8 +51,14 @@ class Value:
             value = data[name]
             if name in cls._DEQUES and value is not None:
                 value = [deque(v) for v in value] if name.endswith("_dqs") else deque(value)
+            elif name in cls._ARRAYS:
+                value = array(cls._ARRAYS[name], value)
             setattr(obj, name, value)
+        obj._after_load()
         return obj
+
+    def _after_load(self) -> None:
+        """Hook: re-share or re-type values after ``from_bytes``."""
 
 
 class KVStore(Protocol[V]):
@@ -155,7 +167,8 @@ class TokenState(Value):
         "w60_sol",
         "wallets",
     )  # fmt: skip
-    _DEQUES = ("recent_first", "open_signals", "out_dqs", "out_min")
+    # price path as typed arrays (8 bytes a value instead of a boxed float/int + pointer)
+    _ARRAYS: ClassVar[dict[str, str]] = {"p_ts": "q", "p_px": "d", "p_sol": "d"}
 
     def __init__(self, mint: str) -> None:
         self.mint = mint
@@ -197,12 +210,12 @@ class TokenState(Value):
         self.holders = 0
         # first-minute trades: [ts, wallet, sol, is_buy, price, slot]; dropped after the genesis signal
         self.early: list[list[Any]] = []
-        self.recent_first: deque[list[Any]] = deque()  # [ts, wallet] of recent first buys
-        # price path (absolute index = base + list index); sol is signed (+buy, -sell)
+        self.recent_first: list[list[Any]] = []  # [ts, wallet] of recent first buys (<= 9)
+        # price path (absolute index = base + array index); sol is signed (+buy, -sell)
         self.base = 0
-        self.p_ts: list[int] = []
-        self.p_px: list[float] = []
-        self.p_sol: list[float] = []
+        self.p_ts = array("q")
+        self.p_px = array("d")
+        self.p_sol = array("d")
         # sliding windows as path pointers (first index inside the window) and running sums
         self.w60 = 0
         self.w60_n = 0
@@ -211,11 +224,11 @@ class TokenState(Value):
         self.w5m_n = 0
         self.w5m_sol = 0.0
         self.w5m_sell = 0.0
-        # outcome trackers (None while no signal of this token is pending)
-        self.open_signals: deque[int] = deque()
+        # outcome trackers (None while no signal of this token is pending); lists used as deques
+        self.open_signals: list[int] = []
         self.out_r: list[int] | None = None
-        self.out_dqs: list[deque[int]] | None = None  # one max-deque per peak horizon
-        self.out_min: deque[int] | None = None
+        self.out_dqs: list[list[int]] | None = None  # one monotone max-list per peak horizon
+        self.out_min: list[int] | None = None
 
 
 class WalletState(Value):
@@ -347,7 +360,25 @@ class PendingSignal(Value):
         self.stage = 0  # 0: waiting for 1h, 1: waiting for 24h
         self.peaks: list[float | None] = [None] * 5
         self.min_1h: float | None = None
-        self.labels: dict[str, bool] = {}
+        self.labels: dict[str, bool] = _NO_LABELS  # shared, never mutated: replaced on resolution
+
+    def _after_load(self) -> None:
+        labels = self.labels
+        self.labels = shared_labels(*(labels[n] for n in _LABEL_ORDER)) if labels else _NO_LABELS
+
+
+_NO_LABELS: dict[str, bool] = {}
+_LABEL_ORDER = ("reach_2x_1h", "reach_3x_30m", "reach_2x_10m", "is_dead_soon")
+
+
+@cache
+def shared_labels(
+    reach_2x_1h: bool, reach_3x_30m: bool, reach_2x_10m: bool, is_dead_soon: bool
+) -> dict[str, bool]:
+    """One dict per label combination (16 in all), shared by every pending signal: treat as
+    read-only (outcome events copy it)."""
+    values = (reach_2x_1h, reach_3x_30m, reach_2x_10m, is_dead_soon)
+    return dict(zip(_LABEL_ORDER, values, strict=True))
 
 
 class MetaState(Value):
