@@ -187,6 +187,8 @@ def train(
     """Train LightGBM models (Optuna search, Platt calibration), export to ONNX, deploy, write cards."""
     settings = settings_of(ctx, models_dir=models_dir)
     console = Console()
+    if not console.is_terminal:  # logs and CI: keep the summary table readable
+        console = Console(width=160)
     if source not in SOURCES:
         raise typer.BadParameter(f"--source must be one of {', '.join(SOURCES)}")
     if family is not None and family not in FAMILIES:
