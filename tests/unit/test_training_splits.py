@@ -25,7 +25,7 @@ def signals(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ts.astype(np.int64), (ts + delays).astype(np.int64), mints
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(signals())
 def test_no_later_signal_or_unresolved_label_in_an_earlier_slice(
     data: tuple[np.ndarray, np.ndarray, np.ndarray],
