@@ -17,7 +17,14 @@ import numpy as np
 
 from streams.features.curve import INITIAL_REAL_TOKENS, TOTAL_SUPPLY, curve_progress
 from streams.features.registry import STANDARD_NAMES
-from streams.features.state import CoocState, CreatorState, RegimeState, TokenState, WalletState
+from streams.features.state import (
+    CoocState,
+    CreatorState,
+    RegimeState,
+    TokenState,
+    WalletState,
+    evict_regime,
+)
 
 if TYPE_CHECKING:
     from streams.events.models import Buy, Sell
@@ -87,8 +94,6 @@ _REGIME_NAMES = (
 
 
 def _regime_values(engine: FeatureEngine, regime: RegimeState, ts: int) -> tuple[float, ...]:
-    from streams.features.engine import evict_regime
-
     evict_regime(regime, ts)
     n_res = len(regime.resolved)
     return (

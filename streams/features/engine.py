@@ -45,6 +45,7 @@ from streams.features.state import (
     RegimeState,
     TokenState,
     WalletState,
+    _evict_regime_buys,
 )
 
 GENESIS_DELAY_MS = MINUTE_MS
@@ -721,32 +722,6 @@ def _advance_windows(tok: TokenState, ts: int) -> None:
     if i == end:
         tok.w5m_sell = 0.0
     tok.w5m = i
-
-
-def _evict_regime_buys(regime: RegimeState, ts: int) -> None:
-    cut = ts - MINUTE_MS
-    buys = regime.buys
-    while buys and buys[0][0] <= cut:
-        regime.buys_n -= 1
-        regime.buys_sol -= buys.popleft()[1]
-    if regime.buys_n == 0:
-        regime.buys_sol = 0.0
-
-
-def evict_regime(regime: RegimeState, ts: int) -> None:
-    """Slide every market-wide window to end at ``ts``."""
-    _evict_regime_buys(regime, ts)
-    launches = regime.launches
-    while launches and launches[0] <= ts - 10 * MINUTE_MS:
-        launches.popleft()
-    resolved = regime.resolved
-    while resolved and resolved[0][0] < ts - HOUR_MS:
-        _, hit, dead = resolved.popleft()
-        regime.res_hit -= hit
-        regime.res_dead -= dead
-    grads = regime.grads
-    while grads and grads[0] <= ts - HOUR_MS:
-        grads.popleft()
 
 
 def _outcome_event(sig: PendingSignal, due: int, stage: int) -> Outcome:

@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import orjson
 
 V = TypeVar("V", bound="Value")
+_MINUTE_MS = 60_000
+_HOUR_MS = 60 * _MINUTE_MS
 
 
 class Value:
@@ -321,6 +323,32 @@ class RegimeState(Value):
         self.res_hit = 0
         self.res_dead = 0
         self.grads: deque[int] = deque()
+
+
+def _evict_regime_buys(regime: RegimeState, ts: int) -> None:
+    cut = ts - _MINUTE_MS
+    buys = regime.buys
+    while buys and buys[0][0] <= cut:
+        regime.buys_n -= 1
+        regime.buys_sol -= buys.popleft()[1]
+    if regime.buys_n == 0:
+        regime.buys_sol = 0.0
+
+
+def evict_regime(regime: RegimeState, ts: int) -> None:
+    """Slide every market-wide window to end at ``ts``."""
+    _evict_regime_buys(regime, ts)
+    launches = regime.launches
+    while launches and launches[0] <= ts - 10 * _MINUTE_MS:
+        launches.popleft()
+    resolved = regime.resolved
+    while resolved and resolved[0][0] < ts - _HOUR_MS:
+        _, hit, dead = resolved.popleft()
+        regime.res_hit -= hit
+        regime.res_dead -= dead
+    grads = regime.grads
+    while grads and grads[0] <= ts - _HOUR_MS:
+        grads.popleft()
 
 
 class PendingSignal(Value):
