@@ -38,6 +38,7 @@ def _register() -> None:
     from streams.cli import db  # noqa: F401
     from streams.cli import sink  # noqa: F401
     from streams.cli import sql  # noqa: F401
+    from streams.cli import demo  # noqa: F401
     from streams.cli import replay  # noqa: F401
     from streams.cli import bench  # noqa: F401
 
