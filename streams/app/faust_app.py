@@ -32,8 +32,18 @@ from confluent_kafka import Message
 from faust.types import EventT, StreamT
 
 from streams.app.broadcast import BroadcastReader
-from streams.app.core import TP, AckFn, Inbound, Record, StreamCore, TopicNames, dead_letter_record
+from streams.app.core import (
+    TP,
+    AckFn,
+    Inbound,
+    Outbox,
+    Record,
+    StreamCore,
+    TopicNames,
+    dead_letter_record,
+)
 from streams.app.metrics import WorkerMetrics
+from streams.app.publisher import Publisher
 from streams.events import DecodeError, decode_input
 from streams.scoring import ModelRegistry, Scorer
 from streams.settings import Settings
@@ -132,6 +142,10 @@ class StreamWorker:
             max_buffer=options.max_buffer,
         )
         self.broadcast = BroadcastReader(settings, settings.app_id)
+        self.publisher = Publisher(settings)
+        self._work = asyncio.Event()  # set when the processor has something to look at
+        self._inflight = asyncio.Semaphore(64)
+        self._ack_tasks: set[asyncio.Future[None]] = set()
         self.ready = asyncio.Event()  # set when every owned partition is warmed up
         self.warming: set[TP] = set()
         self.all_tps: list[TP] = []
@@ -250,7 +264,7 @@ class StreamWorker:
             await self.publish(letters)
         for fn in acks:
             fn()
-        await self.pump()
+        self.wake()
 
     async def run_broadcast(self) -> None:
         """Feed the partitions this worker does not own (and warm-up ranges) forever."""
@@ -261,7 +275,8 @@ class StreamWorker:
                 self._feed_broadcast(m, now)
             if self.warming:
                 await self._check_warm(eof)
-            await self.pump()
+            if msgs:
+                self.wake()
 
     def _feed_broadcast(self, m: Message, now: float) -> None:
         topic, partition, offset = str(m.topic()), int(m.partition() or 0), int(m.offset() or 0)
@@ -284,8 +299,17 @@ class StreamWorker:
     # --- output ---------------------------------------------------------------------------
 
     def _refresh_highwaters(self) -> None:
+        """Re-read the high-water marks the watermark may depend on.
+
+        A source known to have a backlog (next offset < high-water) holds the watermark either
+        way and its mark only grows, so only sources that look caught up are asked again.
+        """
         consumer = self.app.consumer
+        sources = self.core.reseq.sources
         for tp in self.core.assigned:
+            state = sources.get(tp)
+            if state is not None and not state.caught_up() and state.highwater is not None:
+                continue
             try:
                 hw = consumer.highwater(faust.types.TP(*tp))
             except Exception:
@@ -294,16 +318,43 @@ class StreamWorker:
         for tp in self.broadcast.assigned:
             self.core.note_highwater(tp, self.broadcast.highwater(tp))
 
+    def wake(self) -> None:
+        """New input or wall time passed: let the processor look at the watermark."""
+        self._work.set()
+
+    async def run_processor(self) -> None:
+        """The one place that steps the core: whatever arrived while the previous step ran is
+        processed together (bigger batches under load, no wait when idle)."""
+        while not self._stopping:
+            await self._work.wait()
+            self._work.clear()
+            await self.pump()
+            await asyncio.sleep(0)  # let the consumers hand in what they fetched meanwhile
+
     async def pump(self) -> None:
         """Release, process and publish what the watermark allows; ack after delivery."""
-        if not self._built:
+        if not self._built or self._stopping or not len(self.core.reseq):
             return
         self._refresh_highwaters()
         box = self.core.step(time.monotonic())
         if not box:
             return
-        if box.records:
-            await self.publish(box.records)
+        delivered = self.publisher.send(box.records)
+        self.published += len(box.records)
+        await self._inflight.acquire()  # bound the boxes awaiting delivery
+        task = asyncio.ensure_future(self._ack_when_delivered(delivered, box))
+        self._ack_tasks.add(task)
+        task.add_done_callback(self._ack_tasks.discard)
+
+    async def _ack_when_delivered(self, delivered: asyncio.Future[None], box: Outbox) -> None:
+        try:
+            await delivered
+        except Exception as exc:  # inputs stay unacked: redelivered after the restart
+            log.exception("publishing %d records failed; crashing the worker", len(box.records))
+            await self.app.crash(exc)
+            return
+        finally:
+            self._inflight.release()
         for fn in box.acks:
             fn()
         done = time.time()
@@ -311,10 +362,11 @@ class StreamWorker:
             self.metrics.e2e_latency.observe(max(0.0, done - produced))
 
     async def publish(self, records: list[Record]) -> None:
-        producer = self.app.producer
-        pending = [await producer.send(t, k, v, None, None, None) for t, k, v in records]
-        await asyncio.gather(*pending)
+        await self.publisher.publish(records)
         self.published += len(records)
+
+    async def tick(self) -> None:
+        self.wake()
 
     def reload_models(self) -> None:
         if self.registry.maybe_reload(time.time()):
@@ -325,6 +377,7 @@ class StreamWorker:
         if self._plan_task is not None:
             self._plan_task.cancel()
         await self.broadcast.close()
+        self.publisher.close()
 
 
 def create_app(
@@ -376,7 +429,7 @@ def create_app(
             await worker.on_owned_batch(events)
 
     app.agent(inputs, name=f"{settings.app_id}.score")(score)
-    app.timer(opts.tick_s, name=f"{settings.app_id}.tick")(worker.pump)
+    app.timer(opts.tick_s, name=f"{settings.app_id}.tick")(worker.tick)
 
     async def reload_models() -> None:
         worker.reload_models()
@@ -385,6 +438,7 @@ def create_app(
         reload_models
     )
     app.task(worker.run_broadcast)
+    app.task(worker.run_processor)
     app.on_partitions_assigned.connect(worker.on_partitions_assigned)  # type: ignore[arg-type]
 
     async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:

@@ -10,7 +10,9 @@ source *holds back* the watermark while
 * it has a known backlog (``next_offset < highwater``): more of it is already in the broker, or
 * its high-water mark is still unknown and it was registered less than ``idle_s`` ago, or
 * it delivered an event less than ``idle_s`` ago (wall time) — a short grace so that a live,
-  busy partition whose next fetch is in flight is waited for.
+  busy partition whose next fetch is in flight is waited for — unless *every* source is caught
+  up (next offset == high-water mark): then nothing more is known to exist and everything
+  buffered is released at once (a live feed does not pay ``idle_s`` on every event).
 
 The watermark is the minimum over holding sources of the key of the last event each delivered;
 everything buffered with a key <= the watermark is released in key order. A source that is
@@ -43,6 +45,14 @@ class SourceState:
     latest_key: Key | None = None  # key of the last delivered event
     registered: float = 0.0  # wall time the source was added
     last_seen: float | None = None  # wall time of the last delivery
+
+    def caught_up(self) -> bool:
+        """Delivered everything the broker had at the last fetch (position == high-water)."""
+        return (
+            self.highwater is not None
+            and self.next_offset is not None
+            and self.next_offset >= self.highwater
+        )
 
     def holds_back(self, now: float, idle_s: float) -> bool:
         if self.highwater is None or self.next_offset is None:
@@ -120,8 +130,11 @@ class Resequencer(Generic[T]):
 
     def watermark(self, now: float) -> Key | None:
         """Largest key safe to release; None when no source holds anything back."""
+        states = self.sources.values()
+        if all(state.caught_up() for state in states):
+            return None  # nothing more is known to exist anywhere: no reason to wait
         mark: Key | None = None
-        for state in self.sources.values():
+        for state in states:
             if not state.holds_back(now, self.idle_s):
                 continue
             if state.latest_key is None:

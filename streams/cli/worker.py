@@ -51,6 +51,13 @@ def worker(
         show_envvar=True,
         help="Re-sequencer: a caught-up partition quiet this long stops holding the watermark",
     ),
+    profile_path: str = typer.Option(
+        "",
+        "--profile",
+        envvar="ALPHASTREAM_PROFILE_PATH",
+        show_envvar=True,
+        help="Write a cProfile (CPU time) of the event-loop thread to this file on exit (pstats)",
+    ),
 ) -> None:
     """Consume token-genesis / wallet-buy / wallet-sell, score, publish scores/signals/outcomes."""
     from streams.app.core import TopicNames
@@ -73,6 +80,20 @@ def worker(
     import faust
 
     faust_app = create_app(settings, options, metrics=metrics)
-    faust.Worker(
+    runner = faust.Worker(
         faust_app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False
-    ).execute_from_commandline()
+    )
+    if not profile_path:
+        runner.execute_from_commandline()
+        return
+    import cProfile
+    import time
+
+    # CPU time of the event-loop thread: stable on a shared machine, idle waits cost nothing
+    profiler = cProfile.Profile(time.thread_time)
+    profiler.enable()
+    try:
+        runner.execute_from_commandline()
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile_path)

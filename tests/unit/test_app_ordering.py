@@ -139,3 +139,23 @@ def test_buffer_is_bounded_by_forcing_out_the_oldest() -> None:
     assert reseq.pop_ready(now=0.0) == [0, 1]
     assert len(reseq) == 3 and reseq.stats.forced == 2
     assert reseq.drain() == [2, 3, 4]
+
+
+def test_all_caught_up_releases_at_once_without_the_idle_grace() -> None:
+    reseq: Resequencer[str] = Resequencer(idle_s=10.0)
+    for s in ("a", "b"):
+        reseq.add_source(s, now=0.0, next_offset=0)
+        reseq.note_highwater(s, 1)
+    reseq.push("a", 0, (5, "x"), "a5", now=0.0)
+    # b has a backlog: a, busy a moment ago, still holds at its own last key
+    assert reseq.pop_ready(now=0.01) == []
+    reseq.push("b", 0, (3, "x"), "b3", now=0.01)
+    # both at their high-water marks: nothing else exists, so no idle_s wait
+    assert reseq.pop_ready(now=0.02) == ["b3", "a5"]
+    reseq.note_highwater("a", 2)  # a new message on a: a holds again at its last key
+    reseq.note_highwater("b", 2)
+    reseq.push("b", 1, (6, "x"), "b6", now=0.03)
+    assert reseq.pop_ready(now=0.04) == []
+    reseq.push("a", 1, (7, "x"), "a7", now=0.05)
+    assert reseq.pop_ready(now=0.06) == ["b6", "a7"]
+    assert reseq.stats.late == 0
