@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 import typer
@@ -27,20 +28,16 @@ def _load_settings(ctx: typer.Context) -> None:
     ctx.obj = settings
 
 
+# Command modules add themselves to ``app`` on import; this order is the order in --help.
+COMMANDS = (
+    "demo", "simulate", "worker", "replay", "train", "monitor",
+    "db", "sink", "sql", "topics", "bench",
+)  # fmt: skip
+
+
 def _register() -> None:
-    # Each command module adds itself to ``app``; import order is the order in --help.
-    from streams.cli import topics  # noqa: F401
-    from streams.cli import simulate  # noqa: F401
-    from streams.cli import simulate  # noqa: F401
-    from streams.cli import train  # noqa: F401
-    from streams.cli import worker  # noqa: F401
-    from streams.cli import monitor  # noqa: F401
-    from streams.cli import db  # noqa: F401
-    from streams.cli import sink  # noqa: F401
-    from streams.cli import sql  # noqa: F401
-    from streams.cli import demo  # noqa: F401
-    from streams.cli import replay  # noqa: F401
-    from streams.cli import bench  # noqa: F401
+    for name in COMMANDS:
+        importlib.import_module(f"streams.cli.{name}")
 
 
 def main() -> None:
