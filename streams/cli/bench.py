@@ -245,7 +245,8 @@ def e2e(
                      help="Broker to use; with --start-kafka a local Apache Kafka is started instead"),
     ] = None,
     start_kafka: Annotated[
-        bool, typer.Option("--start-kafka/--no-start-kafka", help="Start a local Apache Kafka (KRaft) for the run")
+        bool, typer.Option("--start-kafka/--no-start-kafka", envvar="ALPHASTREAM_BENCH_START_KAFKA", show_envvar=True,
+                           help="Start a local Apache Kafka (KRaft) for the run")
     ] = True,
     rate: Annotated[
         float, typer.Option("--rate", envvar="ALPHASTREAM_BENCH_RATE", show_envvar=True, help="Offered buys/s")

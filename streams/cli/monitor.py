@@ -62,7 +62,12 @@ def monitor(
     ] = None,
     auto_retrain: Annotated[
         bool,
-        typer.Option("--auto-retrain", help="On retrain: train from ClickHouse and deploy"),
+        typer.Option(
+            "--auto-retrain",
+            help="On retrain: train from ClickHouse and deploy",
+            envvar="ALPHASTREAM_MONITOR_AUTO_RETRAIN",
+            show_envvar=True,
+        ),
     ] = False,
     trials: Annotated[
         int, _option("--trials", "MONITOR_RETRAIN_TRIALS", "Optuna trials for --auto-retrain")

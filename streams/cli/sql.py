@@ -28,7 +28,14 @@ def sql(
     ctx: typer.Context,
     query: str = typer.Argument(..., help='e.g. "SELECT count() FROM signals FINAL"'),
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="table, csv or json")
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, csv or json",
+            envvar="ALPHASTREAM_SQL_FORMAT",
+            show_envvar=True,
+        ),
     ] = Format.table,
     dsn: str = typer.Option(
         None,

@@ -105,7 +105,13 @@ def train(
         ),
     ] = "clickhouse",
     train_all: Annotated[
-        bool, typer.Option("--all", help="Train every target (of --family, or of both families)")
+        bool,
+        typer.Option(
+            "--all",
+            help="Train every target (of --family, or of both families)",
+            envvar="ALPHASTREAM_TRAIN_ALL",
+            show_envvar=True,
+        ),
     ] = False,
     trials: Annotated[
         int,

@@ -32,7 +32,11 @@ def worker(
         help="Prometheus metrics port (0: off)",
     ),
     web: bool = typer.Option(
-        False, "--web/--no-web", help="Start faust's web server (off by default)"
+        False,
+        "--web/--no-web",
+        help="Start faust's web server (off by default)",
+        envvar="ALPHASTREAM_WEB",
+        show_envvar=True,
     ),
     web_port: int = typer.Option(
         6066, "--web-port", envvar="ALPHASTREAM_WEB_PORT", show_envvar=True
