@@ -59,6 +59,7 @@ class WorkerOptions:
     idle_s: float = 0.25  # re-sequencer: a quiet, caught-up partition stops holding after this
     max_buffer: int = 200_000  # re-sequencer bound (events)
     tick_s: float = 0.05  # how often the watermark is re-checked without new input
+    backlog_gather_s: float = 0.002  # pause between steps while some partition is behind
     web: bool = False
     web_port: int = 6066
 
@@ -146,6 +147,7 @@ class StreamWorker:
         self._work = asyncio.Event()  # set when the processor has something to look at
         self._inflight = asyncio.Semaphore(64)
         self._ack_tasks: set[asyncio.Future[None]] = set()
+        self._faust_tps: dict[TP, Any] = {}
         self.ready = asyncio.Event()  # set when every owned partition is warmed up
         self.warming: set[TP] = set()
         self.all_tps: list[TP] = []
@@ -306,12 +308,16 @@ class StreamWorker:
         """
         consumer = self.app.consumer
         sources = self.core.reseq.sources
+        faust_tps = self._faust_tps
         for tp in self.core.assigned:
             state = sources.get(tp)
             if state is not None and not state.caught_up() and state.highwater is not None:
                 continue
+            ftp = faust_tps.get(tp)
+            if ftp is None:
+                ftp = faust_tps[tp] = faust.types.TP(*tp)
             try:
-                hw = consumer.highwater(faust.types.TP(*tp))
+                hw = consumer.highwater(ftp)
             except Exception:
                 hw = None
             self.core.note_highwater(tp, hw)
@@ -329,7 +335,12 @@ class StreamWorker:
             await self._work.wait()
             self._work.clear()
             await self.pump()
-            await asyncio.sleep(0)  # let the consumers hand in what they fetched meanwhile
+            # let the consumers hand in what they fetched meanwhile; while a partition is
+            # known to be behind, gather a little longer so one step scores a bigger batch
+            await asyncio.sleep(self.options.backlog_gather_s if self._behind() else 0)
+
+    def _behind(self) -> bool:
+        return any(not s.caught_up() for s in self.core.reseq.sources.values())
 
     async def pump(self) -> None:
         """Release, process and publish what the watermark allows; ack after delivery."""
