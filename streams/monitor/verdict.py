@@ -3,6 +3,13 @@
 Each rule looks at one metric and is skipped when the metric is unavailable (too few signals or
 resolved labels, or no reference in the model metadata). The verdict is the worst rule level.
 Defaults (all overridable through ``Thresholds``) are documented in docs/monitor.md.
+
+Two kinds of evidence: distribution shift (score and feature PSI) says the inputs look different
+from the training reference, which market-wide features do every day (daily launch cycle, growing
+creator and wallet histories); by default it escalates only to ``watch``. ``retrain`` needs
+evidence that the predictions are wrong now, measured on resolved labels against its sampling
+error: a significant calibration gap or ECE excess, or a top-decile hit rate significantly below
+the model's expectation.
 """
 
 from __future__ import annotations
@@ -34,18 +41,26 @@ class Thresholds:
     score_psi_retrain: float = 0.25
     feature_psi_watch: float = 0.10
     feature_psi_retrain: float = 0.25
+    # PSI is shift, not error: it is capped at this level (raise to RETRAIN for the old rule).
+    psi_max_level: Level = Level.WATCH
     ece_watch: float = 0.05  # ECE in excess of its sampling-noise floor
     ece_retrain: float = 0.10
-    calibration_gap_watch: float = 0.05  # |realised hit rate - mean predicted|, when significant
-    calibration_gap_retrain: float = 0.10
+    # Calibration in the large: |realised - predicted hits| / predicted hits, judged only when
+    # significant (|z| >= calibration_min_z, z inflated by the same-token design effect).
+    # Relative, because the hourly base rate swings several-fold on a bursty market.
+    calibration_gap_watch: float = 0.20
+    calibration_gap_retrain: float = 0.40
     calibration_min_z: float = 3.0
     top_decile_min_n: int = 30
-    # Retrain when the Wilson upper bound at this z is below the expectation. One-sided z = 3
-    # (~0.1% false alarms per check) because the monitor re-checks every window.
+    # The Wilson upper bound (effective n) at this one-sided z below the expectation: z = 3
+    # (~0.1% false alarms per check) for retrain because the monitor re-checks every window.
     top_decile_retrain_z: float = 3.0
-    top_decile_watch_ratio: float = 0.8  # point estimate below 80% of the expectation
+    top_decile_watch_z: float = 2.0  # watch: significant at this z ...
+    top_decile_watch_ratio: float = 0.8  # ... and the point estimate below 80% of the expectation
     pr_auc_drop_watch: float = 0.10  # absolute drop vs the metadata's test-slice PR-AUC
     pr_auc_drop_retrain: float = 0.20
+    # PR-AUC moves with the base rate (prevalence) and has no interval here: watch only.
+    pr_auc_max_level: Level = Level.WATCH
 
 
 @dataclass(frozen=True)
@@ -97,7 +112,7 @@ def _graded(value: float, watch: float, retrain: float) -> Level:
 def score_psi_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
     if m.score_psi is None:
         return None
-    level = _graded(m.score_psi, t.score_psi_watch, t.score_psi_retrain)
+    level = min(_graded(m.score_psi, t.score_psi_watch, t.score_psi_retrain), t.psi_max_level)
     if level is Level.OK:
         return None
     return Reason("score_psi", level, f"score PSI {m.score_psi:.3f} (watch >= {t.score_psi_watch})")
@@ -108,7 +123,7 @@ def feature_psi_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
     if worst is None:
         return None
     name, value = worst
-    level = _graded(value, t.feature_psi_watch, t.feature_psi_retrain)
+    level = min(_graded(value, t.feature_psi_watch, t.feature_psi_retrain), t.psi_max_level)
     if level is Level.OK:
         return None
     drifted = sorted(k for k, v in m.feature_psi.items() if v >= t.feature_psi_watch)
@@ -140,17 +155,19 @@ def calibration_gap_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
     if m.ece is None:  # too few resolved labels for calibration metrics
         return None
     gap = m.hit_rate - m.mean_predicted
-    if abs(m.calibration_z) < t.calibration_min_z:
+    if abs(m.calibration_z) < t.calibration_min_z or m.mean_predicted <= 0.0:
         return None
-    level = _graded(abs(gap), t.calibration_gap_watch, t.calibration_gap_retrain)
+    relative = abs(gap) / m.mean_predicted
+    level = _graded(relative, t.calibration_gap_watch, t.calibration_gap_retrain)
     if level is Level.OK:
         return None
     direction = "below" if gap < 0 else "above"
     return Reason(
         "calibration_gap",
         level,
-        f"realised hit rate {m.hit_rate:.3f} is {direction} the mean prediction "
-        f"{m.mean_predicted:.3f} (z {m.calibration_z:+.1f}, {m.resolved} resolved)",
+        f"realised hit rate {m.hit_rate:.3f} is {relative:.0%} {direction} the mean prediction "
+        f"{m.mean_predicted:.3f} (z {m.calibration_z:+.1f}, design effect "
+        f"{m.design_effect or 1.0:.1f}, {m.resolved} resolved)",
     )
 
 
@@ -164,8 +181,13 @@ def top_decile_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
     )
     _, upper = wilson_rate_interval(top.rate, top.n_effective, t.top_decile_retrain_z)
     if upper < top.expected:
-        return Reason("top_decile_hit_rate", Level.RETRAIN, f"{summary}, significantly below")
-    if top.rate < t.top_decile_watch_ratio * top.expected:
+        return Reason(
+            "top_decile_hit_rate",
+            Level.RETRAIN,
+            f"{summary}, below at z {t.top_decile_retrain_z:g}",
+        )
+    _, upper = wilson_rate_interval(top.rate, top.n_effective, t.top_decile_watch_z)
+    if upper < top.expected and top.rate < t.top_decile_watch_ratio * top.expected:
         return Reason("top_decile_hit_rate", Level.WATCH, summary)
     return None
 
@@ -174,7 +196,7 @@ def pr_auc_rule(m: WindowMetrics, reference: ModelReference, t: Thresholds) -> R
     if m.pr_auc is None or reference.pr_auc is None:
         return None
     drop = reference.pr_auc - m.pr_auc
-    level = _graded(drop, t.pr_auc_drop_watch, t.pr_auc_drop_retrain)
+    level = min(_graded(drop, t.pr_auc_drop_watch, t.pr_auc_drop_retrain), t.pr_auc_max_level)
     if level is Level.OK:
         return None
     return Reason(

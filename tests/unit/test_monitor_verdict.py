@@ -58,17 +58,22 @@ def test_quiet_metrics_are_ok_with_no_reasons() -> None:
     ("value", "level"), [(0.05, Level.OK), (0.1, Level.WATCH), (0.3, Level.RETRAIN)]
 )
 def test_score_psi_rule(value: float, level: Level) -> None:
-    verdict = judge(replace(QUIET, score_psi=value), ModelReference())
+    opted_in = Thresholds(psi_max_level=Level.RETRAIN)
+    verdict = judge(replace(QUIET, score_psi=value), ModelReference(), opted_in)
     assert verdict.level is level
     assert [r.rule for r in verdict.reasons] == ([] if level is Level.OK else ["score_psi"])
+    by_default = judge(replace(QUIET, score_psi=value), ModelReference()).level
+    assert by_default is min(level, Level.WATCH)  # shift alone is not evidence of error
 
 
 @pytest.mark.parametrize(
     ("value", "level"), [(0.09, Level.OK), (0.15, Level.WATCH), (0.4, Level.RETRAIN)]
 )
 def test_feature_psi_rule_reports_the_worst_feature(value: float, level: Level) -> None:
-    verdict = judge(replace(QUIET, feature_psi={"a": 0.01, "b": value}), ModelReference())
+    metrics = replace(QUIET, feature_psi={"a": 0.01, "b": value})
+    verdict = judge(metrics, ModelReference(), Thresholds(psi_max_level=Level.RETRAIN))
     assert verdict.level is level
+    assert judge(metrics, ModelReference()).level is min(level, Level.WATCH)
     if level is not Level.OK:
         assert "worst b" in verdict.reasons[0].message
 
@@ -108,13 +113,15 @@ def test_pr_auc_rule_compares_with_the_metadata() -> None:
     reference = ModelReference(pr_auc=0.5)
     assert judge(replace(QUIET, pr_auc=0.45), reference).level is Level.OK
     assert judge(replace(QUIET, pr_auc=0.38), reference).level is Level.WATCH
-    assert judge(replace(QUIET, pr_auc=0.25), reference).level is Level.RETRAIN
+    assert judge(replace(QUIET, pr_auc=0.25), reference).level is Level.WATCH  # capped
+    opted_in = Thresholds(pr_auc_max_level=Level.RETRAIN)
+    assert judge(replace(QUIET, pr_auc=0.25), reference, opted_in).level is Level.RETRAIN
     assert judge(replace(QUIET, pr_auc=0.25), ModelReference()).level is Level.OK
 
 
 def test_thresholds_are_configurable_and_the_worst_rule_wins() -> None:
     metrics = replace(QUIET, score_psi=0.12, feature_psi={"f": 0.3})
-    verdict = judge(metrics, ModelReference())
+    verdict = judge(metrics, ModelReference(), Thresholds(psi_max_level=Level.RETRAIN))
     assert verdict.level is Level.RETRAIN
     assert [r.rule for r in verdict.reasons] == ["feature_psi", "score_psi"]
     relaxed = Thresholds(score_psi_watch=0.2, feature_psi_watch=0.5, feature_psi_retrain=0.9)
