@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from streams.app import TopicNames, WorkerOptions, run_worker
@@ -24,7 +26,11 @@ from streams.app.harness import (
     replay_features,
     sim_events,
 )
+from streams.events import TARGETS
 from streams.events.decode import validate_output
+from streams.store import connect, migrate
+from streams.store.clickhouse import ClickHouseStore
+from streams.store.sink import KafkaSink, SinkConfig
 from tests.conftest import SettingsFor, unique_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -39,6 +45,8 @@ class Run:
         self.expected_features: dict[str, list[float | None]] = {}
         self.worker: StreamWorker | None = None
         self.completed = False
+        self.replay_dir = Path()
+        self.bootstrap = ""
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +68,8 @@ def single_run(
         produce_raw(producer, topic, payload, key)
     produce_events(producer, topics, run.events[half:])
     run.expected_features = replay_features(run.events, Path(tmp) / "replay")
+    run.replay_dir = Path(tmp) / "replay" / "replay"
+    run.bootstrap = kafka_bootstrap
 
     n_buys = sum(e["type"] == "wallet_buy" for e in run.events)
     collector = Collector(
@@ -153,3 +163,74 @@ def test_outcomes_published_once_each(single_run: Run) -> None:
     assert ids and len(ids) == len(set(ids))
     last_ts = max(e["ts"] for e in single_run.events)
     assert all(o["ts"] <= last_ts for o in outcomes)  # resolved on event time only
+
+
+def _replay_labels(replay_dir: Path) -> dict[str, tuple[int, ...]]:
+    """signal event_id -> its resolved labels in the offline replay (unresolved rows left out)."""
+    labels: dict[str, tuple[int, ...]] = {}
+    for name in ("buys.parquet", "genesis.parquet"):
+        table = pq.read_table(replay_dir / name, columns=["event_id", *TARGETS]).to_pydict()
+        for i, event_id in enumerate(table["event_id"]):
+            values = [table[t][i] for t in TARGETS]
+            if None not in values:
+                labels[event_id] = tuple(int(v) for v in values)
+    return labels
+
+
+def test_sink_stores_what_was_served_and_the_join_reproduces_replay_labels(
+    single_run: Run, chdb_dsn: str, unique_name: str
+) -> None:
+    """Issue 6: the hour goes on through the sink; counts match after dedup and the
+    signals-outcomes join in ClickHouse gives the offline replay's labels."""
+    topics = single_run.topics
+    served = {s["event_id"] for s in single_run.out[topics.signals]}
+    resolved = {o["signal_event_id"] for o in single_run.out[topics.outcomes]}
+    assert served and resolved <= served
+    client = connect(chdb_dsn, database=unique_name)
+    migrate(client)
+    config = SinkConfig(
+        signals_topic=topics.signals,
+        outcomes_topic=topics.outcomes,
+        dead_letter_topic=topics.dead_letter,
+        group_id=unique_id("sink"),
+        max_wait_s=0.5,
+    )
+    sink = KafkaSink(
+        {"bootstrap.servers": single_run.bootstrap},
+        lambda: ClickHouseStore(connect(chdb_dsn, database=unique_name)),
+        config,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=sink.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        counts = (0, 0)
+        while time.monotonic() < deadline:
+            counts = (
+                int(client.query("SELECT count() FROM signals FINAL").result_rows[0][0]),
+                int(
+                    client.query("SELECT uniqExact(signal_event_id) FROM outcomes").result_rows[0][
+                        0
+                    ]
+                ),
+            )
+            if counts == (len(served), len(resolved)):
+                break
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert counts == (len(served), len(resolved))
+    joined = client.query(
+        "SELECT s.source_event_id, "
+        + ", ".join(f"o.{t}" for t in TARGETS)
+        + " FROM signals AS s FINAL INNER JOIN outcomes AS o FINAL ON o.signal_event_id = s.event_id"
+    ).result_rows
+    client.command(f"DROP DATABASE IF EXISTS {unique_name}")
+    client.close()
+    expected = _replay_labels(single_run.replay_dir)
+    got = {row[0]: tuple(int(v) for v in row[1:]) for row in joined}
+    assert len(got) == len(resolved)
+    assert got.keys() <= expected.keys()
+    assert {k: expected[k] for k in got} == got
