@@ -17,26 +17,28 @@ def list_topics(settings: Settings, timeout_s: float = 10.0) -> set[str]:
     return set(meta.topics)
 
 
-def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
-    """Create the missing topics of the plan; returns the names created."""
-    existing = list_topics(settings, timeout_s)
+def create_topics(settings: Settings, timeout_s: float = 30.0, prefix: str = "") -> list[str]:
+    """Create the missing topics of the plan (named ``prefix + name``); returns the names created.
+
+    A prefix isolates runs that share one broker (tests, benchmarks).
+    """
+    # One client for the whole call: a collected client fails its futures (_DESTROY).
+    admin = admin_client(settings)
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [
         NewTopic(
-            spec.name,
+            prefix + spec.name,
             num_partitions=spec.partitions or settings.partitions,
             replication_factor=settings.replication_factor,
             config=spec.config(),
         )
         for spec in TOPIC_PLAN
-        if spec.name not in existing
+        if prefix + spec.name not in existing
     ]
     if not wanted:
         return []
-    # Keep the client referenced until the futures resolve: a collected client fails them (_DESTROY).
-    admin = admin_client(settings)
-    futures = admin.create_topics(wanted, operation_timeout=timeout_s)
     created = []
-    for name, fut in futures.items():
+    for name, fut in admin.create_topics(wanted, operation_timeout=timeout_s).items():
         try:
             fut.result(timeout=timeout_s)
             created.append(name)

@@ -16,17 +16,14 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from streams.local.process import (
     BrokerNotReady,
+    LocalBroker,
     broker_answers,
     free_port,
-    log_tail,
     pid_alive,
     stop_pid,
-    stop_process,
-    wait_until_answers,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +97,7 @@ def new_cluster_id() -> str:
 
 
 @dataclass
-class KafkaBroker:
+class KafkaBroker(LocalBroker):
     """One KRaft broker+controller process with its data under ``work_dir``."""
 
     work_dir: Path
@@ -109,18 +106,11 @@ class KafkaBroker:
     jvm_opts: tuple[str, ...] = DEFAULT_JVM_OPTS
     libs: Path | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+    ready_timeout_s = READY_TIMEOUT_S
 
     @property
     def log_path(self) -> Path:
         return self.work_dir / "broker.log"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def start(self) -> KafkaBroker:
         """Format storage (first run only) and launch the broker; does not wait for it."""
@@ -141,37 +131,6 @@ class KafkaBroker:
                 start_new_session=True,  # own process group: clean group kill, no stray ^C
             )
         return self
-
-    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> KafkaBroker:
-        wait_until_answers(self.bootstrap, self._proc, self.log_path, timeout_s)
-        return self
-
-    def stop(self) -> int | None:
-        """SIGTERM (controlled shutdown), then SIGKILL after a grace period."""
-        if self._proc is None:
-            return None
-        code = stop_process(self._proc)
-        self._proc = None
-        return code
-
-    def log_tail(self, lines: int = 40) -> str:
-        return log_tail(self.log_path, lines)
-
-    def __enter__(self) -> KafkaBroker:
-        self.start()
-        try:
-            return self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _java(self, classpath: str) -> list[str]:
         log4j = self.work_dir / "log4j2.properties"

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from confluent_kafka.admin import AdminClient
 
@@ -122,3 +124,64 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         pass
     except PermissionError:
         os.kill(pid, sig)
+
+
+class LocalBroker:
+    """Lifecycle shared by the local brokers: a subprocess in its own group on a loopback port.
+
+    Subclasses are dataclasses with ``port`` and ``_proc`` fields; they implement ``start`` and
+    ``log_path`` and may set ``stop_grace_s``.
+    """
+
+    port: int
+    _proc: subprocess.Popen[bytes] | None
+    stop_grace_s: float = STOP_GRACE_S
+    ready_timeout_s: float = 60.0
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def wait_ready(self, timeout_s: float | None = None) -> Self:
+        wait_until_answers(
+            self.bootstrap, self._proc, self.log_path, timeout_s or self.ready_timeout_s
+        )
+        return self
+
+    def stop(self) -> int | None:
+        """SIGTERM to the process group, then SIGKILL after the grace period."""
+        if self._proc is None:
+            return None
+        code = stop_process(self._proc, grace_s=self.stop_grace_s)
+        self._proc = None
+        return code
+
+    def log_tail(self, lines: int = 40) -> str:
+        return log_tail(self.log_path, lines)
+
+    def __enter__(self) -> Self:
+        self.start()
+        try:
+            return self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

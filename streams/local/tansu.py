@@ -12,14 +12,11 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from streams.local.process import (
     BrokerNotReady,
+    LocalBroker,
     free_port,
-    log_tail,
-    stop_process,
-    wait_until_answers,
 )
 
 READY_TIMEOUT_S = 30.0
@@ -44,25 +41,19 @@ def tansu_binary() -> Path:
 
 
 @dataclass
-class TansuBroker:
+class TansuBroker(LocalBroker):
     """One tansu process on loopback with in-memory storage (data is gone when it stops)."""
 
     work_dir: Path | None = None  # holds broker.log; a temp dir when None
     port: int = 0
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+    ready_timeout_s = READY_TIMEOUT_S
+    stop_grace_s = 5.0  # in-memory broker: nothing to flush
 
     @property
     def log_path(self) -> Path:
         assert self.work_dir is not None, "start() sets work_dir"
         return self.work_dir / "tansu.log"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def start(self) -> TansuBroker:
         self.work_dir = self.work_dir or Path(tempfile.mkdtemp(prefix="tansu-"))
@@ -88,33 +79,3 @@ class TansuBroker:
                 start_new_session=True,
             )
         return self
-
-    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> TansuBroker:
-        wait_until_answers(self.bootstrap, self._proc, self.log_path, timeout_s)
-        return self
-
-    def stop(self) -> int | None:
-        if self._proc is None:
-            return None
-        code = stop_process(self._proc, grace_s=5.0)
-        self._proc = None
-        return code
-
-    def log_tail(self, lines: int = 40) -> str:
-        return log_tail(self.log_path, lines)
-
-    def __enter__(self) -> TansuBroker:
-        self.start()
-        try:
-            return self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
