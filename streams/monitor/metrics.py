@@ -3,6 +3,10 @@
 Inputs are plain arrays: calibrated probabilities, labels (1.0 / 0.0 / NaN = not resolved yet),
 signal timestamps, label resolution timestamps and feature values. Label metrics use only the
 resolved rows; distribution metrics (PSI) use every scored row.
+
+Every comparison with the training reference carries the sampling error of both sides: the
+window's (same-token clustering divided out) and the reference's (a finite test slice of
+``ModelReference.sample_size`` rows, clustered like the window).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+from scipy.stats import chi2
 from sklearn.metrics import average_precision_score
 
 PSI_FLOOR = 1e-4  # bin shares below this are floored so an empty bin does not give an infinite PSI
@@ -54,6 +59,8 @@ class ModelReference:
     top_decile_threshold: float | None = None  # None: the 90th percentile of ``score``
     base_rate: float | None = None
     pr_auc: float | None = None
+    # Rows of the test slice the bins and expectations were measured on (None: treat as exact).
+    sample_size: int | None = None
 
     def top_decile_cut(self) -> float | None:
         if self.top_decile_threshold is not None:
@@ -67,6 +74,7 @@ class MetricsConfig:
     min_resolved_for_calibration: int = 100
     min_resolved_for_pr_auc: int = 200
     min_positives_for_pr_auc: int = 5
+    pr_auc_bootstrap: int = 200  # token-cluster bootstrap resamples for the PR-AUC standard error
     min_signals_for_psi: int = 100
     top_decile_last_n: int = 200
     wilson_z: float = 1.96  # two-sided 95%
@@ -108,6 +116,43 @@ class HitRate:
     high: float
     expected: float | None
     threshold: float
+    # Effective n behind ``expected`` (test-slice top decile over the same design effect);
+    # None when the reference size is unknown (the expectation is then taken as exact).
+    expected_n_effective: float | None = None
+
+
+@dataclass(frozen=True)
+class PsiTest:
+    """How much of a PSI is sampling noise, with both samples' clustering counted.
+
+    ``noise``: the PSI two samples of one distribution would show at these effective sizes
+    (its positive bias, about (bins - 1) * (1 / n_window + 1 / n_reference)); ``p_value``: the
+    two-sample chi-square homogeneity test on the same bins at the same effective sizes
+    (Rao-Scott: counts divided by the mean design effect of the bin indicators).
+    """
+
+    noise: float
+    p_value: float
+    n_effective: float
+    reference_n_effective: float | None
+
+
+@dataclass(frozen=True)
+class MissingShift:
+    """Change of one feature's missing share (e.g. no creator history yet) against the reference.
+
+    ``z`` is the two-proportion z with both sides' sampling error, inflated by the same-token
+    design effect of the missing indicator (missingness is per token or creator, not per buy).
+    """
+
+    rate: float
+    reference_rate: float
+    design_effect: float
+    z: float | None
+
+    @property
+    def change(self) -> float:
+        return self.rate - self.reference_rate
 
 
 @dataclass(frozen=True)
@@ -124,9 +169,30 @@ class WindowMetrics:
     ece_noise: float | None  # expected ECE of a perfectly calibrated model on the same bins
     brier: float | None
     pr_auc: float | None
-    score_psi: float | None
+    score_psi: float | None  # over the reference bins; features: over their non-missing values
     feature_psi: dict[str, float]
     top_decile: HitRate | None
+    score_psi_test: PsiTest | None = None
+    feature_psi_test: dict[str, PsiTest] = field(default_factory=dict)
+    missing_shift: dict[str, MissingShift] = field(default_factory=dict)
+    # PR-AUC with negatives re-weighted to the reference base rate (PR-AUC moves with prevalence)
+    pr_auc_at_reference_rate: float | None = None
+    # Its standard error: token-cluster bootstrap of the window, plus the test slice's share
+    # (same clustering, ``sample_size`` rows) when the reference size is known.
+    pr_auc_se: float | None = None
+
+    @property
+    def score_psi_excess(self) -> float | None:
+        """Score PSI above its noise floor (the PSI itself when no test was made)."""
+        if self.score_psi is None:
+            return None
+        return _above_noise(self.score_psi, self.score_psi_test)
+
+    @property
+    def feature_psi_excess(self) -> dict[str, float]:
+        return {
+            k: _above_noise(v, self.feature_psi_test.get(k)) for k, v in self.feature_psi.items()
+        }
 
     @property
     def ece_excess(self) -> float | None:
@@ -136,10 +202,16 @@ class WindowMetrics:
 
     @property
     def max_feature_psi(self) -> tuple[str, float] | None:
-        if not self.feature_psi:
+        """The feature with the largest PSI above its noise floor, and that excess."""
+        excess = self.feature_psi_excess
+        if not excess:
             return None
-        name = max(self.feature_psi, key=lambda k: self.feature_psi[k])
-        return name, self.feature_psi[name]
+        name = max(excess, key=lambda k: excess[k])
+        return name, excess[name]
+
+
+def _above_noise(value: float, test: PsiTest | None) -> float:
+    return max(0.0, value - test.noise) if test is not None else value
 
 
 def compute_metrics(
@@ -158,6 +230,12 @@ def compute_metrics(
     if noise is not None and deff is not None:
         noise *= math.sqrt(deff)
     enough_for_psi = int(scored.sum()) >= cfg.min_signals_for_psi
+    score_shift = (
+        psi_with_noise(reference.score, scores[scored], groups[scored], reference.sample_size)
+        if enough_for_psi and reference.score is not None
+        else None
+    )
+    features = _feature_shifts(inputs, reference, scored, groups, cfg) if enough_for_psi else {}
     cut = reference.top_decile_cut()
     return WindowMetrics(
         signals=int(scored.sum()),
@@ -172,20 +250,11 @@ def compute_metrics(
         ece_noise=noise,
         brier=brier(p, y) if p.size else None,
         pr_auc=_pr_auc_if_enough(p, y, cfg),
-        score_psi=(
-            psi(reference.score, scores[scored])
-            if enough_for_psi and reference.score is not None
-            else None
-        ),
-        feature_psi=(
-            {
-                name: psi(dist, np.asarray(inputs.features[name], dtype=np.float64)[scored])
-                for name, dist in reference.features.items()
-                if name in inputs.features
-            }
-            if enough_for_psi
-            else {}
-        ),
+        score_psi=score_shift[0] if score_shift else None,
+        score_psi_test=score_shift[1] if score_shift else None,
+        feature_psi={k: v[0] for k, (v, _) in features.items() if v is not None},
+        feature_psi_test={k: v[1] for k, (v, _) in features.items() if v is not None},
+        missing_shift={k: m for k, (_, m) in features.items()},
         top_decile=(
             top_decile_hit_rate(
                 scores,
@@ -196,24 +265,135 @@ def compute_metrics(
                 cfg.top_decile_last_n,
                 reference.expected_top_decile_hit_rate,
                 cfg.wilson_z,
+                _top_decile_reference_rows(reference.sample_size),
             )
             if cut is not None
             else None
         ),
+        pr_auc_at_reference_rate=(
+            _pr_auc_if_enough(p, y, cfg, reference.base_rate)
+            if reference.base_rate is not None
+            else None
+        ),
+        pr_auc_se=(
+            pr_auc_standard_error(
+                p,
+                y,
+                groups[resolved],
+                reference.base_rate,
+                cfg.pr_auc_bootstrap,
+                reference.sample_size,
+            )
+            if _pr_auc_if_enough(p, y, cfg) is not None
+            else None
+        ),
     )
+
+
+def _feature_shifts(
+    inputs: MonitorInputs,
+    reference: ModelReference,
+    scored: np.ndarray,
+    groups: np.ndarray,
+    cfg: MetricsConfig,
+) -> dict[str, tuple[tuple[float, PsiTest] | None, MissingShift]]:
+    """Per monitored feature: (PSI, its noise) over the non-missing values, and the missing shift.
+
+    PSI with missing as its own bin reads a growing share of tokens whose creator has history
+    (warm-up) as a change of the values; the two are different questions, so they are separate.
+    """
+    out: dict[str, tuple[tuple[float, PsiTest] | None, MissingShift]] = {}
+    for name, dist in reference.features.items():
+        if name not in inputs.features:
+            continue
+        values = np.asarray(inputs.features[name], dtype=np.float64)[scored]
+        present = ~np.isnan(values)
+        ref_present = (
+            reference.sample_size * (1.0 - dist.missing_rate)
+            if reference.sample_size is not None
+            else None
+        )
+        shift = (
+            psi_with_noise(dist, values[present], groups[scored][present], ref_present)
+            if int(present.sum()) >= cfg.min_signals_for_psi
+            else None
+        )
+        missing = missing_shift(present, groups[scored], dist.missing_rate, reference.sample_size)
+        out[name] = (shift, missing)
+    return out
+
+
+def _top_decile_reference_rows(sample_size: int | None) -> float | None:
+    return sample_size / 10.0 if sample_size is not None else None
 
 
 def _mean(values: np.ndarray) -> float | None:
     return float(values.mean()) if values.size else None
 
 
-def _pr_auc_if_enough(p: np.ndarray, y: np.ndarray, cfg: MetricsConfig) -> float | None:
+def _pr_auc_if_enough(
+    p: np.ndarray, y: np.ndarray, cfg: MetricsConfig, at_rate: float | None = None
+) -> float | None:
+    """Average precision; with ``at_rate``, as if the positives made up that share.
+
+    Negatives are weighted by the odds ratio that moves the window's prevalence to ``at_rate``:
+    precision at every threshold is then what the same ranking would give at that prevalence.
+    """
     positives = int(y.sum())
     if p.size < cfg.min_resolved_for_pr_auc or positives < cfg.min_positives_for_pr_auc:
         return None
     if positives == p.size:
         return 1.0
-    return float(average_precision_score(y, p))
+    if at_rate is None or not 0.0 < at_rate < 1.0:
+        return float(average_precision_score(y, p))
+    prevalence = positives / p.size
+    weight = (1.0 - at_rate) / at_rate * prevalence / (1.0 - prevalence)
+    return float(average_precision_score(y, p, sample_weight=np.where(y > 0, 1.0, weight)))
+
+
+def weighted_average_precision(p: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Average precision per row of ``weights`` (resamples x signals); ties broken by order."""
+    order = np.argsort(-p, kind="stable")
+    w, hits = weights[:, order], y[order]
+    true_pos = np.cumsum(w * hits, axis=1)
+    seen = np.cumsum(w, axis=1)
+    precision = np.divide(true_pos, seen, out=np.zeros_like(seen), where=seen > 0)
+    positives = true_pos[:, -1]
+    gained = np.sum(w * hits * precision, axis=1)
+    return np.divide(gained, positives, out=np.zeros_like(gained), where=positives > 0)
+
+
+def pr_auc_standard_error(
+    p: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    at_rate: float | None,
+    resamples: int,
+    reference_rows: int | None,
+    seed: int = 0,
+) -> float | None:
+    """Standard error of the (prevalence-adjusted) PR-AUC gap to a test-slice PR-AUC.
+
+    Tokens are resampled with replacement (a token's buys share one fate); each resample is
+    re-weighted to ``at_rate`` like the point estimate. The metadata PR-AUC has its own error,
+    taken as the window's scaled by n_window / n_reference (same market, same clustering).
+    """
+    if resamples < 2 or p.size == 0:
+        return None
+    cluster = np.unique(groups, return_inverse=True)[1].reshape(-1)
+    draws = np.random.default_rng(seed).multinomial(
+        cluster.max() + 1, np.full(cluster.max() + 1, 1.0 / (cluster.max() + 1)), size=resamples
+    )
+    weights = draws[:, cluster].astype(np.float64)
+    if at_rate is not None and 0.0 < at_rate < 1.0:
+        pos = np.sum(weights * y, axis=1, keepdims=True)
+        neg = np.sum(weights * (1.0 - y), axis=1, keepdims=True)
+        odds = np.divide((1.0 - at_rate) / at_rate * pos, neg, out=np.ones_like(pos), where=neg > 0)
+        weights = np.where(y > 0, weights, weights * odds)
+    variance = float(np.var(weighted_average_precision(p, y, weights), ddof=1))
+    if reference_rows:
+        variance *= 1.0 + p.size / reference_rows
+    return math.sqrt(variance)
 
 
 def brier(p: np.ndarray, y: np.ndarray) -> float:
@@ -269,28 +449,109 @@ def equal_frequency_ece(p: np.ndarray, y: np.ndarray, n_bins: int) -> tuple[floa
     return ece_total, noise_total
 
 
-def bin_shares(distribution: BinnedDistribution, values: np.ndarray) -> np.ndarray:
-    """Shares of ``values`` in the reference bins, the missing share last."""
-    values = np.asarray(values, dtype=np.float64)
-    missing = np.isnan(values)
+def bin_index(distribution: BinnedDistribution, values: np.ndarray) -> np.ndarray:
+    """Reference bin of every (non-missing) value."""
     edges = np.asarray(distribution.edges, dtype=np.float64)
     # side="left": a value equal to an edge belongs to the bin that edge closes, as in training.
-    index = np.searchsorted(edges, values[~missing], side="left")
-    counts = np.bincount(index, minlength=edges.size + 1).astype(np.float64)
-    return np.append(counts, float(missing.sum())) / max(values.size, 1)
-
-
-def reference_shares(distribution: BinnedDistribution) -> np.ndarray:
-    present = 1.0 - distribution.missing_rate
-    shares = np.asarray(distribution.fractions, dtype=np.float64) * present
-    return np.append(shares, distribution.missing_rate)
+    return np.searchsorted(edges, np.asarray(values, dtype=np.float64), side="left")
 
 
 def psi(distribution: BinnedDistribution, values: np.ndarray) -> float:
-    """Population stability index of ``values`` against the reference bins (missing is a bin)."""
-    actual = np.clip(bin_shares(distribution, values), PSI_FLOOR, None)
-    expected = np.clip(reference_shares(distribution), PSI_FLOOR, None)
+    """Population stability index of the non-missing ``values`` against the reference bins.
+
+    Missing values are left out (see ``missing_shift``); 0.0 when none is present.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    present = values[~np.isnan(values)]
+    if present.size == 0:
+        return 0.0
+    bins = len(distribution.fractions)
+    shares = np.bincount(bin_index(distribution, present), minlength=bins) / present.size
+    actual = np.clip(shares, PSI_FLOOR, None)
+    expected = np.clip(np.asarray(distribution.fractions, dtype=np.float64), PSI_FLOOR, None)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def psi_test(
+    distribution: BinnedDistribution,
+    values: np.ndarray,
+    groups: np.ndarray,
+    reference_rows: float | None,
+) -> PsiTest:
+    """Noise floor and homogeneity test of the non-missing ``values`` against the bins.
+
+    PSI is about a chi-square over n, so two samples of one distribution give
+    sum_i (1 - r_i) * (1 / n_window + 1 / n_reference) over the non-empty reference bins.
+    Same-token buys are not independent (creator-history features repeat one value for every
+    buy of a token, and a few tokens can fill a reference bin): both n are divided by the mean
+    design effect of the bin indicators (mint clusters). The reference, a test slice of the same
+    market, is taken to cluster like the window; without its size it counts as exact.
+    """
+    present = np.asarray(values, dtype=np.float64)
+    shares_ref = np.asarray(distribution.fractions, dtype=np.float64)
+    if present.size == 0:
+        return PsiTest(0.0, 1.0, 0.0, None)
+    index = bin_index(distribution, present)
+    used = shares_ref > 0.0
+    deffs = np.array(
+        [design_effect((index == i).astype(np.float64), groups) for i in np.flatnonzero(used)]
+    )
+    weights = 1.0 - shares_ref[used]
+    deff = float(np.sum(weights * deffs) / np.sum(weights)) if weights.sum() > 0 else 1.0
+    n_eff = present.size / deff
+    ref_eff = reference_rows / deff if reference_rows else None
+    inverse_n = 1.0 / n_eff + (1.0 / ref_eff if ref_eff else 0.0)
+    noise = float(np.sum(weights)) * inverse_n
+    shares = np.bincount(index, minlength=shares_ref.size) / present.size
+    return PsiTest(noise, _homogeneity_p(shares, shares_ref, n_eff, ref_eff), n_eff, ref_eff)
+
+
+def _homogeneity_p(
+    shares: np.ndarray, shares_ref: np.ndarray, n_eff: float, ref_eff: float | None
+) -> float:
+    """p-value of the chi-square test that both samples come from one binned distribution."""
+    if ref_eff:
+        pooled = (shares * n_eff + shares_ref * ref_eff) / (n_eff + ref_eff)
+        scale = n_eff * ref_eff / (n_eff + ref_eff)
+    else:  # goodness of fit against exact reference shares
+        pooled, scale = shares_ref, n_eff
+    used = pooled > 0.0
+    statistic = scale * float(np.sum((shares[used] - shares_ref[used]) ** 2 / pooled[used]))
+    dof = int(used.sum()) - 1
+    return float(chi2.sf(statistic, dof)) if dof > 0 else 1.0
+
+
+def psi_with_noise(
+    distribution: BinnedDistribution,
+    values: np.ndarray,
+    groups: np.ndarray,
+    reference_rows: float | None,
+) -> tuple[float, PsiTest]:
+    """(PSI, its test) of the non-missing ``values`` (``groups`` aligned with them)."""
+    return psi(distribution, values), psi_test(distribution, values, groups, reference_rows)
+
+
+def missing_shift(
+    present: np.ndarray, groups: np.ndarray, reference_rate: float, reference_rows: int | None
+) -> MissingShift:
+    """Two-proportion z of the window's missing share vs the reference's (clustered)."""
+    missing = (~np.asarray(present, dtype=bool)).astype(np.float64)
+    n = missing.size
+    rate = float(missing.mean()) if n else 0.0
+    deff = design_effect(missing, groups) if n else 1.0
+    if reference_rows:
+        pooled = (rate * n + reference_rate * reference_rows) / (n + reference_rows)
+        inverse_n = 1.0 / max(n, 1) + 1.0 / reference_rows
+    else:
+        pooled, inverse_n = reference_rate, 1.0 / max(n, 1)
+    variance = pooled * (1.0 - pooled) * deff * inverse_n
+    if n == 0:
+        z = None
+    elif variance > 0.0:
+        z = (rate - reference_rate) / math.sqrt(variance)
+    else:
+        z = 0.0 if rate == reference_rate else math.copysign(math.inf, rate - reference_rate)
+    return MissingShift(rate=rate, reference_rate=reference_rate, design_effect=deff, z=z)
 
 
 def quantile_of(distribution: BinnedDistribution, q: float) -> float | None:
@@ -332,14 +593,20 @@ def top_decile_hit_rate(
     last_n: int,
     expected: float | None,
     z: float = 1.96,
+    expected_rows: float | None = None,
 ) -> HitRate:
-    """Hit rate of the last ``last_n`` resolved signals scored at or above ``threshold``."""
+    """Hit rate of the last ``last_n`` resolved signals scored at or above ``threshold``.
+
+    ``expected_rows``: test-slice top-decile rows behind ``expected``; their effective n uses
+    the window's top-decile design effect (same market, same clustering).
+    """
     chosen = ~np.isnan(labels) & ~np.isnan(scores) & (scores >= threshold)
     order = np.argsort(np.nan_to_num(resolved_ts[chosen], nan=np.inf), kind="stable")
     keep = order[-last_n:] if last_n > 0 else order
     recent = labels[chosen][keep]
     n, hits = int(recent.size), int(recent.sum())
-    n_eff = n / design_effect(recent, groups[chosen][keep]) if n else 0.0
+    deff = design_effect(recent, groups[chosen][keep]) if n else 1.0
+    n_eff = n / deff if n else 0.0
     low, high = wilson_rate_interval(hits / n if n else 0.0, n_eff, z)
     return HitRate(
         n=n,
@@ -350,6 +617,7 @@ def top_decile_hit_rate(
         high=high,
         expected=expected,
         threshold=threshold,
+        expected_n_effective=expected_rows / deff if expected_rows else None,
     )
 
 

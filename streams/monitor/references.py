@@ -30,7 +30,15 @@ def reference_of(metadata: ModelMetadata) -> ModelReference:
         expected_top_decile_hit_rate=_number_or_none(expected),
         base_rate=metadata.base_rate,
         pr_auc=metadata.pr_auc,
+        sample_size=_test_rows(extras.get("splits")),
     )
+
+
+def _test_rows(splits: object) -> int | None:
+    """Rows of the test slice (``splits.rows.test``) the reference was measured on, if recorded."""
+    rows = splits.get("rows") if isinstance(splits, dict) else None
+    test = rows.get("test") if isinstance(rows, dict) else None
+    return test if isinstance(test, int) and not isinstance(test, bool) and test > 0 else None
 
 
 def _number_or_none(value: object) -> float | None:

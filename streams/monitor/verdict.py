@@ -4,9 +4,12 @@ Each rule looks at one metric and is skipped when the metric is unavailable (too
 resolved labels, or no reference in the model metadata). The verdict is the worst rule level.
 Defaults (all overridable through ``Thresholds``) are documented in docs/monitor.md.
 
-Two kinds of evidence: distribution shift (score and feature PSI) says the inputs look different
-from the training reference, which market-wide features do every day (daily launch cycle, growing
-creator and wallet histories); by default it escalates only to ``watch``. ``retrain`` needs
+Two kinds of evidence: distribution shift (score and feature PSI, missing shares) says the inputs
+look different from the training reference, which market-wide features do every day (daily
+launch cycle, growing creator and wallet histories); by default it escalates only to ``watch``.
+Every rule compares with the reference net of both samples' sampling error: PSI above its
+small-sample noise floor, the missing-share change in standard errors, the top-decile shortfall
+against the combined intervals of the window and of the test-slice expectation. ``retrain`` needs
 evidence that the predictions are wrong now, measured on resolved labels against its sampling
 error: a significant calibration gap or ECE excess, or a top-decile hit rate significantly below
 the model's expectation.
@@ -14,10 +17,17 @@ the model's expectation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from streams.monitor.metrics import ModelReference, WindowMetrics, wilson_rate_interval
+from streams.monitor.metrics import (
+    HitRate,
+    ModelReference,
+    PsiTest,
+    WindowMetrics,
+    wilson_rate_interval,
+)
 
 
 class Level(IntEnum):
@@ -43,6 +53,13 @@ class Thresholds:
     feature_psi_retrain: float = 0.25
     # PSI is shift, not error: it is capped at this level (raise to RETRAIN for the old rule).
     psi_max_level: Level = Level.WATCH
+    # PSI counts only when its two-sample homogeneity test (effective n) is this significant:
+    # ~10 monitored features re-checked every run, so a strict per-feature level.
+    psi_max_p: float = 0.001
+    # Missing share (e.g. creators without history): |z| at least this (clustered, both
+    # samples' error) and a material change in share; shift, so watch at most.
+    missing_z_watch: float = 3.0
+    missing_change_watch: float = 0.10
     ece_watch: float = 0.05  # ECE in excess of its sampling-noise floor
     ece_retrain: float = 0.10
     # Calibration in the large: |realised - predicted hits| / predicted hits, judged only when
@@ -52,13 +69,16 @@ class Thresholds:
     calibration_gap_retrain: float = 0.40
     calibration_min_z: float = 3.0
     top_decile_min_n: int = 30
-    # The Wilson upper bound (effective n) at this one-sided z below the expectation: z = 3
-    # (~0.1% false alarms per check) for retrain because the monitor re-checks every window.
+    # The shortfall (expected - rate) beyond the combined Wilson half-widths (Newcombe) of the
+    # window (effective n) and of the test-slice expectation, at this z: z = 3 (~0.1% false
+    # alarms per check) for retrain because the monitor re-checks every window.
     top_decile_retrain_z: float = 3.0
     top_decile_watch_z: float = 2.0  # watch: significant at this z ...
     top_decile_watch_ratio: float = 0.8  # ... and the point estimate below 80% of the expectation
     pr_auc_drop_watch: float = 0.10  # absolute drop vs the metadata's test-slice PR-AUC
     pr_auc_drop_retrain: float = 0.20
+    # ... and exceed this many standard errors (z = 3: re-checked every hour, ~0.1% per check)
+    pr_auc_min_z: float = 3.0
     # PR-AUC moves with the base rate (prevalence) and has no interval here: watch only.
     pr_auc_max_level: Level = Level.WATCH
 
@@ -92,6 +112,7 @@ def judge(
         for r in (
             score_psi_rule(metrics, t),
             feature_psi_rule(metrics, t),
+            missing_share_rule(metrics, t),
             ece_rule(metrics, t),
             calibration_gap_rule(metrics, t),
             top_decile_rule(metrics, t),
@@ -109,28 +130,72 @@ def _graded(value: float, watch: float, retrain: float) -> Level:
     return Level.WATCH if value >= watch else Level.OK
 
 
+def _significant(test: PsiTest | None, t: Thresholds) -> bool:
+    return test is None or test.p_value <= t.psi_max_p
+
+
+def _test_text(test: PsiTest | None) -> str:
+    if test is None:
+        return ""
+    return (
+        f", noise floor {test.noise:.3f}, p {test.p_value:.2g}, effective n {test.n_effective:.0f}"
+    )
+
+
 def score_psi_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
-    if m.score_psi is None:
+    excess = m.score_psi_excess
+    if excess is None or m.score_psi is None or not _significant(m.score_psi_test, t):
         return None
-    level = min(_graded(m.score_psi, t.score_psi_watch, t.score_psi_retrain), t.psi_max_level)
+    level = min(_graded(excess, t.score_psi_watch, t.score_psi_retrain), t.psi_max_level)
     if level is Level.OK:
         return None
-    return Reason("score_psi", level, f"score PSI {m.score_psi:.3f} (watch >= {t.score_psi_watch})")
+    return Reason(
+        "score_psi",
+        level,
+        f"score PSI {m.score_psi:.3f} ({excess:.3f} above noise{_test_text(m.score_psi_test)}; "
+        f"watch >= {t.score_psi_watch})",
+    )
 
 
 def feature_psi_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
-    worst = m.max_feature_psi
-    if worst is None:
+    """The worst feature among those whose PSI is both material (above noise) and significant."""
+    drifted = {
+        k: v
+        for k, v in m.feature_psi_excess.items()
+        if v >= t.feature_psi_watch and _significant(m.feature_psi_test.get(k), t)
+    }
+    if not drifted:
         return None
-    name, value = worst
+    name = max(drifted, key=lambda k: drifted[k])
+    value = drifted[name]
     level = min(_graded(value, t.feature_psi_watch, t.feature_psi_retrain), t.psi_max_level)
-    if level is Level.OK:
-        return None
-    drifted = sorted(k for k, v in m.feature_psi.items() if v >= t.feature_psi_watch)
     return Reason(
         "feature_psi",
         level,
-        f"{len(drifted)} feature(s) drifted, worst {name} PSI {value:.3f} ({', '.join(drifted)})",
+        f"{len(drifted)} feature(s) drifted, worst {name} PSI {m.feature_psi[name]:.3f} "
+        f"({value:.3f} above noise{_test_text(m.feature_psi_test.get(name))}; "
+        f"{', '.join(sorted(drifted))})",
+    )
+
+
+def missing_share_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
+    moved = {
+        name: s
+        for name, s in m.missing_shift.items()
+        if s.z is not None
+        and abs(s.z) >= t.missing_z_watch
+        and abs(s.change) >= t.missing_change_watch
+    }
+    if not moved:
+        return None
+    name = max(moved, key=lambda k: abs(moved[k].change))
+    s = moved[name]
+    return Reason(
+        "missing_share",
+        min(Level.WATCH, t.psi_max_level),
+        f"{len(moved)} feature(s) changed their missing share, worst {name} "
+        f"{s.rate:.3f} vs {s.reference_rate:.3f} (z {s.z:+.1f}, design effect "
+        f"{s.design_effect:.1f}; {', '.join(sorted(moved))})",
     )
 
 
@@ -175,32 +240,66 @@ def top_decile_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
     top = m.top_decile
     if top is None or top.expected is None or top.n < t.top_decile_min_n:
         return None
+    expected_n = (
+        f", expectation effective n {top.expected_n_effective:.0f}"
+        if top.expected_n_effective
+        else ""
+    )
     summary = (
         f"last {top.n} resolved top-decile signals (effective n {top.n_effective:.0f}) hit "
         f"{top.rate:.3f} (95% CI {top.low:.3f}-{top.high:.3f}) vs expected {top.expected:.3f}"
+        f"{expected_n}"
     )
-    _, upper = wilson_rate_interval(top.rate, top.n_effective, t.top_decile_retrain_z)
-    if upper < top.expected:
+    if top_decile_shortfall(top, t.top_decile_retrain_z):
         return Reason(
             "top_decile_hit_rate",
             Level.RETRAIN,
             f"{summary}, below at z {t.top_decile_retrain_z:g}",
         )
-    _, upper = wilson_rate_interval(top.rate, top.n_effective, t.top_decile_watch_z)
-    if upper < top.expected and top.rate < t.top_decile_watch_ratio * top.expected:
+    if (
+        top_decile_shortfall(top, t.top_decile_watch_z)
+        and top.rate < t.top_decile_watch_ratio * top.expected
+    ):
         return Reason("top_decile_hit_rate", Level.WATCH, summary)
     return None
 
 
+def top_decile_shortfall(top: HitRate, z: float) -> bool:
+    """Is the hit rate below the expectation at ``z``, counting both sides' sampling error?
+
+    Newcombe's hybrid score method: the difference is significant when it exceeds the root sum
+    of squares of the window's Wilson upper half-width and the expectation's Wilson lower
+    half-width (0 when the expectation's sample size is unknown).
+    """
+    if top.expected is None:
+        return False
+    _, upper = wilson_rate_interval(top.rate, top.n_effective, z)
+    margin_squared = (upper - top.rate) ** 2
+    if top.expected_n_effective:
+        lower, _ = wilson_rate_interval(top.expected, top.expected_n_effective, z)
+        margin_squared += (top.expected - lower) ** 2
+    return top.expected - top.rate > math.sqrt(margin_squared)
+
+
 def pr_auc_rule(m: WindowMetrics, reference: ModelReference, t: Thresholds) -> Reason | None:
-    if m.pr_auc is None or reference.pr_auc is None:
+    """PR-AUC vs the metadata's, at the reference base rate when it is known (prevalence-free)."""
+    observed = m.pr_auc_at_reference_rate if m.pr_auc_at_reference_rate is not None else m.pr_auc
+    if observed is None or m.pr_auc is None or reference.pr_auc is None:
         return None
-    drop = reference.pr_auc - m.pr_auc
+    drop = reference.pr_auc - observed
+    if m.pr_auc_se is not None and drop < t.pr_auc_min_z * m.pr_auc_se:
+        return None  # within sampling error
     level = min(_graded(drop, t.pr_auc_drop_watch, t.pr_auc_drop_retrain), t.pr_auc_max_level)
     if level is Level.OK:
         return None
+    adjusted = (
+        f" (at the reference base rate {reference.base_rate:.3f}; {m.pr_auc:.3f} as observed)"
+        if m.pr_auc_at_reference_rate is not None and reference.base_rate is not None
+        else ""
+    )
     return Reason(
         "pr_auc",
         level,
-        f"PR-AUC {m.pr_auc:.3f} is {drop:.3f} below the model's {reference.pr_auc:.3f}",
+        f"PR-AUC {observed:.3f}{adjusted} is {drop:.3f} below the model's {reference.pr_auc:.3f}"
+        + (f" (standard error {m.pr_auc_se:.3f})" if m.pr_auc_se is not None else ""),
     )

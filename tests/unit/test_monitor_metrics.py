@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.metrics import average_precision_score
 
 from streams.monitor.metrics import (
     Bins,
@@ -16,7 +17,10 @@ from streams.monitor.metrics import (
     design_effect,
     equal_frequency_ece,
     hit_rate_by_bin,
+    missing_shift,
+    pr_auc_standard_error,
     psi,
+    psi_test,
     quantile_of,
     top_decile_hit_rate,
     wilson_interval,
@@ -39,14 +43,92 @@ def test_psi_is_small_for_the_same_distribution_and_large_for_a_shift() -> None:
     assert psi(reference, rng.normal(loc=1.0, size=5_000)) > 0.25
 
 
-def test_psi_counts_a_change_in_the_missing_share() -> None:
+def test_psi_ignores_the_missing_share_which_missing_shift_judges_on_its_own() -> None:
     rng = np.random.default_rng(2)
     values = rng.normal(size=10_000)
     reference = reference_from_values(values)
     assert reference.missing_rate == 0.0
     half_missing = values.copy()
     half_missing[::2] = np.nan
-    assert psi(reference, half_missing) > 1.0
+    assert psi(reference, half_missing) < 0.01  # the present values did not move
+    shift = missing_shift(~np.isnan(half_missing), np.arange(10_000), 0.0, 10_000)
+    assert shift.change == pytest.approx(0.5) and shift.z is not None and shift.z > 10
+
+
+def test_missing_shift_z_counts_same_token_buys_once() -> None:
+    rng = np.random.default_rng(21)
+    # 60 tokens x 50 buys; a token has creator history or not, for all its buys alike
+    present = np.repeat(rng.random(60) < 0.65, 50)
+    tokens = np.repeat(np.arange(60), 50)
+    alone = missing_shift(present, np.arange(3_000), 0.45, 9_000)
+    clustered = missing_shift(present, tokens, 0.45, 9_000)
+    assert clustered.design_effect == pytest.approx(50.0, rel=0.1)
+    assert alone.z is not None and clustered.z is not None
+    assert abs(clustered.z) < abs(alone.z) / 4
+
+
+def test_psi_noise_floor_is_the_two_sample_bias_and_grows_with_clustering() -> None:
+    rng = np.random.default_rng(22)
+    reference = reference_from_values(rng.normal(size=5_000))
+    values = rng.normal(size=2_000)
+    test = psi_test(reference, values, np.arange(2_000), 5_000)
+    assert test.noise == pytest.approx(9 * (1 / 2_000 + 1 / 5_000), rel=0.1)
+    observed = [
+        psi(reference_from_values(rng.normal(size=5_000)), rng.normal(size=2_000))
+        for _ in range(40)
+    ]
+    assert float(np.mean(observed)) == pytest.approx(test.noise, rel=0.3)
+    tokens = np.repeat(np.arange(100), 20)  # 20 buys of a token share one value
+    shared = np.repeat(rng.normal(size=100), 20)
+    clustered = psi_test(reference, shared, tokens, 5_000)
+    assert clustered.n_effective == pytest.approx(100.0, rel=0.2)
+    assert clustered.noise > 5 * test.noise
+
+
+def test_psi_test_separates_a_few_heavy_tokens_from_a_real_shift() -> None:
+    rng = np.random.default_rng(23)
+    reference = reference_from_values(rng.normal(size=8_000))
+    tokens = np.repeat(np.arange(40), 100)  # 40 tokens, 100 buys each, one value per token
+    noisy = np.repeat(rng.normal(size=40), 100)
+    heavy = psi_test(reference, noisy, tokens, 8_000)
+    assert psi(reference, noisy) > 0.1 and heavy.p_value > 0.001  # large PSI, but 40 draws
+    moved = np.repeat(rng.normal(loc=1.5, size=40), 100)
+    assert psi_test(reference, moved, tokens, 8_000).p_value < 1e-4
+
+
+def test_pr_auc_at_the_reference_rate_undoes_a_prevalence_change() -> None:
+    rng = np.random.default_rng(24)
+
+    def window(rate: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = (rng.random(n) < rate).astype(np.float64)
+        return rng.normal(loc=1.2 * y), y  # the same ranking power at any prevalence
+
+    ref_s, ref_y = window(0.2, 40_000)
+    low_s, low_y = window(0.05, 40_000)
+    reference = ModelReference(base_rate=0.2)
+    inputs = MonitorInputs(
+        scores=1 / (1 + np.exp(-low_s)),
+        labels=low_y,
+        ts=np.zeros(low_y.size),
+        resolved_ts=np.zeros(low_y.size),
+    )
+    m = compute_metrics(inputs, reference)
+    expected = average_precision_score(ref_y, ref_s)
+    assert m.pr_auc is not None and m.pr_auc < expected - 0.15  # raw PR-AUC follows prevalence
+    assert m.pr_auc_at_reference_rate == pytest.approx(expected, abs=0.02)
+
+
+def test_pr_auc_standard_error_grows_with_same_token_clustering() -> None:
+    rng = np.random.default_rng(25)
+    token_fate = (rng.random(100) < 0.3).astype(np.float64)
+    y = np.repeat(token_fate, 20)
+    p = np.clip(0.3 + 0.3 * (y - 0.3) + rng.normal(scale=0.2, size=y.size), 0.01, 0.99)
+    alone = pr_auc_standard_error(p, y, np.arange(y.size), None, 200, None)
+    tokens = pr_auc_standard_error(p, y, np.repeat(np.arange(100), 20), None, 200, None)
+    with_reference = pr_auc_standard_error(p, y, np.repeat(np.arange(100), 20), None, 200, 2_000)
+    assert alone is not None and tokens is not None and with_reference is not None
+    assert tokens > 2 * alone
+    assert with_reference == pytest.approx(tokens * math.sqrt(2.0), rel=1e-6)
 
 
 def test_quantile_of_decile_bins_recovers_the_ninetieth_percentile() -> None:
@@ -185,3 +267,30 @@ def test_clustered_top_decile_has_a_wider_interval() -> None:
     assert alone.rate == tokens.rate == 0.5
     assert tokens.n_effective == pytest.approx(20.0, rel=0.05) and alone.n_effective == 200
     assert tokens.high - tokens.low > 2 * (alone.high - alone.low)
+
+
+def test_top_decile_expectation_carries_the_reference_sample_size() -> None:
+    scores = np.full(200, 0.9)
+    labels = np.repeat(np.arange(20) % 2, 10).astype(np.float64)  # 20 tokens x 10 buys
+    hit = top_decile_hit_rate(
+        scores,
+        labels,
+        np.arange(200.0),
+        np.repeat(np.arange(20), 10),
+        0.5,
+        200,
+        0.5,
+        expected_rows=1_000.0,
+    )
+    # the test slice's 1,000 top-decile rows cluster like the window's: ~100 effective
+    assert hit.expected_n_effective == pytest.approx(100.0, rel=0.05)
+    reference = ModelReference(score=reference_from_values(scores), sample_size=10_000)
+    inputs = MonitorInputs(
+        scores=scores,
+        labels=labels,
+        ts=np.zeros(200),
+        resolved_ts=np.arange(200.0),
+        groups=np.repeat(np.arange(20), 10),
+    )
+    top = compute_metrics(inputs, reference).top_decile
+    assert top is not None and top.expected_n_effective == pytest.approx(100.0, rel=0.05)

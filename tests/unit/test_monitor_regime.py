@@ -1,4 +1,4 @@
-"""The drift monitor on a simulated market: a regime change gives ``retrain``, a stable market not.
+"""The drift monitor on a simulated market: a regime change gives ``retrain``, a stable one ``ok``.
 
 One seeded market is simulated twice: as is (stable) and with a regime change at ``CHANGE_H``
 (more ruggers, weaker smart wallets, souring market mood). Both runs are identical before the
@@ -208,7 +208,8 @@ def describe(market: Market) -> str:
                 f"hit={m.hit_rate or 0:.3f} p={m.mean_predicted or 0:.3f} "
                 f"z={m.calibration_z or 0:+.1f} deff={m.design_effect or 0:.1f} "
                 f"top={top.rate if top else float('nan'):.3f}(neff {top.n_effective if top else 0:.0f}) "
-                f"score_psi={m.score_psi or 0:.2f} -> {r.verdict.label} "
+                f"score_psi={m.score_psi or 0:.2f} pr_auc@base={m.pr_auc_at_reference_rate or 0:.3f}"
+                f"±{m.pr_auc_se or 0:.3f} -> {r.verdict.label} "
                 f"{[x.rule for x in r.verdict.reasons]}"
             )
     return "\n".join(lines)
@@ -224,9 +225,9 @@ def test_the_model_is_worth_monitoring(market: Market) -> None:
     assert summary["pr_auc"] > 1.5 * summary["base_rate"], describe(market)
 
 
-def test_stable_market_never_says_retrain(market: Market) -> None:
+def test_stable_market_stays_ok_in_every_window(market: Market) -> None:
     levels = [r.verdict.level for _, r in market.results["stable"]]
-    assert levels and max(levels) < Level.RETRAIN, describe(market)
+    assert levels and max(levels) is Level.OK, describe(market)
 
 
 def test_changed_market_says_retrain_within_a_few_hours(market: Market) -> None:

@@ -7,8 +7,10 @@ import pytest
 
 from streams.monitor.metrics import (
     HitRate,
+    MissingShift,
     ModelReference,
     MonitorInputs,
+    PsiTest,
     WindowMetrics,
     compute_metrics,
     wilson_interval,
@@ -35,7 +37,7 @@ QUIET = WindowMetrics(
 )
 
 
-def _top(hits: int, n: int, expected: float) -> HitRate:
+def _top(hits: int, n: int, expected: float, expected_n: float | None = None) -> HitRate:
     low, high = wilson_interval(hits, n)
     return HitRate(
         n=n,
@@ -46,6 +48,7 @@ def _top(hits: int, n: int, expected: float) -> HitRate:
         high=high,
         expected=expected,
         threshold=0.5,
+        expected_n_effective=expected_n,
     )
 
 
@@ -107,6 +110,62 @@ def test_top_decile_rule_retrains_only_when_significantly_below_expectation() ->
     assert retrain.level is Level.RETRAIN and retrain.reasons[0].rule == "top_decile_hit_rate"
     too_few = judge(replace(QUIET, top_decile=_top(0, 10, 0.6)), ModelReference())
     assert too_few.level is Level.OK
+
+
+def test_top_decile_rule_counts_the_sampling_error_of_the_expectation() -> None:
+    exact = judge(replace(QUIET, top_decile=_top(90, 200, 0.6)), ModelReference())
+    assert exact.level is Level.RETRAIN
+    # the same window against an expectation measured on 100 effective test-slice outcomes
+    small = judge(replace(QUIET, top_decile=_top(90, 200, 0.6, 100.0)), ModelReference())
+    assert small.level is Level.WATCH and "expectation effective n 100" in small.reasons[0].message
+    tiny = judge(replace(QUIET, top_decile=_top(90, 200, 0.6, 20.0)), ModelReference())
+    assert tiny.level is Level.OK
+
+
+def test_psi_counts_only_above_its_noise_floor_and_when_significant() -> None:
+    noisy = PsiTest(noise=0.3, p_value=0.2, n_effective=60.0, reference_n_effective=90.0)
+    metrics = replace(QUIET, feature_psi={"f": 0.35}, feature_psi_test={"f": noisy})
+    assert metrics.feature_psi_excess["f"] == pytest.approx(0.05)
+    assert judge(metrics, ModelReference()).level is Level.OK
+    big_but_insignificant = replace(metrics, feature_psi={"f": 0.8}, feature_psi_test={"f": noisy})
+    assert judge(big_but_insignificant, ModelReference()).level is Level.OK
+    real = replace(
+        metrics, feature_psi={"f": 0.8}, feature_psi_test={"f": replace(noisy, p_value=1e-6)}
+    )
+    verdict = judge(real, ModelReference())
+    assert verdict.level is Level.WATCH and "above noise" in verdict.reasons[0].message
+    score = PsiTest(noise=0.02, p_value=1e-9, n_effective=900.0, reference_n_effective=900.0)
+    assert judge(replace(QUIET, score_psi=0.11, score_psi_test=score), ModelReference()).level is (
+        Level.OK
+    )  # 0.09 above noise
+    assert judge(replace(QUIET, score_psi=0.13, score_psi_test=score), ModelReference()).level is (
+        Level.WATCH
+    )
+
+
+def test_missing_share_rule_needs_significance_and_a_material_change() -> None:
+    def with_shift(rate: float, z: float) -> WindowMetrics:
+        shift = MissingShift(rate=rate, reference_rate=0.45, design_effect=90.0, z=z)
+        return replace(QUIET, missing_shift={"cre_mean_peak_mult": shift})
+
+    assert judge(with_shift(0.35, -1.7), ModelReference()).level is Level.OK  # warm-up noise
+    assert judge(with_shift(0.40, -3.5), ModelReference()).level is Level.OK  # small change
+    verdict = judge(with_shift(0.07, -13.0), ModelReference())
+    assert verdict.level is Level.WATCH and verdict.reasons[0].rule == "missing_share"
+    opted_in = Thresholds(psi_max_level=Level.RETRAIN)
+    assert judge(with_shift(0.07, -13.0), ModelReference(), opted_in).level is Level.WATCH
+
+
+def test_pr_auc_rule_uses_the_prevalence_adjusted_value_and_its_error() -> None:
+    reference = ModelReference(pr_auc=0.6, base_rate=0.2)
+    dropped = replace(QUIET, pr_auc=0.40, pr_auc_at_reference_rate=0.46)
+    assert judge(dropped, reference).level is Level.WATCH
+    assert "at the reference base rate" in judge(dropped, reference).reasons[0].message
+    prevalence_only = replace(QUIET, pr_auc=0.40, pr_auc_at_reference_rate=0.58)
+    assert judge(prevalence_only, reference).level is Level.OK
+    within_error = replace(dropped, pr_auc_se=0.055)  # 0.14 is 2.5 standard errors
+    assert judge(within_error, reference).level is Level.OK
+    assert judge(replace(dropped, pr_auc_se=0.03), reference).level is Level.WATCH
 
 
 def test_pr_auc_rule_compares_with_the_metadata() -> None:
