@@ -22,13 +22,13 @@ import lightgbm
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnxmltools.convert import convert_lightgbm
-from onnxmltools.convert.common.data_types import FloatTensorType
 
+from streams.scoring.registry import new_session, positive_probability
 from training.metadata import ModelMetadata, metadata_path, metadata_to_json, onnx_path
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "probabilities"
+LABEL_NAME = "label"
 PARITY_TOLERANCE = 1e-5
 TMP_PREFIX = ".tmp-"
 
@@ -38,23 +38,152 @@ def sha256_hex(data: bytes) -> str:
 
 
 def export_onnx(booster: lightgbm.Booster, feature_names: Sequence[str]) -> bytes:
-    """Convert a binary LightGBM booster to ONNX: input ``input`` float32 [None, F], output
-    ``probabilities`` float32 [N, 2] (zipmap=False keeps it a plain tensor, not a list of dicts)."""
+    """Convert a binary LightGBM booster to ONNX: input ``input`` float64 [None, F], output
+    ``probabilities`` float32 [N, 2] (column 1 the positive class) and ``label`` int64 [N].
+
+    One ``ai.onnx.ml`` (opset 3) TreeEnsembleClassifier with double thresholds and leaf values
+    (``*_as_tensor``): onnxruntime then compares float64 inputs with float64 thresholds, exactly
+    as LightGBM does. onnxmltools' converter only takes float32 inputs and stores thresholds as
+    float32, so a value between float32(t) and t would land on the other side of the split.
+    """
     names = list(feature_names)
     if booster.num_feature() != len(names):
         raise ValueError(f"booster has {booster.num_feature()} features, got {len(names)} names")
-    objective = str(booster.params.get("objective", booster.dump_model().get("objective", "")))
-    if not objective.startswith(("binary", "cross_entropy")):
+    dump = booster.dump_model()
+    objective = str(booster.params.get("objective", dump.get("objective", "")))
+    if not objective.startswith(("binary", "cross_entropy")) or int(dump["num_class"]) != 1:
         raise ValueError(f"only binary boosters are exported (objective {objective!r})")
-    model = convert_lightgbm(
-        booster,
-        initial_types=[(INPUT_NAME, FloatTensorType([None, len(names)]))],
-        zipmap=False,
-    )
+    ensemble = _TreeEnsemble()
+    for tree_id, tree in enumerate(dump["tree_info"]):
+        ensemble.add_tree(tree_id, tree["tree_structure"])
+    model = ensemble.to_model(len(names))
     entry = model.metadata_props.add()
     entry.key, entry.value = "feature_names", ",".join(names)
+    onnx.checker.check_model(model, full_check=True)
     _check_io(model, len(names))
     return bytes(model.SerializeToString())
+
+
+# LightGBM reads |x| <= kZeroThreshold (1e-35f) in a dense row as 0.0 before any split.
+LGBM_ZERO_THRESHOLD = float(np.float32(1e-35))
+ML_OPSET = 3  # the first ai.onnx.ml opset with nodes_values_as_tensor / class_weights_as_tensor
+
+
+def onnx_threshold(threshold: float) -> float:
+    """The float64 threshold t' with (x <= t') == (lgbm(x) <= threshold) for every x, where
+    lgbm(x) is 0.0 for |x| <= LGBM_ZERO_THRESHOLD and x otherwise (only thresholds inside that
+    zero band move)."""
+    if -LGBM_ZERO_THRESHOLD <= threshold < 0.0:
+        return float(np.nextafter(-LGBM_ZERO_THRESHOLD, -np.inf))
+    if 0.0 <= threshold < LGBM_ZERO_THRESHOLD:
+        return LGBM_ZERO_THRESHOLD
+    return threshold
+
+
+def missing_goes_left(node: dict[str, Any]) -> bool:
+    """Where LightGBM sends NaN: missing_type NaN -> default_left; None -> NaN is read as 0.0,
+    so 0 <= threshold decides. (Zero-as-missing cannot be expressed by one ONNX node.)"""
+    missing_type = node["missing_type"]
+    if missing_type == "NaN":
+        return bool(node["default_left"])
+    if missing_type == "None":
+        return float(node["threshold"]) >= 0.0
+    raise ValueError(f"missing_type {missing_type!r} (zero_as_missing) is not exported")
+
+
+class _TreeEnsemble:
+    """The node/leaf attribute lists of a TreeEnsembleClassifier, filled tree by tree."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, list[Any]] = {
+            k: [] for k in ("treeids", "nodeids", "featureids", "modes", "values", "true", "false")
+        }
+        self.missing_left: list[int] = []
+        self.leaves: dict[str, list[Any]] = {k: [] for k in ("treeids", "nodeids", "weights")}
+
+    def add_tree(self, tree_id: int, root: dict[str, Any]) -> None:
+        next_id = 1
+        stack = [(root, 0)]
+        while stack:
+            node, node_id = stack.pop()
+            if "split_feature" not in node:
+                self._add_node(tree_id, node_id, 0, "LEAF", 0.0, 0, 0, False)
+                self.leaves["treeids"].append(tree_id)
+                self.leaves["nodeids"].append(node_id)
+                self.leaves["weights"].append(float(node["leaf_value"]))
+                continue
+            if node["decision_type"] != "<=":
+                raise ValueError(f"split {node['decision_type']!r} (categorical) is not exported")
+            left, right = next_id, next_id + 1
+            next_id += 2
+            threshold = onnx_threshold(float(node["threshold"]))
+            self._add_node(
+                tree_id, node_id, int(node["split_feature"]), "BRANCH_LEQ", threshold,
+                left, right, missing_goes_left(node),
+            )  # fmt: skip
+            stack.append((node["left_child"], left))
+            stack.append((node["right_child"], right))
+
+    def _add_node(
+        self,
+        tree_id: int,
+        node_id: int,
+        feature: int,
+        mode: str,
+        value: float,
+        true_id: int,
+        false_id: int,
+        missing_true: bool,
+    ) -> None:
+        row = (tree_id, node_id, feature, mode, value, true_id, false_id)
+        for key, item in zip(self.nodes, row, strict=True):
+            self.nodes[key].append(item)
+        self.missing_left.append(int(missing_true))
+
+    def to_model(self, n_features: int) -> onnx.ModelProto:
+        n, leaves = self.nodes, self.leaves
+        double = onnx.TensorProto.DOUBLE
+        ensemble = onnx.helper.make_node(
+            "TreeEnsembleClassifier",
+            [INPUT_NAME],
+            [LABEL_NAME, OUTPUT_NAME],
+            name="lightgbm_trees",
+            domain="ai.onnx.ml",
+            nodes_treeids=n["treeids"],
+            nodes_nodeids=n["nodeids"],
+            nodes_featureids=n["featureids"],
+            nodes_modes=n["modes"],
+            nodes_values_as_tensor=onnx.helper.make_tensor(
+                "nodes_values", double, [len(n["values"])], n["values"]
+            ),
+            nodes_truenodeids=n["true"],
+            nodes_falsenodeids=n["false"],
+            nodes_missing_value_tracks_true=self.missing_left,
+            class_treeids=leaves["treeids"],
+            class_nodeids=leaves["nodeids"],
+            class_ids=[0] * len(leaves["weights"]),
+            class_weights_as_tensor=onnx.helper.make_tensor(
+                "class_weights", double, [len(leaves["weights"])], leaves["weights"]
+            ),
+            classlabels_int64s=[0, 1],  # one score column + two labels: binary, [1 - p, p]
+            post_transform="LOGISTIC",
+        )
+        graph = onnx.helper.make_graph(
+            [ensemble],
+            "lightgbm_binary",
+            [onnx.helper.make_tensor_value_info(INPUT_NAME, double, [None, n_features])],
+            [
+                onnx.helper.make_tensor_value_info(LABEL_NAME, onnx.TensorProto.INT64, [None]),
+                onnx.helper.make_tensor_value_info(OUTPUT_NAME, onnx.TensorProto.FLOAT, [None, 2]),
+            ],
+        )
+        opsets = [
+            onnx.helper.make_opsetid("", 17),
+            onnx.helper.make_opsetid("ai.onnx.ml", ML_OPSET),
+        ]
+        model = onnx.helper.make_model(graph, opset_imports=opsets, producer_name="alphastream")
+        model.ir_version = 8  # what onnxruntime 1.2x+ reads; onnx's newest default may be ahead
+        return model
 
 
 def _check_io(model: onnx.ModelProto, n_features: int) -> None:
@@ -87,21 +216,23 @@ class ProbeResult:
 
 @dataclass(frozen=True, slots=True)
 class ParityReport:
-    """``ok`` only depends on ordinary (real) rows; the other probes are reported, not gated,
-    because their differences are known converter limits (float32 thresholds, missing handling)."""
+    """``ok`` needs real rows and every probe kind within ``tolerance``: with float64 inputs and
+    thresholds, NaN routing and the zero band encoded as LightGBM does, none is a known limit."""
 
     tolerance: float
     probes: dict[str, ProbeResult]
     never_missing_features: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    input_type: str = "tensor(double)"  # what onnxruntime was fed, as serving feeds it
 
     @property
     def ok(self) -> bool:
-        real = self.probes["real"]
-        return real.n > 0 and real.max_abs_diff <= self.tolerance
+        return self.probes["real"].n > 0 and all(
+            p.max_abs_diff <= self.tolerance for p in self.probes.values()
+        )
 
     def summary(self) -> str:
-        lines = [f"parity ok={self.ok} tol={self.tolerance:g}"]
+        lines = [f"parity ok={self.ok} tol={self.tolerance:g} input={self.input_type}"]
         for p in self.probes.values():
             lines.append(
                 f"  {p.kind:<16} n={p.n:<6} max|diff|={p.max_abs_diff:.3g} "
@@ -109,13 +240,6 @@ class ParityReport:
             )
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
-
-
-def _onnx_probability(session: ort.InferenceSession, X: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):  # beyond float32 range becomes +-inf, as in serving
-        X32 = X.astype(np.float32)
-    out = session.run([OUTPUT_NAME], {INPUT_NAME: X32})[0]
-    return np.asarray(out[:, 1], dtype=np.float64)
 
 
 def _walk_splits(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -136,21 +260,22 @@ def split_nodes(booster: lightgbm.Booster) -> list[dict[str, Any]]:
 
 def _threshold_probes(
     base: np.ndarray, splits: list[dict[str, Any]], rng: np.random.Generator, limit: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows with one feature set exactly on a split threshold, and the same one float64 ulp above
-    (where a float32 cast of input and threshold can collapse the two sides of the split)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with one feature set exactly on a split threshold, one float64 ulp below and one above
+    (a float32 model collapses these; the double export must split them as LightGBM does)."""
     numeric = [s for s in splits if isinstance(s["threshold"], float | int)]
     if not numeric or base.shape[0] == 0:
         empty = np.empty((0, base.shape[1]))
-        return empty, empty
+        return empty, empty, empty
     chosen = rng.choice(len(numeric), size=min(limit, len(numeric)), replace=False)
     rows = base[rng.integers(0, base.shape[0], size=chosen.size)].copy()
-    above = rows.copy()
+    below, above = rows.copy(), rows.copy()
     for r, idx in enumerate(chosen):
         feature, threshold = numeric[idx]["split_feature"], float(numeric[idx]["threshold"])
         rows[r, feature] = threshold
+        below[r, feature] = np.nextafter(threshold, -np.inf)
         above[r, feature] = np.nextafter(threshold, np.inf)
-    return rows, above
+    return below, rows, above
 
 
 def _never_missing(booster: lightgbm.Booster, splits: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -174,24 +299,26 @@ def parity_check(
     tolerance: float = PARITY_TOLERANCE,
     seed: int = 0,
 ) -> ParityReport:
-    """Compare LightGBM ``predict`` (raw probability) with onnxruntime on several probe kinds."""
+    """Compare LightGBM ``predict`` (raw probability, float64 rows) with onnxruntime fed as the
+    scorer feeds it (``positive_probability``: the rows cast to the model's input dtype)."""
     rng = np.random.default_rng(seed)
     X = np.asarray(X_real, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != booster.num_feature():
         raise ValueError(f"X_real must be [n, {booster.num_feature()}], got {X.shape}")
-    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    session = new_session(onnx_bytes)
     sample = X[rng.choice(X.shape[0], size=min(n_sample, X.shape[0]), replace=False)]
     with_nans = sample.copy()
     with_nans[rng.random(with_nans.shape) < 0.3] = np.nan
     all_missing = np.full((8, X.shape[1]), np.nan)
     splits = split_nodes(booster)
-    on_threshold, above_threshold = _threshold_probes(sample, splits, rng, n_threshold_probes)
+    below, on, above = _threshold_probes(sample, splits, rng, n_threshold_probes)
     probe_rows = {
         "real": sample,
         "nan_injected": with_nans,
         "all_missing": all_missing,
-        "on_threshold": on_threshold,
-        "above_threshold": above_threshold,
+        "below_threshold": below,
+        "on_threshold": on,
+        "above_threshold": above,
     }
     probes = {k: _compare(k, booster, session, rows, tolerance) for k, rows in probe_rows.items()}
     never_missing = _never_missing(booster, splits)
@@ -199,7 +326,8 @@ def parity_check(
         tolerance=tolerance,
         probes=probes,
         never_missing_features=never_missing,
-        notes=_notes(probes, never_missing, tolerance),
+        notes=_notes(probes, never_missing, tolerance, session.get_inputs()[0].type),
+        input_type=session.get_inputs()[0].type,
     )
 
 
@@ -213,27 +341,28 @@ def _compare(
     if rows.shape[0] == 0:
         return ProbeResult(kind, 0, 0.0, 0.0)
     diff = np.abs(
-        np.asarray(booster.predict(rows), dtype=np.float64) - _onnx_probability(session, rows)
+        np.asarray(booster.predict(rows), dtype=np.float64) - positive_probability(session, rows)
     )
     return ProbeResult(kind, rows.shape[0], float(diff.max()), float(np.mean(diff > tolerance)))
 
 
 def _notes(
-    probes: dict[str, ProbeResult], never_missing: tuple[str, ...], tolerance: float
+    probes: dict[str, ProbeResult],
+    never_missing: tuple[str, ...],
+    tolerance: float,
+    input_type: str,
 ) -> tuple[str, ...]:
     notes = []
-    for kind in ("on_threshold", "above_threshold"):
-        if probes[kind].max_abs_diff > tolerance:
-            notes.append(
-                f"{kind}: {probes[kind].share_above_tol:.1%} of probes differ > {tolerance:g}; "
-                "ONNX compares in float32 (input and thresholds) while LightGBM uses float64"
-            )
-    for kind in ("nan_injected", "all_missing"):
-        if probes[kind].max_abs_diff > tolerance:
-            notes.append(
-                f"{kind}: missing values are routed differently by ONNX for "
-                f"{len(never_missing)} never-missing-in-training feature(s): {list(never_missing)[:10]}"
-            )
+    if input_type != "tensor(double)":
+        notes.append(
+            f"input {input_type}: rows are cast before onnxruntime compares them with thresholds, "
+            "while LightGBM compares float64 values with float64 thresholds"
+        )
+    if any(probes[k].max_abs_diff > tolerance for k in ("nan_injected", "all_missing")):
+        notes.append(
+            f"missing values routed differently; {len(never_missing)} never-missing-in-training "
+            f"feature(s) (LightGBM reads NaN as 0 for them): {list(never_missing)[:10]}"
+        )
     return tuple(notes)
 
 

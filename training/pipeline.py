@@ -249,6 +249,7 @@ def parity_dict(parity: Any) -> dict[str, Any]:
     return {
         "ok": bool(parity.ok),
         "tolerance": float(parity.tolerance),
+        "input_type": str(getattr(parity, "input_type", "")),  # what serving feeds the ONNX
         "probes": {
             k: dict(p.__dict__) if hasattr(p, "__dict__") else _slots(p)
             for k, p in parity.probes.items()

@@ -20,7 +20,14 @@ import onnxruntime as ort
 
 from streams.events.models import TARGETS
 from streams.features import STANDARD_NAMES
-from streams.scoring.registry import INPUT_NAME, OUTPUT_NAME, ModelRegistry, new_session
+from streams.scoring.registry import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    ModelRegistry,
+    input_dtype,
+    model_input,
+    new_session,
+)
 from streams.scoring.scorer import Scorer
 from streams.scoring.synthetic import SyntheticPair, synthetic_pair
 from training.export import deploy_pair
@@ -79,14 +86,15 @@ def _engines(
     scorer: Scorer, merged: ort.InferenceSession, boosters: list[lightgbm.Booster], X: np.ndarray
 ) -> dict[str, Callable[[], object]]:
     """What is timed: the full Scorer (ONNX per model + Platt + rule), one merged-graph run
-    (ONNX only, float32 cast included), and LightGBM predict per model (raw only)."""
+    (ONNX only, cast to the graph's input dtype included), and LightGBM predict per model (raw only)."""
     feed = {INPUT_NAME: X}
+    dtype = input_dtype(merged)
 
     def scorer_call() -> object:
         return scorer.score_batch("standard", X)
 
     def merged_call() -> object:
-        feed[INPUT_NAME] = X.astype(np.float32)
+        feed[INPUT_NAME] = model_input(X, dtype)
         return merged.run(None, feed)
 
     def lightgbm_call() -> object:

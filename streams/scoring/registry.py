@@ -39,19 +39,51 @@ class RejectedModel(Exception):
     """A candidate pair failed validation; the message is the logged reason."""
 
 
+# onnxruntime input type -> the numpy dtype fed to it (float64: exported since the double
+# TreeEnsemble; float32: pairs exported earlier by onnxmltools, still served)
+INPUT_DTYPES: dict[str, np.dtype] = {
+    "tensor(double)": np.dtype(np.float64),
+    "tensor(float)": np.dtype(np.float32),
+}
+
+
+def input_dtype(session: ort.InferenceSession) -> np.dtype:
+    declared = session.get_inputs()[0].type
+    if declared not in INPUT_DTYPES:
+        raise ValueError(
+            f"input {INPUT_NAME!r} is {declared}, expected one of {list(INPUT_DTYPES)}"
+        )
+    return INPUT_DTYPES[declared]
+
+
+def model_input(X: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Exactly what a model of input type ``dtype`` is fed (serving and the parity check)."""
+    with np.errstate(over="ignore"):  # beyond float32 range becomes +-inf (same split side)
+        return np.ascontiguousarray(X, dtype=dtype)
+
+
+def positive_probability(session: ort.InferenceSession, X: np.ndarray) -> np.ndarray:
+    """Positive-class probability of [n, F] rows: one onnxruntime run on ``model_input``."""
+    out = session.run([OUTPUT_NAME], {INPUT_NAME: model_input(X, input_dtype(session))})[0]
+    return np.asarray(out[:, 1], dtype=np.float64)
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedModel:
     metadata: ModelMetadata
     session: ort.InferenceSession
     onnx_path: Path
+    input_dtype: np.dtype
 
     @property
     def label(self) -> str:
         return self.metadata.label
 
-    def raw_probability(self, X32: np.ndarray) -> np.ndarray:
-        """Positive-class probability for a float32 [n, F] batch (one onnxruntime run)."""
-        out = self.session.run([OUTPUT_NAME], {INPUT_NAME: X32})[0]
+    def raw_probability(self, X: np.ndarray) -> np.ndarray:
+        """Positive-class probability for an [n, F] batch (cast to the model's input dtype,
+        a no-op for float64 rows and a float64 model; one onnxruntime run)."""
+        feed = model_input(X, self.input_dtype)
+        out = self.session.run([OUTPUT_NAME], {INPUT_NAME: feed})[0]
         return np.asarray(out[:, 1], dtype=np.float64)
 
 
@@ -176,7 +208,8 @@ class ModelRegistry:
         serving = current.get(key)
         if serving is not None and serving.metadata == metadata:
             return key, None
-        return key, LoadedModel(metadata, _checked_session(onnx_bytes, metadata), onnx_file)
+        session = _checked_session(onnx_bytes, metadata)
+        return key, LoadedModel(metadata, session, onnx_file, input_dtype(session))
 
     def _check_features(self, metadata: ModelMetadata) -> None:
         expected = self.expected_features.get(metadata.family)
@@ -205,7 +238,7 @@ def _parse(meta_file: Path) -> ModelMetadata:
 def _checked_session(onnx_bytes: bytes, metadata: ModelMetadata) -> ort.InferenceSession:
     try:
         session = new_session(onnx_bytes)
-        probe = np.full((1, metadata.feature_count), np.nan, dtype=np.float32)
+        probe = np.full((1, metadata.feature_count), np.nan, dtype=input_dtype(session))
         out = session.run([OUTPUT_NAME], {INPUT_NAME: probe})[0]
     except Exception as exc:  # onnxruntime raises several exception types for bad graphs
         raise RejectedModel(f"onnxruntime cannot run the model: {_first_line(exc)}") from exc

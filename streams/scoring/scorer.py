@@ -9,7 +9,7 @@ import numpy as np
 
 from streams.events.models import TARGETS
 from streams.scoring.calibration import platt
-from streams.scoring.registry import ModelRegistry
+from streams.scoring.registry import ModelRegistry, model_input
 from streams.scoring.rules import RuleScorer
 
 log = logging.getLogger(__name__)
@@ -53,14 +53,15 @@ class Scorer:
             raise ValueError(f"{family} batch must be [n, {width}], got {X.shape}")
         rule = self._rules[family].score(X)
         models = self.registry.models_for(family)
-        with np.errstate(over="ignore"):  # beyond float32 range becomes +-inf (same split side)
-            X32 = np.ascontiguousarray(X, dtype=np.float32) if models else X
+        feeds: dict[np.dtype, np.ndarray] = {}  # one cast per input dtype, shared by its models
         raw: dict[str, np.ndarray | None] = dict.fromkeys(TARGETS)
         calibrated: dict[str, np.ndarray | None] = dict.fromkeys(TARGETS)
         labels: dict[str, str] = {}
         for target, model in models.items():
             try:
-                probability = model.raw_probability(X32)
+                if model.input_dtype not in feeds:
+                    feeds[model.input_dtype] = model_input(X, model.input_dtype)
+                probability = model.raw_probability(feeds[model.input_dtype])
             except Exception:  # a model that fails at run time must not stop the stream
                 log.exception("model %s failed on a batch of %d rows", model.label, X.shape[0])
                 continue

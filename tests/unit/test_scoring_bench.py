@@ -18,7 +18,7 @@ from streams.scoring.synthetic import synthetic_pair
 def test_merged_graph_equals_separate_sessions() -> None:
     names = bench_feature_names(20)
     pairs = [synthetic_pair(names, seed=s, n_rows=400, n_trees=4) for s in range(3)]
-    X = pairs[0].X[:50].astype(np.float32)
+    X = pairs[0].X[:50]  # float64, the export's input type
     merged = merged_session([p.onnx_bytes for p in pairs])
     outputs = dict(
         zip([o.name for o in merged.get_outputs()], merged.run(None, {"input": X}), strict=True)

@@ -225,3 +225,29 @@ def test_values_beyond_float32_range_score_without_warnings(
     assert calibrated is not None
     assert np.all((calibrated >= 0) & (calibrated <= 1))
     assert np.all((scores.rule > 0) & (scores.rule < 1))
+
+
+def test_pair_exported_before_the_double_input_still_serves(
+    v1: SyntheticPair, tmp_path: Path
+) -> None:
+    """Pairs deployed by the float32 onnxmltools export keep serving: fed float32, as then."""
+    from onnxmltools.convert import convert_lightgbm
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    legacy = convert_lightgbm(
+        v1.booster, initial_types=[("input", FloatTensorType([None, len(STANDARD)]))], zipmap=False
+    ).SerializeToString()
+    meta = v1.metadata.model_copy(update={"onnx_sha256": sha256_hex(legacy)})
+    deploy_pair(legacy, meta, tmp_path)
+    model = _registry(tmp_path).models_for("standard")[TARGET]
+    assert model.input_dtype == np.float32
+    X = v1.X[:300]
+    served = Scorer(_registry(tmp_path)).score_batch("standard", X).raw[TARGET]
+    assert served is not None
+    expected = model.session.run(["probabilities"], {"input": X.astype(np.float32)})[0][:, 1]
+    np.testing.assert_array_equal(served, expected)
+
+
+def test_new_exports_are_fed_float64(v1: SyntheticPair, tmp_path: Path) -> None:
+    deploy_pair(v1.onnx_bytes, v1.metadata, tmp_path)
+    assert _registry(tmp_path).models_for("standard")[TARGET].input_dtype == np.float64

@@ -40,5 +40,5 @@ def test_simulated_replay_trains_a_pair_that_beats_the_base_rate(tmp_path: Path)
     registry = ModelRegistry(config.models_dir, {"standard": STANDARD_NAMES}, 300.0)
     model = registry.models_for("standard")[TARGET]
     x = data.matrix()[-200:]
-    served = model.raw_probability(np.ascontiguousarray(x, dtype=np.float32))
+    served = model.raw_probability(x)
     assert np.max(np.abs(served - outcome.booster.predict(x))) <= 1e-5
