@@ -116,30 +116,46 @@ _COOC_NAMES = (
 )  # fmt: skip
 
 
+def _least_weight(min_weight: float, scale: float) -> float:
+    """The smallest stored weight ``w`` with ``w * scale >= min_weight`` in float arithmetic, so
+    ``w >= result`` decides exactly like the product (the product is monotone in ``w``)."""
+    if scale <= 0.0:
+        return math.inf if min_weight > 0.0 else -math.inf
+    if min_weight <= 0.0:  # every non-negative weight qualifies (weights are never negative)
+        return 0.0 if min_weight == 0.0 else -math.inf
+    w = min_weight / scale
+    if w * scale >= min_weight:
+        while (below := math.nextafter(w, 0.0)) * scale >= min_weight:
+            w = below
+        return w
+    while w * scale < min_weight:
+        w = math.nextafter(w, math.inf)
+    return w
+
+
 def _cooc_values(
     engine: FeatureEngine, tok: TokenState, cooc: CoocState | None, ts: int
 ) -> tuple[float, float, float, float]:
     if cooc is None:
         return (0.0, 0.0, 0.0, 0.0)
-    n_partners = 0
+    weights = cooc.partners
+    if not weights:
+        return (0.0, 0.0, 0.0, 0.0)
+    min_weight = engine.config.cooc_min_weight
+    scale = _exp(-(ts - cooc.ref_ts) * engine._cooc_decay)  # one reference time per table
+    # x -> x * scale is monotone in floats: the largest stored weight gives the largest decayed one
+    top = max(weights.values()) * scale
+    threshold = _least_weight(min_weight, scale)
+    n_partners = len([w for w in weights.values() if w >= threshold])
     in_token = 0
     weight_in = 0.0
-    top = 0.0
-    decay = engine._cooc_decay
-    min_weight = engine.config.cooc_min_weight
     buyers = tok.wallets
-    for partner, (weight, at) in cooc.partners.items():
-        w = weight * _exp(-(ts - at) * decay)
-        if w > top:
-            top = w
-        entry = buyers.get(partner)
-        if entry is not None and entry[0] > 0:
+    for partner in [p for p in weights if p in buyers]:  # summed in partner order, as before
+        if buyers[partner][0] > 0:
+            w = weights[partner] * scale
             weight_in += w
             if w >= min_weight:
-                n_partners += 1
                 in_token += 1
-        elif w >= min_weight:
-            n_partners += 1
     return (float(n_partners), float(in_token), weight_in, top)
 
 
@@ -428,10 +444,18 @@ def _cobuyer_pairs(engine: FeatureEngine, buyers: list[str], ts: int) -> tuple[i
         table = engine.state.cooc.get(address)
         if table is None:
             continue
+        scale = _exp(-(ts - table.ref_ts) * decay)
+        weights = table.partners
         mine = 0
-        for partner, (weight, at) in table.partners.items():
-            if partner in present and weight * math.exp(-(ts - at) * decay) >= min_weight:
-                mine += 1
+        if len(buyers) < len(weights):  # walk the smaller side (a count: order does not matter)
+            for buyer in buyers:
+                weight = weights.get(buyer)
+                if weight is not None and weight * scale >= min_weight:
+                    mine += 1
+        else:
+            for partner, weight in weights.items():
+                if partner in present and weight * scale >= min_weight:
+                    mine += 1
         pairs += mine
         best = max(best, mine)
     return pairs // 2, best

@@ -33,6 +33,8 @@ from streams.features.registry import (
     STAGE_24H_MS,
 )
 from streams.features.state import (
+    COOC_REBASE_MS,
+    COOC_REF_STEP_MS,
     META_KEY,
     REGIME_KEY,
     CoocState,
@@ -153,22 +155,37 @@ class FeatureEngine:
         self._meta = meta
         self._cooc_decay = math.log(2.0) / self.config.cooc_half_life_ms
         self._rate_decay = math.log(2.0) / self.config.wallet_rate_half_life_ms
+        self._cooc_window_ms = self.config.cooc_window_ms
+        self._cooc_recent_max = self.config.cooc_recent_max
+        self._cooc_max_partners = 2 * self.config.cooc_top_k
+        self._holder_min = self.config.holder_min_tokens
+        self._smart_min_resolved = self.config.smart_min_resolved
+        self._smart_min_win_rate = self.config.smart_min_win_rate
+        self._prune_min = self.config.prune_min
         self._out = EngineOutput()
         # hot path: bound store methods (the in-memory backend's dict get, its dirty-marking put)
         self._get_token = _fast_get(st.tokens)
         self._get_wallet = _fast_get(st.wallets)
         self._get_cooc = _fast_get(st.cooc)
+        self._get_creator = _fast_get(st.creators)
         self._put_token = st.tokens.put
         self._put_wallet = st.wallets.put
         self._put_cooc = st.cooc.put
         self._put_pending = st.pending.put
-        self._put_regime = st.regime.put
-        self._put_meta = st.meta.put
+        self._touch_regime = _fast_touch(st.regime)
+        self._touch_meta = _fast_touch(st.meta)
         self._touch_token = _fast_touch(st.tokens)
         self._touch_wallet = _fast_touch(st.wallets)
         self._touch_cooc = _fast_touch(st.cooc)
         self._touch_pending = _fast_touch(st.pending)
+        self._upgrade_legacy_cooc()
         self._rebuild_queues()
+
+    def _upgrade_legacy_cooc(self) -> None:
+        """Co-buyer tables restored from the format before reference times: rescale them once."""
+        for address, table in self._cooc.items():
+            if table.upgrade_legacy(self._cooc_decay):
+                self._cooc.put(address, table)
 
     # ---- queues of due items (rebuilt from the stores on restore) -------------------------
 
@@ -248,8 +265,8 @@ class FeatureEngine:
         """Apply one event; returns the signals and outcomes it made final."""
         self._out = out = EngineOutput()
         self._apply(event, owned)
-        self._put_meta(META_KEY, self._meta)
-        self._put_regime(REGIME_KEY, self._regime)
+        self._touch_meta(META_KEY)
+        self._touch_regime(REGIME_KEY)
         return out
 
     def _apply(self, event: InputEvent, owned: bool) -> None:
@@ -299,8 +316,8 @@ class FeatureEngine:
             for event in events:
                 apply(event, owned)
         finally:
-            self._put_meta(META_KEY, self._meta)
-            self._put_regime(REGIME_KEY, self._regime)
+            self._touch_meta(META_KEY)
+            self._touch_regime(REGIME_KEY)
         return total
 
     # ---- events ---------------------------------------------------------------------------
@@ -337,7 +354,7 @@ class FeatureEngine:
         self._wallets.put(ev.creator, wallet)
         regime = self._regime
         regime.launches.append(ts)
-        self.state.regime.put(REGIME_KEY, regime)
+        self._touch_regime(REGIME_KEY)
         gen_due = ts + GENESIS_DELAY_MS
         fate_due = ts + self.config.fate_horizon_ms
         self._q_gen.append((gen_due, ev.mint))
@@ -352,7 +369,7 @@ class FeatureEngine:
         return wallet
 
     def _on_trade(self, ev: Buy | Sell, ts: int, is_buy: bool, owned: bool) -> None:
-        cfg = self.config
+        # hot path: config and store methods are pre-bound on self, the buy signal is inlined
         mint = ev.mint
         tok = self._get_token(mint)
         new_token = tok is None
@@ -365,10 +382,11 @@ class FeatureEngine:
         last_price = tok.last_price
         prev_price = last_price if last_price is not None else tok.launch_price
         sol = ev.sol_amount
-        if tok.w5m < tok.base + len(tok.p_ts):  # something can leave a window
+        p_ts = tok.p_ts
+        idx = tok.base + len(p_ts)  # this trade's path index
+        if tok.w5m < idx:  # something can leave a window
             _advance_windows(tok, ts)
-        idx = tok.base + len(tok.p_ts)
-        tok.p_ts.append(ts)
+        p_ts.append(ts)
         tok.p_px.append(price)
         tok.p_sol.append(sol if is_buy else -sol)
         if tok.first_price is None:
@@ -386,12 +404,13 @@ class FeatureEngine:
             regime.grads.append(ts)
         address = ev.wallet
         wallet = self._get_wallet(address)
-        entry = tok.wallets.get(address)
+        token_wallets = tok.wallets
+        entry = token_wallets.get(address)
         first_in_token = entry is None or entry[0] == 0
         if entry is None:
             # [n_buys, net token balance, buy SOL, 1 if the wallet was first seen in this trade]
             entry = [0, 0.0, 0.0, 1.0 if wallet is None else 0.0]  # shared float constants
-            tok.wallets[address] = entry
+            token_wallets[address] = entry
         if wallet is None:
             wallet = WalletState(ts)
             self._put_wallet(address, wallet)
@@ -399,9 +418,10 @@ class FeatureEngine:
             self._touch_wallet(address)
         wallet.last_seen_ts = ts
         prev_buys = int(entry[0])
-        holder_min = cfg.holder_min_tokens
+        holder_min = self._holder_min
         was_holder = entry[1] > holder_min
-        is_creator = address == tok.creator  # never true while the creator is unknown (None)
+        creator_address = tok.creator
+        is_creator = address == creator_address  # never true while the creator is unknown
         if is_buy:
             tok.n_buys += 1
             tok.buy_sol_total += sol
@@ -437,45 +457,63 @@ class FeatureEngine:
             tok.holders += 1 if is_holder else -1
         if tok.gen_pending:
             tok.early.append([ts, address, sol, int(is_buy), price, ev.slot])
-        if is_buy:
+        if not is_buy:
+            wallet.n_sells += 1
+        else:
             buys = regime.buys
             if buys and buys[0][0] <= ts - MINUTE_MS:
                 _evict_regime_buys(regime, ts)
             buys.append([ts, sol])
             regime.buys_n += 1
             regime.buys_sol += sol
+            event_id = ev.event_id
             if owned:
-                self._emit_buy_signal(
-                    ev, ts, tok, wallet, price, prev_price, prev_trade_ts, prev_buys, first_in_token
+                creator = (
+                    self._get_creator(creator_address) if creator_address is not None else None
                 )
+                row = standard_features(
+                    self, ev, ts, tok, wallet, creator, self._get_cooc(address), price,
+                    prev_price, prev_trade_ts, prev_buys, first_in_token,
+                )  # fmt: skip
+                self._out.signals.append(
+                    SignalRow("buy", event_id, ts, mint, address, creator_address, price, row)
+                )
+                self.stats.signals += 1
             # the wallet's own buy counts only after its signal (features exclude it)
             wallet.rate = wallet.rate * _exp(-(ts - wallet.rate_ts) * self._rate_decay) + 1.0
             wallet.rate_ts = ts
             wallet.n_buys += 1
             wallet.sol_spent += sol
             wallet.last_buy_ts = ts
-            if first_in_token:
-                wallet.n_tokens += 1
-            if tok.t0 is not None:
-                wallet.entry_age_sum += (ts - tok.t0) / 1000.0
+            t0 = tok.t0
+            if t0 is not None:
+                wallet.entry_age_sum += (ts - t0) / 1000.0
                 wallet.entry_age_n += 1
             if first_in_token:
+                wallet.n_tokens += 1
                 self._update_cooc(tok, address, ts)
+                n_resolved = wallet.n_resolved
                 if (
-                    wallet.n_resolved >= cfg.smart_min_resolved
-                    and wallet.wins_2x >= cfg.smart_min_win_rate * wallet.n_resolved
+                    n_resolved >= self._smart_min_resolved
+                    and wallet.wins_2x >= self._smart_min_win_rate * n_resolved
                 ):
                     tok.smart_buyers += 1
             meta = self._meta
-            meta.seq += 1
+            meta.seq = seq = meta.seq + 1
             sig = PendingSignal(
-                meta.seq, ev.event_id, "buy", mint, address, tok.creator, ts, price, idx, owned
+                seq, event_id, "buy", mint, address, creator_address, ts, price, idx, owned
             )
-            self._open_signal(tok, sig)
-        else:
-            wallet.n_sells += 1
-        if idx - tok.base >= cfg.prune_min:  # prune_path drops nothing from shorter paths
-            outcomes.prune_path(tok, cfg.prune_min)
+            if tok.out_r is None:
+                outcomes.open_signal(tok, idx)
+            else:
+                tok.open_signals.append(idx)
+            self._put_pending(event_id, sig)
+            self._q_1h.append(sig)
+            due = ts + STAGE_1H_MS
+            if due < self._next_due:
+                self._next_due = due
+        if idx - tok.base >= self._prune_min:  # prune_path drops nothing from shorter paths
+            outcomes.prune_path(tok, self._prune_min)
         if new_token:  # stored only now: its own signal does not count it as an active token
             self._put_token(mint, tok)
 
@@ -498,86 +536,77 @@ class FeatureEngine:
         if due < self._next_due:
             self._next_due = due
 
-    def _emit_buy_signal(
-        self, ev: Buy | Sell, ts: int, tok: TokenState, wallet: WalletState, price: float,
-        prev_price: float | None, prev_trade_ts: int | None, prev_buys: int, first_in_token: bool,
-    ) -> None:  # fmt: skip
-        creator = self._creators.get(tok.creator) if tok.creator is not None else None
-        row = standard_features(
-            self, ev, ts, tok, wallet, creator, self._get_cooc(ev.wallet), price, prev_price,
-            prev_trade_ts, prev_buys, first_in_token,
-        )  # fmt: skip
-        self._out.signals.append(
-            SignalRow("buy", ev.event_id, ts, ev.mint, ev.wallet, tok.creator, price, row)
-        )
-        self.stats.signals += 1
-
     def _update_cooc(self, tok: TokenState, address: str, ts: int) -> None:
         """Pair a first buyer of ``tok`` with the token's recent first buyers (both directions)."""
-        cfg = self.config
         recent = tok.recent_first
-        horizon = ts - cfg.cooc_window_ms
-        stale = 0
-        while stale < len(recent) and recent[stale][0] <= horizon:
-            stale += 1
-        if stale:
-            del recent[:stale]
+        if recent:
+            horizon = ts - self._cooc_window_ms
+            if recent[0][0] <= horizon:
+                stale, n = 1, len(recent)
+                while stale < n and recent[stale][0] <= horizon:
+                    stale += 1
+                del recent[:stale]
         if recent:
             get, put, touch = self._get_cooc, self._put_cooc, self._touch_cooc
             decay = self._cooc_decay
-            max_partners = 2 * cfg.cooc_top_k
+            max_partners = self._cooc_max_partners
+            day_ref = ts - ts % COOC_REF_STEP_MS
             mine = get(address)
             if mine is None:
-                mine = CoocState()
+                mine = CoocState(day_ref)
                 put(address, mine)
             else:
                 touch(address)
+                if ts - mine.ref_ts > COOC_REBASE_MS:
+                    _rebase_cooc(mine, day_ref, decay)
+            mine_ref = mine.ref_ts
+            mine_add = _exp((ts - mine_ref) * decay)  # a co-buy at ts, as weight at ref_ts
+            mine_parts = mine.partners
             for _, other in recent:
                 if other == address:
                     continue
                 theirs = get(other)
                 if theirs is None:
-                    theirs = CoocState()
+                    theirs = CoocState(day_ref)
                     put(other, theirs)
                 else:
                     touch(other)
-                for table, partner in ((mine, other), (theirs, address)):
-                    parts = table.partners
-                    bump = parts.get(partner)
-                    if bump is None:
-                        parts[partner] = [1.0, ts]
-                        if len(parts) > max_partners:
-                            self._shrink(table, ts)
-                    else:
-                        bump[0] = bump[0] * _exp(-(ts - bump[1]) * decay) + 1.0
-                        bump[1] = ts
-                    table.last_ts = ts
+                    if ts - theirs.ref_ts > COOC_REBASE_MS:
+                        _rebase_cooc(theirs, day_ref, decay)
+                old = mine_parts.get(other)
+                if old is None:
+                    mine_parts[other] = mine_add
+                    if len(mine_parts) > max_partners:
+                        self._shrink(mine)
+                else:
+                    mine_parts[other] = old + mine_add
+                ref = theirs.ref_ts
+                add = mine_add if ref == mine_ref else _exp((ts - ref) * decay)
+                parts = theirs.partners
+                old = parts.get(address)
+                if old is None:
+                    parts[address] = add
+                    if len(parts) > max_partners:
+                        self._shrink(theirs)
+                else:
+                    parts[address] = old + add
+                theirs.last_ts = ts
+            mine.last_ts = ts
         recent.append([ts, address])
-        if len(recent) > cfg.cooc_recent_max:
+        if len(recent) > self._cooc_recent_max:
             del recent[0]
 
-    def _bump(self, table: CoocState, partner: str, ts: int) -> None:
-        parts = table.partners
-        entry = parts.get(partner)
-        if entry is None:
-            parts[partner] = [1.0, ts]
-            if len(parts) > 2 * self.config.cooc_top_k:
-                self._shrink(table, ts)
-        else:
-            entry[0] = entry[0] * math.exp(-(ts - entry[1]) * self._cooc_decay) + 1.0
-            entry[1] = ts
-        table.last_ts = ts
-
-    def _shrink(self, table: CoocState, ts: int) -> None:
-        """Keep the top-K partners by decayed weight (stable: older partners win ties).
+    def _shrink(self, table: CoocState) -> None:
+        """Keep the top-K partners by decayed weight (stable: older partners win ties). One
+        reference time per table, so the stored weights rank like the decayed ones.
 
         Tables grow to 2K and are cut back to K, so the O(K log K) cut is amortised over K inserts.
+        Cut in place: callers hold the partners dict.
         """
-        decay = self._cooc_decay
-        ranked = sorted(
-            table.partners.items(), key=lambda kv: -kv[1][0] * math.exp(-(ts - kv[1][1]) * decay)
-        )
-        table.partners = dict(ranked[: self.config.cooc_top_k])
+        parts = table.partners
+        ranked = sorted(parts.items(), key=_minus_weight)[: self.config.cooc_top_k]
+        parts.clear()
+        parts.update(ranked)
 
     # ---- due items --------------------------------------------------------------------------
 
@@ -590,7 +619,7 @@ class FeatureEngine:
         assert price is not None and tok.genesis_event_id is not None
         event_id = f"{tok.genesis_event_id}:g60"
         if tok.owned:
-            creator = self._creators.get(tok.creator) if tok.creator is not None else None
+            creator = self._get_creator(tok.creator) if tok.creator is not None else None
             values = genesis_features(self, tok, due, creator, price)
             row = np.array(_take_genesis(values), dtype=np.float64)
             self._out.signals.append(
@@ -648,7 +677,7 @@ class FeatureEngine:
         regime.resolved.append([due, int(labels["reach_2x_1h"]), int(labels["is_dead_soon"])])
         regime.res_hit += int(labels["reach_2x_1h"])
         regime.res_dead += int(labels["is_dead_soon"])
-        self.state.regime.put(REGIME_KEY, regime)
+        self._touch_regime(REGIME_KEY)
 
     def _resolve_fate(self, due: int, mint: str) -> None:
         tok = self._tokens.get(mint)
@@ -689,6 +718,19 @@ class FeatureEngine:
                 self._cooc.delete(address)
                 self.stats.evicted_wallets += 1
         self._meta.next_wallet_sweep = due + self.config.wallet_sweep_interval_ms
+
+
+def _minus_weight(item: tuple[str, float]) -> float:
+    return -item[1]
+
+
+def _rebase_cooc(table: CoocState, ref_ts: int, decay: float) -> None:
+    """Move the table's reference time forward to ``ref_ts`` (weights rescaled, order kept)."""
+    factor = _exp(-(ref_ts - table.ref_ts) * decay)
+    parts = table.partners
+    for partner in parts:
+        parts[partner] *= factor
+    table.ref_ts = ref_ts
 
 
 def _advance_windows(tok: TokenState, ts: int) -> None:

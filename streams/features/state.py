@@ -9,6 +9,7 @@ keys (``dirty``) and deletions (``deleted``) so a backend can write back exactly
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from collections.abc import Iterator
@@ -289,14 +290,50 @@ class CreatorState(Value):
         self.last_launch_ts: int | None = None
 
 
+COOC_REF_STEP_MS = 24 * _HOUR_MS  # reference times are whole days of event time
+COOC_REBASE_MS = 7 * 24 * _HOUR_MS  # move the reference this far behind (weights stay < 2^40)
+
+
 class CoocState(Value):
-    """A wallet's co-buyers: partner -> [decayed weight at ts, ts]; at most top-K entries."""
+    """A wallet's co-buyers: partner -> weight as of ``ref_ts``; at most 2K entries.
 
-    __slots__ = ("last_ts", "partners")
+    Exponential decay is the same factor for every partner of a table, so weights are kept
+    against one reference time: the decayed weight at ``t`` is ``w * exp(-(t - ref_ts) * decay)``
+    (one ``exp`` per table, not per partner) and a co-buy at ``t`` adds ``exp((t - ref_ts) *
+    decay)``. ``ref_ts`` is a whole day (so most tables share it) and moves forward, rescaling the
+    weights, once it is more than ``COOC_REBASE_MS`` behind.
+    """
 
-    def __init__(self) -> None:
-        self.partners: dict[str, list[float]] = {}
+    __slots__ = ("last_ts", "partners", "ref_ts")
+
+    def __init__(self, ref_ts: int = 0) -> None:
+        self.partners: dict[str, float] = {}
         self.last_ts = 0
+        self.ref_ts = ref_ts
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CoocState:
+        data = orjson.loads(raw)
+        obj = cls(data.get("ref_ts", LEGACY_REF_TS))
+        obj.last_ts = data["last_ts"]
+        # written before reference times (no ref_ts): partner -> [decayed weight at ts, ts], kept
+        # as read until the engine rescales it with its configured decay (``upgrade_legacy``)
+        obj.partners = data["partners"]
+        return obj
+
+    def upgrade_legacy(self, decay_per_ms: float) -> bool:
+        """Rescale a table read in the old [weight, ts] format; True if it was one."""
+        if self.ref_ts != LEGACY_REF_TS:
+            return False
+        old: dict[str, Any] = self.partners
+        self.ref_ts = self.last_ts - self.last_ts % COOC_REF_STEP_MS
+        self.partners = {
+            p: w * math.exp((ts - self.ref_ts) * decay_per_ms) for p, (w, ts) in old.items()
+        }
+        return True
+
+
+LEGACY_REF_TS = -1
 
 
 class RegimeState(Value):

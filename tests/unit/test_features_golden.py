@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import math
 import sys
 import zlib
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.events import InputEvent, decode_input, encode
 from streams.features import EngineOutput, EngineState, FeatureEngine
@@ -152,6 +155,80 @@ def test_outcomes_and_stats_equal_the_golden_file(
     assert stats == expected[scenario]["stats"]
 
 
+# ---- co-buyer weights kept against a reference time (no golden run spans a rebase) ----------
+
+
+def _cobuy_days(days: int) -> tuple[FeatureEngine, list[int]]:
+    """Wallets a and b are first buyers of a new token together every ~0.9 days for ``days``."""
+    from streams.testing import Curve, make_buy, make_genesis
+
+    engine = FeatureEngine()
+    start = 1_767_225_600_000
+    times = []
+    for k in range(int(days / 0.9)):
+        t = start + k * 77_760_000  # 0.9 day
+        curve = Curve()
+        mint = f"m{k}"
+        engine.process(make_genesis(mint, t, creator=f"c{k}", curve=curve))
+        engine.process(make_buy(curve, mint, "a", 0.5, t + 1_000))
+        engine.process(make_buy(curve, mint, "b", 0.5, t + 2_000))
+        times.append(t + 2_000)
+    return engine, times
+
+
+def _direct_weight(times: list[int], at: int, decay: float) -> float:
+    return sum(math.exp(-(at - t) * decay) for t in times)
+
+
+def test_cobuy_weights_across_reference_rebases_equal_the_direct_decay_sum() -> None:
+    engine, times = _cobuy_days(40)  # several 7-day rebases
+    decay = engine._cooc_decay
+    table = engine.state.cooc.get("a")
+    assert table is not None and table.ref_ts > times[0]  # it was rebased
+    at = times[-1] + 3 * HOUR_MS
+    got = table.partners["b"] * math.exp(-(at - table.ref_ts) * decay)
+    want = _direct_weight(times, at, decay)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_legacy_cobuyer_tables_are_rescaled_on_restore() -> None:
+    engine, times = _cobuy_days(5)
+    decay = engine._cooc_decay
+    snap = engine.state.snapshot()
+    for address, raw in snap["cooc"].items():  # rewrite as the old {partner: [weight at ts, ts]}
+        table = orjson.loads(raw)
+        ref = table.pop("ref_ts")
+        table["partners"] = {
+            p: [w * math.exp(-(times[-1] - ref) * decay), times[-1]]
+            for p, w in table["partners"].items()
+        }
+        snap["cooc"][address] = orjson.dumps(table)
+    restored = FeatureEngine(state=EngineState.from_snapshot(snap))
+    table = restored.state.cooc.get("b")
+    assert table is not None and "b" in restored.state.cooc.dirty
+    at = times[-1] + HOUR_MS
+    got = table.partners["a"] * math.exp(-(at - table.ref_ts) * decay)
+    assert got == pytest.approx(_direct_weight(times, at, decay), rel=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    weight=st.floats(0.0, 1e12),
+    scale=st.floats(1e-300, 1.0),
+    min_weight=st.floats(-2.0, 50.0),
+)
+def test_least_weight_decides_exactly_like_the_decayed_product(
+    weight: float, scale: float, min_weight: float
+) -> None:
+    from streams.features.compute import _least_weight
+
+    threshold = _least_weight(min_weight, scale)
+    assert (weight >= threshold) == (weight * scale >= min_weight)
+    near = math.nextafter(threshold, 0.0)  # the float just below decides "no"
+    if math.isfinite(threshold) and near >= 0.0 and min_weight > 0.0:
+        assert not near * scale >= min_weight
+
+
 def regenerate_golden() -> None:
     """Rewrite the golden files from the CURRENT engine. Only for intended feature changes."""
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
@@ -172,7 +249,49 @@ def regenerate_golden() -> None:
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
 
 
+def compare_with_golden() -> bool:
+    """Current engine vs the stored golden, with a tolerance: the max relative difference per
+    feature (NaN must match NaN), and whether signals, outcomes (labels included) and stats are
+    exactly equal. For a change that may move floats by rounding only; True if within 1e-9."""
+    from streams.features.registry import GENESIS_NAMES, STANDARD_NAMES
+
+    expected = orjson.loads(gzip.decompress(EXPECTED.read_bytes()))
+    with np.load(FEATURES) as npz:
+        want_mats = {k: npz[k] for k in npz.files}
+    ok = True
+    for name, events in _read_inputs().items():
+        out, stats = _run(events)
+        exact = {
+            "signals": _signal_meta(out) == expected[name]["signals"],
+            "outcomes": _outcomes(out) == expected[name]["outcomes"],
+            "stats": stats == expected[name]["stats"],
+        }
+        print(f"[{name}] exactly equal: {exact}")
+        ok &= all(exact.values())
+        for key, got in _feature_matrices(out, name).items():
+            want = want_mats[key]
+            names = GENESIS_NAMES if key.endswith("genesis") else STANDARD_NAMES
+            if got.shape != want.shape:
+                print(f"  {key}: shape {got.shape} != {want.shape}")
+                ok = False
+                continue
+            nan_mismatch = np.isnan(got) != np.isnan(want)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rel = np.abs(got - want) / np.maximum(np.abs(want), np.finfo(float).tiny)
+            rel = np.where(np.isnan(got) & np.isnan(want), 0.0, rel)
+            rel = np.where(nan_mismatch, np.inf, rel)
+            worst = rel.max(axis=0) if len(rel) else np.zeros(len(names))
+            print(f"  {key}: max relative difference {worst.max():.3g} over {got.size} values")
+            for j in np.flatnonzero(worst > 0):
+                print(f"    {names[j]:32s} {worst[j]:.3g}")
+            ok &= bool(worst.max() <= 1e-9)
+    print("WITHIN 1e-9 and outcomes/labels/stats exact" if ok else "NOT within tolerance")
+    return ok
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--compare"]:
+        sys.exit(0 if compare_with_golden() else 1)
     if sys.argv[1:] != ["--regenerate-on-purpose"]:
         sys.exit(
             "Refusing: this OVERWRITES the engine's golden outputs. Use it only when a feature "
