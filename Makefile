@@ -33,8 +33,11 @@ test-unit: setup ## Unit and property tests only (no servers)
 test-integration: setup kafka-jars ## Integration tests against real Apache Kafka, tansu and chdb
 	$(BIN)/pytest tests/integration
 
-bench: setup kafka-jars ## Benchmarks: engine, scoring kernel, sink, end-to-end
-	$(BIN)/alphastream bench all
+bench: setup kafka-jars ## Benchmarks: feature engine, scoring kernel, ClickHouse sink, end to end on Apache Kafka
+	$(BIN)/alphastream bench engine
+	$(BIN)/alphastream bench scoring
+	$(BIN)/alphastream bench sink
+	$(BIN)/alphastream bench e2e
 
 lint: setup ## ruff + mypy --disallow-untyped-defs
 	$(BIN)/ruff check streams training tests
