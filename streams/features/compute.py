@@ -11,6 +11,7 @@ missing or extra name fails loudly. Any change of a value is caught by the golde
 from __future__ import annotations
 
 import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -116,21 +117,27 @@ _COOC_NAMES = (
 )  # fmt: skip
 
 
-def _least_weight(min_weight: float, scale: float) -> float:
+def _least_weight(min_weight: float, scale: float) -> float | None:
     """The smallest stored weight ``w`` with ``w * scale >= min_weight`` in float arithmetic, so
-    ``w >= result`` decides exactly like the product (the product is monotone in ``w``)."""
-    if scale <= 0.0:
-        return math.inf if min_weight > 0.0 else -math.inf
-    if min_weight <= 0.0:  # every non-negative weight qualifies (weights are never negative)
-        return 0.0 if min_weight == 0.0 else -math.inf
+    ``w >= result`` decides exactly like the product (the product is monotone in ``w``). None
+    where that is not a few float steps from ``min_weight / scale`` (products near underflow):
+    then the caller compares the products."""
+    if not (min_weight >= _NORMAL_MIN and scale > 0.0):
+        return None
     w = min_weight / scale
-    if w * scale >= min_weight:
-        while (below := math.nextafter(w, 0.0)) * scale >= min_weight:
+    for _ in range(_MAX_STEPS):
+        if w * scale >= min_weight:
+            below = math.nextafter(w, 0.0)
+            if below * scale < min_weight:
+                return w
             w = below
-        return w
-    while w * scale < min_weight:
-        w = math.nextafter(w, math.inf)
-    return w
+        else:
+            w = math.nextafter(w, math.inf)
+    return None
+
+
+_NORMAL_MIN = 4.0 * sys.float_info.min  # products this large round relatively (no underflow)
+_MAX_STEPS = 8
 
 
 def _cooc_values(
@@ -146,7 +153,10 @@ def _cooc_values(
     # x -> x * scale is monotone in floats: the largest stored weight gives the largest decayed one
     top = max(weights.values()) * scale
     threshold = _least_weight(min_weight, scale)
-    n_partners = len([w for w in weights.values() if w >= threshold])
+    if threshold is not None:
+        n_partners = len([w for w in weights.values() if w >= threshold])
+    else:
+        n_partners = len([w for w in weights.values() if w * scale >= min_weight])
     in_token = 0
     weight_in = 0.0
     buyers = tok.wallets
