@@ -207,8 +207,19 @@ def standard_features(
     first_price = tok.first_price or 0.0
     launch_price = tok.launch_price or 0.0
     max_price = tok.max_price
-    p60 = _price_at(tok, tok.w60, ts - 60_000)
-    p5m = _price_at(tok, tok.w5m, ts - 300_000)
+    # prices at ts - 60 s / ts - 5 min (``_price_at``, inlined): the trade before the window,
+    # else the launch price when the window starts at the first trade and t0 is before the cut
+    base, w60, w5m = tok.base, tok.w60, tok.w5m
+    launch = tok.launch_price
+    p60 = p5m = NAN
+    if w60 > base:
+        p60 = tok.p_px[w60 - 1 - base]
+    elif w60 == 0 and launch is not None and t0 is not None and t0 <= ts - 60_000:
+        p60 = launch
+    if w5m > base:
+        p5m = tok.p_px[w5m - 1 - base]
+    elif w5m == 0 and launch is not None and t0 is not None and t0 <= ts - 300_000:
+        p5m = launch
     last_buy_ts = wallet.last_buy_ts
     n_buys = wallet.n_buys
     entry_age_n = wallet.entry_age_n

@@ -52,6 +52,7 @@ from streams.features.state import (
 
 GENESIS_DELAY_MS = MINUTE_MS
 _FAR = 1 << 62
+_FIVE_MIN_MS = 5 * MINUTE_MS
 _exp = math.exp
 
 
@@ -383,8 +384,12 @@ class FeatureEngine:
         prev_price = last_price if last_price is not None else tok.launch_price
         sol = ev.sol_amount
         p_ts = tok.p_ts
-        idx = tok.base + len(p_ts)  # this trade's path index
-        if tok.w5m < idx:  # something can leave a window
+        base = tok.base
+        idx = base + len(p_ts)  # this trade's path index
+        w60, w5m = tok.w60, tok.w5m
+        if (w60 < idx and p_ts[w60 - base] <= ts - MINUTE_MS) or (
+            w5m < idx and p_ts[w5m - base] <= ts - _FIVE_MIN_MS
+        ):  # a trade leaves a window (else sliding is a no-op: its sums are already exact)
             _advance_windows(tok, ts)
         p_ts.append(ts)
         tok.p_px.append(price)
@@ -512,7 +517,7 @@ class FeatureEngine:
             due = ts + STAGE_1H_MS
             if due < self._next_due:
                 self._next_due = due
-        if idx - tok.base >= self._prune_min:  # prune_path drops nothing from shorter paths
+        if idx - base >= self._prune_min:  # prune_path drops nothing from shorter paths
             outcomes.prune_path(tok, self._prune_min)
         if new_token:  # stored only now: its own signal does not count it as an active token
             self._put_token(mint, tok)
