@@ -11,7 +11,6 @@ missing or extra name fails loudly. Any change of a value is caught by the golde
 from __future__ import annotations
 
 import math
-import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -117,29 +116,6 @@ _COOC_NAMES = (
 )  # fmt: skip
 
 
-def _least_weight(min_weight: float, scale: float) -> float | None:
-    """The smallest stored weight ``w`` with ``w * scale >= min_weight`` in float arithmetic, so
-    ``w >= result`` decides exactly like the product (the product is monotone in ``w``). None
-    where that is not a few float steps from ``min_weight / scale`` (products near underflow):
-    then the caller compares the products."""
-    if not (min_weight >= _NORMAL_MIN and scale > 0.0):
-        return None
-    w = min_weight / scale
-    for _ in range(_MAX_STEPS):
-        if w * scale >= min_weight:
-            below = math.nextafter(w, 0.0)
-            if below * scale < min_weight:
-                return w
-            w = below
-        else:
-            w = math.nextafter(w, math.inf)
-    return None
-
-
-_NORMAL_MIN = 4.0 * sys.float_info.min  # products this large round relatively (no underflow)
-_MAX_STEPS = 8
-
-
 def _cooc_values(
     engine: FeatureEngine, tok: TokenState, cooc: CoocState | None, ts: int
 ) -> tuple[float, float, float, float]:
@@ -150,19 +126,16 @@ def _cooc_values(
         return (0.0, 0.0, 0.0, 0.0)
     min_weight = engine.config.cooc_min_weight
     scale = _exp(-(ts - cooc.ref_ts) * engine._cooc_decay)  # one reference time per table
-    # x -> x * scale is monotone in floats: the largest stored weight gives the largest decayed one
-    top = max(weights.values()) * scale
-    threshold = _least_weight(min_weight, scale)
-    if threshold is not None:
-        n_partners = len([w for w in weights.values() if w >= threshold])
-    else:
-        n_partners = len([w for w in weights.values() if w * scale >= min_weight])
-    in_token = 0
-    weight_in = 0.0
+    n_partners = in_token = 0
+    weight_in = top = 0.0
     buyers = tok.wallets
-    for partner in [p for p in weights if p in buyers]:  # summed in partner order, as before
-        if buyers[partner][0] > 0:
-            w = weights[partner] * scale
+    for partner, weight in weights.items():
+        w = weight * scale
+        if w > top:
+            top = w
+        if w >= min_weight:
+            n_partners += 1
+        if partner in buyers and buyers[partner][0] > 0:
             weight_in += w
             if w >= min_weight:
                 in_token += 1

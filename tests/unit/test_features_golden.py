@@ -28,8 +28,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from streams.events import InputEvent, decode_input, encode
 from streams.features import EngineOutput, EngineState, FeatureEngine
@@ -209,26 +207,6 @@ def test_legacy_cobuyer_tables_are_rescaled_on_restore() -> None:
     at = times[-1] + HOUR_MS
     got = table.partners["a"] * math.exp(-(at - table.ref_ts) * decay)
     assert got == pytest.approx(_direct_weight(times, at, decay), rel=1e-12)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    weight=st.floats(0.0, 1e12),
-    scale=st.floats(0.0, 1.0),
-    min_weight=st.floats(-2.0, 50.0),
-)
-def test_least_weight_decides_exactly_like_the_decayed_product(
-    weight: float, scale: float, min_weight: float
-) -> None:
-    from streams.features.compute import _least_weight
-
-    threshold = _least_weight(min_weight, scale)
-    if threshold is None:  # the caller compares products itself
-        assert not (min_weight >= 1e-300 and scale >= 1e-300)
-        return
-    assert (weight >= threshold) == (weight * scale >= min_weight)
-    if math.isfinite(threshold):  # and it is the smallest such weight
-        assert math.nextafter(threshold, 0.0) * scale < min_weight
 
 
 def regenerate_golden() -> None:
