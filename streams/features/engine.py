@@ -675,6 +675,7 @@ class FeatureEngine:
             wallet.wins_2x += int(labels["reach_2x_1h"])
             wallet.wins_3x += int(labels["reach_3x_30m"])
             wallet.n_dead += int(labels["is_dead_soon"])
+            assert sig.peaks is not None  # filled at the 1h stage
             peak = sig.peaks[outcomes.H_1H]
             wallet.sum_log_peak += math.log(peak) if peak else 0.0
             self._touch_wallet(sig.wallet)
@@ -773,6 +774,7 @@ def _advance_windows(tok: TokenState, ts: int) -> None:
 
 def _outcome_event(sig: PendingSignal, due: int, stage: int) -> Outcome:
     p = sig.peaks
+    assert p is not None, "outcomes are made after resolve_stage"
     final = stage == 1
     return Outcome(
         schema_version=SCHEMA_VERSION,

@@ -90,14 +90,17 @@ def _buy_follows(tok: TokenState, idx: int, until_ts: int) -> bool:
 def resolve_stage(tok: TokenState, sig: PendingSignal, stage: int) -> None:
     """Fill the signal's peaks (and at stage 0 min_1h and the labels) from the token's path."""
     price = sig.price
+    peaks = sig.peaks
+    if peaks is None:
+        peaks = sig.peaks = [None] * len(HORIZONS_MS)
     for h in STAGE_HORIZONS[stage]:
         top = _window_max(tok, h, sig.idx, sig.ts + HORIZONS_MS[h])
-        sig.peaks[h] = 1.0 if top is None or price <= 0.0 else max(1.0, top / price)
+        peaks[h] = 1.0 if top is None or price <= 0.0 else max(1.0, top / price)
     if stage == 0:
         low = _window_min(tok, sig.idx)
         sig.min_1h = 1.0 if low is None or price <= 0.0 else min(1.0, low / price)
         quiet = not _buy_follows(tok, sig.idx, sig.ts + DEAD_QUIET_MS)
-        p10, p30, p1h = sig.peaks[0], sig.peaks[1], sig.peaks[2]
+        p10, p30, p1h = peaks[0], peaks[1], peaks[2]
         assert p10 is not None and p30 is not None and p1h is not None
         sig.labels = shared_labels(p1h >= 2.0, p30 >= 3.0, p10 >= 2.0, sig.min_1h < 0.5 or quiet)
     else:

@@ -423,7 +423,7 @@ class PendingSignal(Value):
         self.idx = idx
         self.owned = owned
         self.stage = 0  # 0: waiting for 1h, 1: waiting for 24h
-        self.peaks: list[float | None] = [None] * 5
+        self.peaks: list[float | None] | None = None  # made at the 1h stage (~100 B saved)
         self.min_1h: float | None = None
         self.labels: dict[str, bool] = _NO_LABELS  # shared, never mutated: replaced on resolution
 
