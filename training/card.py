@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from streams.plots import save_figure
 from training.calibration import Reliability
 from training.evaluate import decile_table
 
@@ -132,9 +133,7 @@ def _deciles(inputs: CardInputs, out_dir: Path) -> str:
 
 
 def _save(fig: Any, out_dir: Path, name: str) -> str:
-    fig.tight_layout()
-    fig.savefig(out_dir / name, dpi=90)
-    plt.close(fig)
+    save_figure(fig, out_dir / name)
     return name
 
 

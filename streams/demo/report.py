@@ -18,6 +18,7 @@ from sklearn.metrics import precision_recall_curve
 
 from streams.demo.analysis import RateSeries
 from streams.demo.config import DemoSummary
+from streams.plots import save_figure
 from training.calibration import reliability
 
 _CSS = (
@@ -185,7 +186,7 @@ def _plot_throughput(inputs: ReportInputs, out: Path) -> Path:
     ax.set_xlabel("seconds since the stream started")
     ax.set_title("throughput (5 s bins)")
     ax.legend(fontsize=8)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def _plot_latency(latencies_ms: np.ndarray, out: Path) -> Path:
@@ -200,7 +201,7 @@ def _plot_latency(latencies_ms: np.ndarray, out: Path) -> Path:
             ax.text(max(v, 1.0), ax.get_ylim()[1] * 0.9, f"p{q}", fontsize=8)
     ax.set_xlabel("produce -> scored_at (ms)")
     ax.set_title("end-to-end latency per buy")
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def _plot_pr(slices: Mapping[str, pd.DataFrame], out: Path) -> Path:
@@ -216,7 +217,7 @@ def _plot_pr(slices: Mapping[str, pd.DataFrame], out: Path) -> Path:
         ax.set_ylabel("precision")
         ax.set_title(f"{name}: latest slice")
         ax.legend(fontsize=8)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def _plot_calibration(slices: Mapping[str, pd.DataFrame], out: Path) -> Path:
@@ -232,11 +233,4 @@ def _plot_calibration(slices: Mapping[str, pd.DataFrame], out: Path) -> Path:
     ax.set_ylabel("observed rate")
     ax.set_title("calibration on the latest slice")
     ax.legend(fontsize=8)
-    return _save(fig, out)
-
-
-def _save(fig: Any, out: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

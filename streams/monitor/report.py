@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 
 from streams.monitor.evaluate import ModelResult, WindowResult
 from streams.monitor.verdict import Thresholds
+from streams.plots import save_figure
 
 _COLOURS = {"ok": "#1a7f37", "watch": "#9a6700", "retrain": "#cf222e"}
 
@@ -143,7 +144,7 @@ def _plot_calibration(result: ModelResult, out: Path) -> Path:
     ax.legend(fontsize=8)
     ax.xaxis_date()
     fig.autofmt_xdate()
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def _plot_psi(result: ModelResult, out: Path, t: Thresholds) -> Path:
@@ -162,7 +163,7 @@ def _plot_psi(result: ModelResult, out: Path, t: Thresholds) -> Path:
     ax.legend(fontsize=8)
     ax.xaxis_date()
     fig.autofmt_xdate()
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def _plot_deciles(result: ModelResult, out: Path) -> Path:
@@ -176,11 +177,4 @@ def _plot_deciles(result: ModelResult, out: Path) -> Path:
     ax.set_xlabel("score bin (reference deciles, low to high)")
     ax.set_title("hit rate by score decile (whole period)")
     ax.legend(fontsize=8)
-    return _save(fig, out)
-
-
-def _save(fig: Any, out: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
