@@ -120,3 +120,8 @@ class MarketFeed:
         """Wait for deliveries; returns how many are still undelivered."""
         left: int = self.producer.flush(timeout_s)
         return left
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Flush and release the producer before the broker goes away (no reconnect noise)."""
+        self.flush(timeout_s)
+        self.producer.close()

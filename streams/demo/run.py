@@ -530,7 +530,7 @@ class DemoRun:
                 self.watcher.stop()
         if self.feed is not None:
             with suppress(Exception):
-                self.feed.flush(5)
+                self.feed.close(5)
         if self.pool is not None:
             self.pool.stop()
         self.sink_stop.set()
