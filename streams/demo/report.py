@@ -208,10 +208,10 @@ def _plot_pr(slices: Mapping[str, pd.DataFrame], out: Path) -> Path:
     fig, axes = plt.subplots(1, len(slices), figsize=(5 * len(slices), 3.4), squeeze=False)
     for ax, (name, rows) in zip(axes[0], slices.items(), strict=True):
         y = rows["label"].to_numpy(dtype=np.float64)
-        for column, name in (("rule_score", "rule"), ("model_score", "model")):
+        for column, scorer in (("rule_score", "rule"), ("model_score", "model")):
             if len(np.unique(y)) == 2:
                 p, r, _ = precision_recall_curve(y, rows[column].to_numpy(dtype=np.float64))
-                ax.plot(r, p, label=name)
+                ax.plot(r, p, label=scorer)
         ax.axhline(float(y.mean()) if len(y) else 0.0, color="grey", linestyle=":", label="base")
         ax.set_xlabel("recall")
         ax.set_ylabel("precision")
