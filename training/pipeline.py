@@ -256,6 +256,7 @@ def parity_dict(parity: Any) -> dict[str, Any]:
         },
         "never_missing_features": list(parity.never_missing_features),
         "notes": list(parity.notes),
+        "warnings": list(getattr(parity, "warnings", ())),  # probe kinds outside the gate
     }
 
 

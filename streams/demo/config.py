@@ -44,7 +44,8 @@ FULL_PLAN = MarketPlan(
 )
 QUICK_PLAN = MarketPlan(
     hours=14.0,
-    launch_rate_per_day=2_000.0,
+    # 2,000/day left the genesis gate at ~10 positives (needs 30): too close to call.
+    launch_rate_per_day=4_000.0,
     train_after_hours=10.0,
     trials=3,
     monitor_window="1h",

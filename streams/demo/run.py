@@ -212,7 +212,8 @@ class DemoRun:
     def _reset_external_database(self) -> None:
         if self.options.clickhouse is None:
             return  # the embedded store lives under the wiped work dir
-        client = store.connect(self.options.clickhouse, create_database=False)
+        # connect to `default` (always there): the DSN's own database may not exist yet
+        client = store.connect(self.options.clickhouse, database="default", create_database=False)
         try:
             client.command(f"DROP DATABASE IF EXISTS {DEMO_DATABASE}")
         finally:
@@ -290,7 +291,7 @@ class DemoRun:
         self, family: str, targets: tuple[str, ...], version: str, progress: Progress
     ) -> None:
         """Train the family's first target the data supports (the gate decides)."""
-        from training.pipeline import CalibrationFailed, TrainConfig, train_model
+        from training.pipeline import CalibrationFailed, ParityFailed, TrainConfig, train_model
         from training.quality import QualityGateFailed
         from training.sources import load_clickhouse
 
@@ -310,7 +311,7 @@ class DemoRun:
             reporter = _Trials(progress, f"{family}/{target}", self.plan.trials)
             try:
                 outcome = train_model(frame, config, reporter)
-            except (QualityGateFailed, CalibrationFailed) as exc:
+            except (QualityGateFailed, CalibrationFailed, ParityFailed) as exc:
                 reporter.stage("not trained")
                 if isinstance(exc, QualityGateFailed):
                     self.console.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import lightgbm
@@ -77,6 +78,7 @@ def test_parity_passes_on_real_rows_and_reports_every_probe(pair: SyntheticPair)
     # float64 input and thresholds, NaN routed as LightGBM does: every kind agrees, not only real
     assert all(p.max_abs_diff <= 1e-5 for p in report.probes.values())
     assert report.input_type == "tensor(double)"
+    assert report.warnings == ()
     # synthetic_rows leaves the second half of the columns never missing
     assert set(report.never_missing_features) <= set(NAMES[len(NAMES) // 2 :])
     assert report.never_missing_features
@@ -253,3 +255,18 @@ def test_missing_routing_follows_lightgbm() -> None:
     assert not missing_goes_left({"missing_type": "None", "default_left": True, "threshold": -0.5})
     with pytest.raises(ValueError, match="zero_as_missing"):
         missing_goes_left({"missing_type": "Zero", "default_left": True, "threshold": 1.0})
+
+
+def test_threshold_probes_warn_but_do_not_gate(pair: SyntheticPair) -> None:
+    """Serving feeds real, NaN and all-missing rows: those gate; one-ulp threshold probes warn."""
+    report = parity_check(pair.booster, export_onnx(pair.booster, NAMES), pair.X)
+    probes = dict(report.probes)
+    probes["above_threshold"] = replace(
+        probes["above_threshold"], max_abs_diff=1e-3, share_above_tol=0.002
+    )
+    warned = replace(report, probes=probes)
+    assert warned.ok
+    assert warned.warnings and "above_threshold" in warned.warnings[0]
+    assert "warning (not gating)" in warned.summary()
+    probes["nan_injected"] = replace(probes["nan_injected"], max_abs_diff=1e-3)
+    assert not replace(report, probes=probes).ok
