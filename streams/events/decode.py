@@ -171,19 +171,8 @@ def _contracts() -> dict[str, _Contract]:
     return out
 
 
-def decode_input(
-    payload: bytes, topic: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
-) -> InputEvent:
-    """Decode and validate one input event; ``topic`` (if given) must match the event type.
-
-    >>> try:
-    ...     decode_input(b'{"type": "wallet_swap"}')
-    ... except DecodeError as err:
-    ...     print(err.reason, err.field)
-    unknown_type type
-    """
-    if len(payload) > max_bytes:
-        raise DecodeError("too_large", f"payload is {len(payload)} bytes, limit {max_bytes}")
+def parse_object(payload: bytes) -> dict[str, Any]:
+    """orjson-parse a payload that must be a JSON object; DecodeError with the reason otherwise."""
     try:
         obj = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -197,6 +186,23 @@ def decode_input(
         raise DecodeError("bad_json", f"invalid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise DecodeError("not_object", f"top-level JSON must be an object, got {_kind(obj)}")
+    return obj
+
+
+def decode_input(
+    payload: bytes, topic: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> InputEvent:
+    """Decode and validate one input event; ``topic`` (if given) must match the event type.
+
+    >>> try:
+    ...     decode_input(b'{"type": "wallet_swap"}')
+    ... except DecodeError as err:
+    ...     print(err.reason, err.field)
+    unknown_type type
+    """
+    if len(payload) > max_bytes:
+        raise DecodeError("too_large", f"payload is {len(payload)} bytes, limit {max_bytes}")
+    obj = parse_object(payload)
     type_name = obj.get("type")
     contract = _contracts().get(type_name) if isinstance(type_name, str) else None
     if contract is None or not isinstance(type_name, str):

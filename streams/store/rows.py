@@ -10,10 +10,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from streams.events import TARGETS, DecodeError, Outcome, Signal
-from streams.events.decode import validate_output
+from streams.events.decode import parse_object, validate_output
 
 SCHEMA_VERSION = 1
 STAGE_RANK = {"1h": 1, "24h": 2}
@@ -34,18 +32,7 @@ OUTCOME_COLUMNS: tuple[str, ...] = (
 
 
 def _decode_object(payload: bytes, type_name: str) -> dict[str, Any]:
-    try:
-        obj = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        try:
-            payload.decode("utf-8")
-        except UnicodeDecodeError as uexc:
-            raise DecodeError(
-                "not_utf8", f"payload is not UTF-8 ({uexc.reason} at byte {uexc.start})"
-            ) from None
-        raise DecodeError("bad_json", f"invalid JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise DecodeError("not_object", "top-level JSON must be an object")
+    obj = parse_object(payload)
     if obj.get("type") != type_name:
         raise DecodeError(
             "wrong_topic", f"expected a {type_name} event, got type {obj.get('type')!r}", "type"
