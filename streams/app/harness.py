@@ -15,6 +15,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from streams.app.core import TopicNames
+from streams.kafka_produce import produce_blocking
 from streams.settings import Settings
 
 _TOPIC_OF_TYPE = {"token_genesis": "genesis", "wallet_buy": "buys", "wallet_sell": "sells"}
@@ -76,12 +77,7 @@ def produce_raw(producer: Producer, topic: str, payload: bytes, key: bytes | Non
 def _produce(
     producer: Producer, topic: str, value: bytes, key: bytes | None, sent_s: float
 ) -> None:
-    while True:
-        try:
-            producer.produce(topic, value, key=key, timestamp=int(sent_s * 1000))
-            return
-        except BufferError:
-            producer.poll(0.05)
+    produce_blocking(producer, topic, value, key=key, timestamp=int(sent_s * 1000))
 
 
 def collect(

@@ -17,6 +17,7 @@ import orjson
 from confluent_kafka import KafkaError, Producer
 
 from streams.app.core import TopicNames
+from streams.kafka_produce import produce_blocking
 from streams.sim import SimConfig, simulate
 
 _TOPIC_ATTR = {"token_genesis": "genesis", "wallet_buy": "buys", "wallet_sell": "sells"}
@@ -96,18 +97,14 @@ class MarketFeed:
         sent_ms = int(time.time() * 1000)
         topic = getattr(self.topics, _TOPIC_ATTR[kind])
         value = orjson.dumps(event)
-        while True:
-            try:
-                self.producer.produce(
-                    topic,
-                    value,
-                    key=str(event["mint"]).encode(),
-                    timestamp=sent_ms,
-                    on_delivery=self._delivered,
-                )
-                break
-            except BufferError:  # local queue full: let deliveries drain
-                self.producer.poll(0.05)
+        produce_blocking(
+            self.producer,
+            topic,
+            value,
+            key=str(event["mint"]).encode(),
+            timestamp=sent_ms,
+            on_delivery=self._delivered,
+        )
         self.sent[kind] += 1
         if kind == "wallet_buy":
             self.buy_sent_ms[str(event["event_id"])] = sent_ms

@@ -11,6 +11,7 @@ import orjson
 from confluent_kafka import Producer
 
 from streams.events import INPUT_TYPES
+from streams.kafka_produce import produce_blocking
 
 PRODUCER_DEFAULTS = {
     "linger.ms": "20",
@@ -50,18 +51,15 @@ class Publisher:
         self._pace(event["ts"])
         topic = INPUT_TYPES[event["type"]][1]
         value = orjson.dumps(event)
-        while True:
-            try:
-                self.producer.produce(
-                    topic,
-                    value,
-                    key=event["mint"].encode(),
-                    timestamp=event["ts"],
-                    on_delivery=self._on_delivery,
-                )
-                break
-            except BufferError:  # local queue full: let deliveries drain
-                self.producer.poll(0.1)
+        produce_blocking(
+            self.producer,
+            topic,
+            value,
+            key=event["mint"].encode(),
+            timestamp=event["ts"],
+            on_delivery=self._on_delivery,
+            poll_s=0.1,
+        )
         self.sent[event["type"]] += 1
         if sum(self.sent.values()) % 1000 == 0:
             self.producer.poll(0)
