@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(256, ge=1, description="Max events per stream batch (stream.take)")
     batch_within_s: float = Field(0.005, gt=0, description="Max seconds to wait filling a batch")
+    checkpoint_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds between engine checkpoints written to engine-checkpoints (0: off)",
+    )
     max_message_bytes: int = Field(
         64 * 1024, ge=1024, description="Larger input messages are dead-lettered"
     )

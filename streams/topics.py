@@ -17,6 +17,7 @@ SIGNALS = "signals"
 OUTCOMES = "outcomes"
 DEAD_LETTER = "dead-letter"
 ALERTS = "alerts"
+CHECKPOINTS = "engine-checkpoints"
 INPUT_TOPICS = (GENESIS, BUYS, SELLS)
 
 
@@ -44,4 +45,12 @@ TOPIC_PLAN: tuple[TopicSpec, ...] = (
     TopicSpec(OUTCOMES, "mint", "output: resolved outcomes (peaks, labels)", 30 * DAY_MS),
     TopicSpec(DEAD_LETTER, "source key", "bad input with the reason", 30 * DAY_MS, partitions=1),
     TopicSpec(ALERTS, "model id", "monitor verdicts (watch/retrain)", 30 * DAY_MS, partitions=1),
+    TopicSpec(
+        CHECKPOINTS,
+        "m/ or c/ + writer/epoch",
+        "engine state checkpoints (chunks + manifests; bounds recovery)",
+        7 * DAY_MS,
+        cleanup_policy="compact",
+        partitions=1,
+    ),
 )

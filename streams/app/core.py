@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -34,7 +34,16 @@ from streams.app.outputs import (
 from streams.events import DecodeError, InputEvent, Outcome, encode
 from streams.events.decode import dead_letter_for
 from streams.scoring import BatchScores, RollingPercentile
-from streams.topics import BUYS, DEAD_LETTER, GENESIS, OUTCOMES, SCORES, SELLS, SIGNALS
+from streams.topics import (
+    BUYS,
+    CHECKPOINTS,
+    DEAD_LETTER,
+    GENESIS,
+    OUTCOMES,
+    SCORES,
+    SELLS,
+    SIGNALS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,7 @@ class TopicNames:
     signals: str = SIGNALS
     outcomes: str = OUTCOMES
     dead_letter: str = DEAD_LETTER
+    checkpoints: str = CHECKPOINTS
 
     @classmethod
     def prefixed(cls, prefix: str) -> TopicNames:
@@ -169,6 +179,10 @@ class StreamCore:
         self._mint_partition: dict[str, int] = {}
         self._released_next: dict[TP, int] = {}
         self._late_seen = 0
+        # every genesis event applied (owned or not) until its hold horizon: for checkpoints
+        self._genesis_seen: dict[str, tuple[TP, int, int, str]] = {}  # id -> tp, offset, ts, mint
+        self._skip: dict[TP, set[int]] = {}  # applied offsets above a restored resume offset
+        self._held_at: dict[tuple[TP, int], str] = {}  # restored genesis hold by its offset
 
     def rebuild(
         self,
@@ -190,6 +204,86 @@ class StreamCore:
             self.reseq.note_highwater(tp, high)
         self.metrics.rebuilds.inc()
         return []
+
+    def restore(
+        self,
+        engine: EngineLike,
+        highs: dict[TP, int],
+        start: dict[TP, int],
+        skip: dict[TP, tuple[int, ...]],
+        assigned: Iterable[TP],
+        owned_from: dict[TP, int],
+        mint_partition: dict[str, int],
+        windows: Iterable[tuple[str, TP, int, int, str]],
+        now: float,
+    ) -> None:
+        """Start over from a checkpointed engine instead of an empty one.
+
+        ``start``: offset per partition where replay resumes, ``skip``: offsets at or after it
+        that the checkpoint already applied; ``windows``: its open genesis windows
+        ``(event_id, tp, offset, ts, mint)``. Holds are recreated for the assigned partitions'
+        windows (published unless the group already committed past them: the previous owner
+        scored those), so a genesis window open at the checkpoint is still scored here.
+        """
+        self._reset(now)
+        self.engine = engine
+        self.assigned = set(assigned)
+        self.owned_from = dict(owned_from)
+        self._mint_partition = dict(mint_partition)
+        for tp, offset in start.items():
+            self.reseq.add_source(tp, now, next_offset=offset)
+            self.reseq.note_highwater(tp, highs.get(tp))
+            applied = skip.get(tp, ())
+            self._released_next[tp] = max([offset, *(o + 1 for o in applied)])
+            if applied:
+                self._skip[tp] = set(applied)
+        for event_id, tp, offset, ts, mint in windows:
+            self._genesis_seen[event_id] = (tp, offset, ts, mint)
+            if tp in self.assigned:
+                publish = offset >= self.owned_from.get(tp, 0)
+                self._genesis[event_id] = _GenesisHold(ts, publish, [])
+                self._held_at[(tp, offset)] = event_id
+
+    def consistency_point(self) -> tuple[dict[TP, int], dict[TP, tuple[int, ...]]]:
+        """Per partition: where replay must resume so that exactly the buffered (not yet applied)
+        events are replayed, and the offsets at or after that which are already applied.
+
+        Call between steps. Resume = the smallest buffered offset, else the source's next offset
+        (which also counts skipped and dead-lettered messages as applied).
+        """
+        lowest: dict[TP, int] = {}
+        for tp, offset in self._pending:
+            if offset < lowest.get(tp, offset + 1):
+                lowest[tp] = offset
+        resume: dict[TP, int] = {}
+        skip: dict[TP, tuple[int, ...]] = {}
+        for source, state in self.reseq.sources.items():
+            tp = cast(TP, source)
+            nxt = state.next_offset
+            if nxt is None:
+                continue
+            first = lowest.get(tp, nxt)
+            resume[tp] = first
+            applied = {o for o in range(first, nxt) if (tp, o) not in self._pending}
+            applied |= {o for o in self._skip.get(tp, ()) if o >= first}
+            if applied:
+                skip[tp] = tuple(sorted(applied))
+        return resume, skip
+
+    def open_genesis_windows(self) -> list[tuple[str, TP, int, int, str]]:
+        """``(event_id, tp, offset, ts, mint)`` of every applied genesis (owned or not) whose
+        window the engine has not closed yet."""
+        tokens = self.engine.state.tokens  # type: ignore[attr-defined]
+        out = []
+        for event_id, (tp, offset, ts, mint) in self._genesis_seen.items():
+            tok = tokens.get(mint)
+            if tok is not None and tok.gen_pending and tok.genesis_event_id == event_id:
+                out.append((event_id, tp, offset, ts, mint))
+        return out
+
+    @property
+    def mint_partition(self) -> dict[str, int]:
+        return self._mint_partition
 
     def set_assignment(self, assigned: Iterable[TP], owned_from: dict[TP, int]) -> None:
         """A rebalance that needs no rebuild: revoked partitions just stop being published."""
@@ -221,6 +315,10 @@ class StreamCore:
         if waiting is not None:
             waiting.acks.extend(acks)
             return []
+        held = self._genesis.get(self._held_at.pop((tp, offset), ""))
+        if held is not None:  # a restored open genesis window: ack once it is scored
+            held.acks.extend(acks)
+            return []
         return acks
 
     def skip(self, tp: TP, offset: int, now: float) -> None:
@@ -230,8 +328,17 @@ class StreamCore:
             state.next_offset = offset + 1
 
     def is_duplicate(self, tp: TP, offset: int) -> bool:
+        """Already applied: below the source's next offset, or an offset a restored checkpoint
+        had applied out of offset order (consumed here, moving the source past it)."""
         nxt = self.reseq.next_offset(tp)
-        return nxt is not None and offset < nxt
+        if nxt is not None and offset < nxt:
+            return True
+        skips = self._skip.get(tp)
+        if skips and offset in skips:
+            skips.discard(offset)
+            self.skip(tp, offset, 0.0)  # partitions deliver in offset order: all below arrived
+            return True
+        return False
 
     def note_highwater(self, tp: TP, highwater: int | None) -> None:
         self.reseq.note_highwater(tp, highwater)
@@ -266,6 +373,8 @@ class StreamCore:
         self._pending.pop((tp, offset), None)
         self._released_next[tp] = max(self._released_next.get(tp, 0), offset + 1)
         self._mint_partition[event.mint] = tp[1]
+        if event.type == "token_genesis":
+            self._genesis_seen[event.event_id] = (tp, offset, event.ts, event.mint)
         tracked = tp in self.assigned
         publish = tracked and offset >= self.owned_from.get(tp, 0)
         if tracked and not publish:
@@ -313,6 +422,9 @@ class StreamCore:
         horizon = watermark_ts - self.genesis_hold_ms
         for event_id in [e for e, h in self._genesis.items() if h.ts < horizon]:
             box.acks.extend(self._genesis.pop(event_id).acks)
+        seen = self._genesis_seen
+        for event_id in [e for e, g in seen.items() if g[2] < horizon]:
+            del seen[event_id]
 
     def _score(
         self, kind: str, rows: list[tuple[SignalRowLike, float | None]], box: Outbox

@@ -34,6 +34,25 @@ class WorkerMetrics:
             "Engine rebuilds from the retained input topics",
             registry=r,
         )
+        self.checkpoints = Counter(
+            "alphastream_checkpoints_written",
+            "Engine checkpoints written (manifest delivered)",
+            registry=r,
+        )
+        self.checkpoint_bytes = Gauge(
+            "alphastream_checkpoint_bytes", "Compressed size of the last checkpoint", registry=r
+        )
+        self.restores = Counter(
+            "alphastream_state_restores",
+            "Engine (re)builds by source: checkpoint or full replay",
+            ["source"],
+            registry=r,
+        )
+        self.replay_events = Gauge(
+            "alphastream_rebuild_replay_offsets",
+            "Input offsets the last (re)build replays (high-water minus start, all partitions)",
+            registry=r,
+        )
         self.batch_size = Histogram(
             "alphastream_batch_size",
             "Rows per scoring batch",
