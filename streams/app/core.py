@@ -345,9 +345,22 @@ class StreamCore:
 
     # --- processing -----------------------------------------------------------------------
 
-    def step(self, now: float) -> Outbox:
-        """Release what the watermark allows, run the engine, score, and build the outbox."""
-        released = self.reseq.pop_ready(now)
+    def marks_to_confirm(self) -> list[TP]:
+        """Sources whose release decision rests on looking caught up (or on an unknown mark):
+        the worker asks the broker for fresh high-water marks of these before a step. A source
+        with a known backlog holds the watermark either way (marks only grow)."""
+        return [
+            cast(TP, tp)
+            for tp, state in self.reseq.sources.items()
+            if state.highwater is None or state.caught_up()
+        ]
+
+    def step(self, now: float, cutoff: int | None = None) -> Outbox:
+        """Release what the watermark allows, run the engine, score, and build the outbox.
+
+        ``cutoff``: a ``reseq.push_mark()`` taken before the high-water marks were refreshed;
+        items that arrived after it wait for the next step."""
+        released = self.reseq.pop_ready(now, cutoff)
         self.metrics.reorder_buffer.set(len(self.reseq))
         late = self.reseq.stats.late
         if late > self._late_seen:

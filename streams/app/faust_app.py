@@ -42,6 +42,7 @@ from streams.app.core import (
     TopicNames,
     dead_letter_record,
 )
+from streams.app.highwater import HighwaterProbe
 from streams.app.metrics import WorkerMetrics
 from streams.app.publisher import Publisher
 from streams.events import DecodeError, decode_input
@@ -144,6 +145,7 @@ class StreamWorker:
         )
         self.broadcast = BroadcastReader(settings, settings.app_id)
         self.publisher = Publisher(settings)
+        self.highwater = HighwaterProbe(settings)
         self._work = asyncio.Event()  # set when the processor has something to look at
         self._inflight = asyncio.Semaphore(64)
         self._ack_tasks: set[asyncio.Future[None]] = set()
@@ -324,6 +326,28 @@ class StreamWorker:
         for tp in self.broadcast.assigned:
             self.core.note_highwater(tp, self.broadcast.highwater(tp))
 
+    async def _confirm_highwaters(self) -> int | None:
+        """Ask the broker for the marks of sources that look caught up (or are unknown).
+
+        Returns the re-sequencer's push mark taken before asking (the step releases only what
+        arrived before it), or None when no source needed asking."""
+        core = self.core
+        unsure = core.marks_to_confirm()
+        if not unsure:
+            return None
+        reseq = core.reseq
+        cutoff = reseq.push_mark()
+        fresh = await self.highwater.latest(unsure)
+        if core.reseq is not reseq:
+            return None  # rebuilt meanwhile: the caller does not step
+        sources = reseq.sources
+        for tp, mark in fresh.items():
+            state = sources.get(tp)
+            cached = state.highwater if state is not None and state.highwater is not None else -1
+            # tansu's ListOffsets(latest) can trail the fetch's mark by a batch: keep the larger
+            core.note_highwater(tp, max(mark, cached))
+        return cutoff
+
     def wake(self) -> None:
         """New input or wall time passed: let the processor look at the watermark."""
         self._work.set()
@@ -347,7 +371,11 @@ class StreamWorker:
         if not self._built or self._stopping or not len(self.core.reseq):
             return
         self._refresh_highwaters()
-        box = self.core.step(time.monotonic())
+        reseq = self.core.reseq
+        cutoff = await self._confirm_highwaters()
+        if self.core.reseq is not reseq or self._stopping:
+            return  # rebuilt (or stopping) while the broker answered
+        box = self.core.step(time.monotonic(), cutoff)
         if not box:
             return
         delivered = self.publisher.send(box.records)

@@ -20,6 +20,12 @@ caught up and quiet does not hold anything back, so one idle partition cannot st
 the price is that an event arriving later on such a source with an older key is *late*: it is
 released at once (counted in ``stats.late``) rather than dropped.
 
+High-water marks must be fresher than the items they release. A mark cached from the last fetch
+response can be older than an item another consumer just delivered, so a partition that merely
+*looks* caught up may already hold an older event in the broker. The caller therefore asks the
+broker for the marks after taking ``push_mark()`` and releases with ``cutoff`` set to it: only
+items that arrived before the question are released (later ones wait for the next question).
+
 The buffer is bounded: beyond ``max_buffer`` items the smallest keys are released early
 (counted in ``stats.forced``). Duplicate deliveries (offset below the source's next offset, e.g.
 a re-seek after a rebalance) are refused so the caller can ack them without reprocessing.
@@ -143,14 +149,23 @@ class Resequencer(Generic[T]):
                 mark = state.latest_key
         return mark
 
-    def pop_ready(self, now: float) -> list[T]:
-        """Release, in key order, every item at or below the watermark (and any overflow)."""
+    def push_mark(self) -> int:
+        """Sequence number of the latest push (pass it as ``cutoff`` to ``pop_ready``)."""
+        return self._seq
+
+    def pop_ready(self, now: float, cutoff: int | None = None) -> list[T]:
+        """Release, in key order, every item at or below the watermark (and any overflow).
+
+        ``cutoff``: release stops at the first item pushed after that ``push_mark()`` (the
+        high-water marks the watermark used were asked for before it arrived)."""
         mark = self.watermark(now)
         if mark is not None and self._last_released is not None and mark < self._last_released:
             mark = self._last_released  # late items go out immediately
         out: list[T] = []
         heap = self._heap
         while heap and (mark is None or heap[0][0] <= mark):
+            if cutoff is not None and heap[0][1] > cutoff:
+                break
             out.append(self._pop())
         while len(heap) > self.max_buffer:
             out.append(self._pop())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streams.app.ordering import Key, Resequencer
@@ -159,3 +159,84 @@ def test_all_caught_up_releases_at_once_without_the_idle_grace() -> None:
     reseq.push("a", 1, (7, "x"), "a7", now=0.05)
     assert reseq.pop_ready(now=0.06) == ["b6", "a7"]
     assert reseq.stats.late == 0
+
+
+@st.composite
+def broker_runs(draw: st.DrawFn) -> tuple[dict[int, list[Key]], list[tuple[str, int]]]:
+    """Events appended to the broker in key order across sources; consumers deliver each
+    source's appended events with arbitrary lag; the worker steps at arbitrary moments, and
+    more deliveries may land between its high-water question and its release."""
+    sources = _sorted_sources(draw)
+    actions = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["append", "deliver", "step"]), st.integers(0, len(sources) - 1)
+            ),
+            max_size=300,
+        )
+    )
+    return sources, actions
+
+
+@given(broker_runs())
+@example(  # the race: both appended after the question, the newer one delivered first
+    (
+        {0: [(0, "a")], 1: [(1, "a")]},
+        [
+            *[("step", 0), ("append", 0), ("append", 0), ("deliver", 1), ("step", 0)],
+            *[("deliver", 0), ("step", 0), ("step", 0), ("step", 0), ("step", 0)],
+        ],
+    )
+)
+@settings(max_examples=500, deadline=None)
+def test_fresh_marks_with_a_cutoff_never_release_out_of_order(
+    case: tuple[dict[int, list[Key]], list[tuple[str, int]]],
+) -> None:
+    sources, actions = case
+    log = sorted((key, s) for s, keys in sources.items() for key in keys)  # append order
+    appended = dict.fromkeys(sources, 0)
+    delivered = dict.fromkeys(sources, 0)
+    reseq: Resequencer[Key] = Resequencer(idle_s=0.0)  # no wall-time grace at all
+    for s in sources:
+        reseq.add_source(s, now=0.0, next_offset=0)
+    released: list[Key] = []
+    now, cursor = 0.0, 0
+
+    def deliver(s: int) -> None:
+        if delivered[s] < appended[s]:
+            key = sources[s][delivered[s]]
+            assert reseq.push(s, delivered[s], key, key, now)
+            delivered[s] += 1
+
+    pending_step: int | None = None  # push mark of a question asked, release not yet done
+    for action, s in actions:
+        now += 0.01
+        if action == "append" and cursor < len(log):
+            appended[log[cursor][1]] += 1
+            cursor += 1
+        elif action == "deliver":
+            deliver(s)
+        elif pending_step is None:  # ask the broker now ...
+            pending_step = reseq.push_mark()
+            for src, n in appended.items():
+                reseq.note_highwater(src, n)
+        else:  # ... release later, after whatever was delivered meanwhile
+            released += reseq.pop_ready(now, cutoff=pending_step)
+            pending_step = None
+    assert released == sorted(released)
+    assert reseq.stats.late == 0
+
+
+def test_an_item_delivered_after_the_question_waits_for_the_next_one() -> None:
+    reseq: Resequencer[str] = Resequencer(idle_s=0.0)
+    for s in ("a", "b"):
+        reseq.add_source(s, now=0.0, next_offset=0)
+        reseq.note_highwater(s, 0)
+    mark = reseq.push_mark()  # the broker said: nothing anywhere
+    reseq.push("a", 0, (10, "a10"), "a10", now=0.1)  # a's event arrives meanwhile
+    assert reseq.pop_ready(0.1, cutoff=mark) == []  # b may already hold an older one
+    reseq.note_highwater("b", 1)  # the next question: b has one
+    assert reseq.pop_ready(0.2, cutoff=reseq.push_mark()) == []  # b's backlog holds
+    reseq.push("b", 0, (5, "b5"), "b5", now=0.2)
+    reseq.note_highwater("a", 1)
+    assert reseq.pop_ready(0.3, cutoff=reseq.push_mark()) == ["b5", "a10"]
