@@ -71,6 +71,7 @@ class Publisher:
         self._thread = threading.Thread(target=self._serve, name="publisher", daemon=True)
         self._thread.start()
         self.published = 0
+        self._outstanding: set[asyncio.Future[None]] = set()  # batches not delivered yet
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -97,7 +98,18 @@ class Publisher:
                 except BufferError:  # local queue full: back-pressure until the poll thread
                     time.sleep(0.001)  # has served some deliveries (only it runs callbacks)
         self.published += len(records)
+        self._outstanding.add(batch.future)
+        batch.future.add_done_callback(self._outstanding.discard)
         return batch.future
+
+    async def sent_delivered(self) -> None:
+        """Wait until every batch handed in so far is delivered (raise if one was not): what a
+        checkpoint taken now claims is published."""
+        pending = list(self._outstanding)
+        if pending:
+            for result in await asyncio.gather(*pending, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    raise result
 
     async def publish(self, records: Sequence[Record]) -> None:
         """Produce every record; return once all are delivered (raise if any was not)."""
