@@ -221,15 +221,15 @@ class StreamWorker:
                 core.rebuild(marks, assigned, owned_from, time.monotonic())
                 start, source = {tp: low for tp, (low, _) in marks.items()}, "full"
             self.metrics.restores.labels(source).inc()
-            replay = sum(max(0, marks[tp][1] - start[tp]) for tp in self.all_tps)
-            self.metrics.replay_events.set(replay)
+            replay = await self._count_replay(marks, start)
             self.warming = {tp for tp in assigned if owned_from[tp] > start[tp]}
             await self.broadcast.assign(
                 {tp: start[tp] for tp in self.all_tps if tp not in assigned or tp in self.warming}
             )
             self._built = True
             log.info(
-                "engine (re)built from %s: %d owned partitions, %d warming, %d offsets to replay",
+                "engine (re)built from %s: %d owned partitions, %d warming, %d committed offsets "
+                "to re-process",
                 source,
                 len(assigned),
                 len(self.warming),
@@ -287,20 +287,34 @@ class StreamWorker:
         self.core.restore(
             engine, highs, start, skip, assigned, owned_from, mints, windows, time.monotonic()
         )
-        replay = sum(max(0, highs[tp] - start[tp]) for tp in start)
-        full = sum(high - low for low, high in marks.values())
+        full = await self._count_replay(marks, {tp: low for tp, (low, _) in marks.items()})
+        replay = await self._count_replay(marks, start)
         log.info(
             "engine restored from checkpoint %s/%d (watermark %d, %.1f s old): replaying %d "
-            "offsets instead of %d (full replay); read and loaded in %.2f s",
+            "committed offsets instead of %d (full replay), %d newer offsets to process; read "
+            "and loaded in %.2f s",
             manifest.writer,
             manifest.epoch,
             manifest.watermark,
             time.time() - manifest.created_ms / 1000.0,
             replay,
             full,
+            sum(max(0, highs[tp] - start[tp]) for tp in start) - replay,
             time.perf_counter() - started,
         )
         return start
+
+    async def _count_replay(self, marks: dict[TP, tuple[int, int]], start: dict[TP, int]) -> int:
+        """Offsets a (re)build starting at ``start`` re-processes although the group already
+        committed them (work done before); events after the committed offsets are new work
+        either way. Sets the replay gauge."""
+        committed = await self.broadcast.committed(self.all_tps)
+        done = {
+            tp: min(high, max(low, committed.get(tp) or low)) for tp, (low, high) in marks.items()
+        }
+        replay = sum(max(0, done[tp] - start.get(tp, done[tp])) for tp in done)
+        self.metrics.replay_events.set(replay)
+        return replay
 
     def _load_engine(
         self, manifest: Manifest, latest: dict[str, bytes], assigned: set[TP]

@@ -50,7 +50,7 @@ class WorkerMetrics:
         )
         self.replay_events = Gauge(
             "alphastream_rebuild_replay_offsets",
-            "Input offsets the last (re)build replays (high-water minus start, all partitions)",
+            "Committed input offsets the last (re)build re-processes (all partitions)",
             registry=r,
         )
         self.batch_size = Histogram(
