@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = Field(None, description="SASL user name")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
     kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for SSL")
+    kafka_list_offsets_exact: bool = Field(
+        True,
+        description="The broker's ListOffsets(latest) is exact (Apache Kafka); false for tansu, "
+        "whose answer trails by a batch: the worker then orders on fetch marks + idle grace",
+    )
     partitions: int = Field(6, ge=1, description="Partitions per data topic")
     replication_factor: int = Field(1, ge=1, description="Replication factor of created topics")
     app_id: str = Field("alphastream", description="Consumer group / faust app id")

@@ -95,7 +95,13 @@ class BroadcastReader:
                 self._cached_marks[tp] = int(marks[1])
 
     def _consume(self, max_messages: int, timeout_s: float) -> list[Message]:
-        msgs = self._consumer.consume(max_messages, timeout_s)
+        # consume(n, t) waits until n messages or t: take what is queued now, and block only
+        # for the first message when nothing is (a partial batch must not wait out t)
+        msgs = self._consumer.consume(max_messages, 0)
+        if not msgs:
+            msgs = self._consumer.consume(1, timeout_s)
+            if msgs and max_messages > 1:
+                msgs += self._consumer.consume(max_messages - 1, 0)
         self._note_cached_marks()
         return msgs
 

@@ -520,6 +520,8 @@ class StreamWorker:
         Returns the re-sequencer's push mark taken before asking (the step releases only what
         arrived before it), or None when no source needed asking."""
         core = self.core
+        if not self.settings.kafka_list_offsets_exact:
+            return None  # tansu: cached fetch marks and the idle grace decide
         unsure = core.marks_to_confirm()
         if not unsure:
             return None
@@ -528,11 +530,13 @@ class StreamWorker:
         fresh = await self.highwater.latest(unsure)
         if core.reseq is not reseq:
             return None  # rebuilt meanwhile: the caller does not step
+        if len(fresh) < len(unsure):  # some answer failed: decide on cached marks (with grace)
+            return None
         sources = reseq.sources
         for tp, mark in fresh.items():
             state = sources.get(tp)
             cached = state.highwater if state is not None and state.highwater is not None else -1
-            # tansu's ListOffsets(latest) can trail the fetch's mark by a batch: keep the larger
+            # never lower a mark a fetch response already showed
             core.note_highwater(tp, max(mark, cached))
         return cutoff
 

@@ -24,7 +24,9 @@ High-water marks must be fresher than the items they release. A mark cached from
 response can be older than an item another consumer just delivered, so a partition that merely
 *looks* caught up may already hold an older event in the broker. The caller therefore asks the
 broker for the marks after taking ``push_mark()`` and releases with ``cutoff`` set to it: only
-items that arrived before the question are released (later ones wait for the next question).
+items that arrived before the question are released (later ones wait for the next question),
+and the ``idle_s`` grace is dropped — a source that was caught up at the question cannot hold
+an older event unless it was appended after the question (the documented staleness bound).
 
 The buffer is bounded: beyond ``max_buffer`` items the smallest keys are released early
 (counted in ``stats.forced``). Duplicate deliveries (offset below the source's next offset, e.g.
@@ -60,12 +62,14 @@ class SourceState:
             and self.next_offset >= self.highwater
         )
 
-    def holds_back(self, now: float, idle_s: float) -> bool:
+    def holds_back(self, now: float, idle_s: float, confirmed: bool = False) -> bool:
+        """``confirmed``: the high-water mark was asked for after every item about to be
+        released arrived, so a caught-up source needs no grace period."""
         if self.highwater is None or self.next_offset is None:
             return now - (self.last_seen or self.registered) < idle_s
         if self.next_offset < self.highwater:
             return True
-        return self.last_seen is not None and now - self.last_seen < idle_s
+        return not confirmed and self.last_seen is not None and now - self.last_seen < idle_s
 
 
 @dataclass
@@ -134,14 +138,14 @@ class Resequencer(Generic[T]):
         self.stats.pushed += 1
         return True
 
-    def watermark(self, now: float) -> Key | None:
+    def watermark(self, now: float, confirmed: bool = False) -> Key | None:
         """Largest key safe to release; None when no source holds anything back."""
         states = self.sources.values()
         if all(state.caught_up() for state in states):
             return None  # nothing more is known to exist anywhere: no reason to wait
         mark: Key | None = None
         for state in states:
-            if not state.holds_back(now, self.idle_s):
+            if not state.holds_back(now, self.idle_s, confirmed):
                 continue
             if state.latest_key is None:
                 return (-1, "")  # holding but nothing seen yet: release nothing
@@ -157,8 +161,10 @@ class Resequencer(Generic[T]):
         """Release, in key order, every item at or below the watermark (and any overflow).
 
         ``cutoff``: release stops at the first item pushed after that ``push_mark()`` (the
-        high-water marks the watermark used were asked for before it arrived)."""
-        mark = self.watermark(now)
+        high-water marks the watermark used were asked for before it arrived). Marks asked for
+        after the items arrived make the ``idle_s`` grace unnecessary: with a cutoff a caught-up
+        source holds nothing back."""
+        mark = self.watermark(now, confirmed=cutoff is not None)
         if mark is not None and self._last_released is not None and mark < self._last_released:
             mark = self._last_released  # late items go out immediately
         out: list[T] = []

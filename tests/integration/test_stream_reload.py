@@ -117,7 +117,12 @@ def test_hot_reload_live(
 
 
 def test_smoke_on_tansu(tansu_bootstrap: str, settings_for: SettingsFor, tmp_path: Path) -> None:
-    settings = settings_for(tansu_bootstrap, models_dir=tmp_path / "models", partitions=3)
+    settings = settings_for(
+        tansu_bootstrap,
+        models_dir=tmp_path / "models",
+        partitions=3,
+        kafka_list_offsets_exact=False,
+    )
     prefix = unique_id("tansu") + "."
     topics = TopicNames.prefixed(prefix)
     create_prefixed_topics(settings, prefix)
