@@ -1,7 +1,7 @@
 """Checkpointed recovery on real Apache Kafka: a worker runs the first half of a market and is
 stopped (SIGTERM: final checkpoint); the second half is fed; a new worker restores from the
 checkpoint, re-processing almost none of the already committed input instead of all of it, and
-catches up. Every buy of the market is scored, every genesis window once, and every served
+catches up (second half fed before it starts: a backlog; or after: a live burst). Every buy of the market is scored, every genesis window once, and every served
 feature vector equals the offline replay."""
 
 from __future__ import annotations
@@ -85,8 +85,9 @@ def _metric(port: int, name: str) -> float:
     return sum(values)
 
 
+@pytest.mark.parametrize("live", [False, True], ids=["backlog", "live-burst"])
 def test_restart_restores_from_checkpoint_and_scores_everything(
-    kafka_bootstrap: str, settings_for: SettingsFor, tmp_path: Path
+    kafka_bootstrap: str, settings_for: SettingsFor, tmp_path: Path, live: bool
 ) -> None:
     market: list[dict[str, Any]] = sim_events(seed=23, hours=1.0, launch_rate_per_day=1500)
     settings = settings_for(
@@ -112,11 +113,12 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
             timeout_s=120,
         ), f"first worker left buys unscored; log {logs[0]}"
         codes.append(_stop(procs[0]))
-        # fed while no worker runs: the new worker restores, then catches up on a backlog
-        # (a live burst into an idle worker is subject to the re-sequencer's staleness bound)
-        produce_events(producer, topics, market[half:])
+        if not live:  # fed while no worker runs: the new worker restores, then catches up
+            produce_events(producer, topics, market[half:])
         procs.append(_start(settings, prefix, logs[1], port))
         restored = _wait_for_log(logs[1], RESTORED, 60)
+        if live:  # a burst into the restored, idle worker (fresh high-water marks order it)
+            produce_events(producer, topics, market[half:])
         assert restored, f"second worker did not restore from a checkpoint; log {logs[1]}"
         done = collector.wait_for(
             lambda: buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
