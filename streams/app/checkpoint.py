@@ -293,13 +293,15 @@ def set_ownership(
     """
     gen, buy = owned_partitions.get("genesis", set()), owned_partitions.get("buy", set())
     for mint, tok in state.tokens.items():
-        if tok.has_genesis:
-            tok.owned = mint_partition.get(mint) in gen
-            state.tokens.dirty.add(mint)
+        owned = mint_partition.get(mint) in gen
+        if tok.has_genesis and tok.owned != owned:  # put only changes (a backend writes them)
+            tok.owned = owned
+            state.tokens.put(mint, tok)
     for event_id, sig in state.pending.items():
-        part = mint_partition.get(sig.mint)
-        sig.owned = part in (gen if sig.kind == "genesis" else buy)
-        state.pending.dirty.add(event_id)
+        owned = mint_partition.get(sig.mint) in (gen if sig.kind == "genesis" else buy)
+        if sig.owned != owned:
+            sig.owned = owned
+            state.pending.put(event_id, sig)
 
 
 # --- writer bookkeeping -----------------------------------------------------------------------

@@ -94,8 +94,12 @@ def bench_engine(payloads: list[bytes], config: EngineConfig | None = None) -> E
     tracemalloc.stop()
     state = engine.state
     seen: set[int] = set()
-    token_bytes = deep_size(state.tokens.data, seen) + deep_size(state.pending.data, seen)
-    wallet_bytes = deep_size(state.wallets.data, seen) + deep_size(state.cooc.data, seen)
+    token_bytes = deep_size(dict(state.tokens.items()), seen) + deep_size(
+        dict(state.pending.items()), seen
+    )
+    wallet_bytes = deep_size(dict(state.wallets.items()), seen) + deep_size(
+        dict(state.cooc.items()), seen
+    )
     n = len(events)
     return EngineBench(
         events=n,

@@ -45,6 +45,7 @@ from streams.features.state import (
     MetaState,
     PendingSignal,
     RegimeState,
+    StateStore,
     TokenState,
     WalletState,
     _evict_regime_buys,
@@ -61,15 +62,12 @@ def _fast_get(store: KVStore[Any]) -> Callable[[str], Any]:
     return store.data.get if isinstance(store, InMemoryStore) else store.get
 
 
-def _fast_touch(store: KVStore[Any]) -> Callable[[str], None]:
+def _fast_touch(store: StateStore[Any]) -> Callable[[str], None]:
     """Mark a value that is already in the store as changed (it is mutated in place). For the
-    in-memory backend that is only its dirty-key set; any other backend gets the value put back."""
+    in-memory backend that is only its dirty-key set; any other backend has its ``touch``."""
     if isinstance(store, InMemoryStore):
         return store.dirty.add
-
-    def touch(key: str) -> None:
-        store.put(key, store.get(key))
-
+    touch: Callable[[str], None] = store.touch
     return touch
 
 

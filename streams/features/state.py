@@ -14,6 +14,7 @@ from array import array
 from collections import deque
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import orjson
@@ -74,6 +75,13 @@ class KVStore(Protocol[V]):
     def __len__(self) -> int: ...
 
 
+class StateStore(KVStore[V], Protocol[V]):
+    """A store the engine state is made of: the KV contract plus change tracking."""
+
+    def touch(self, key: str) -> None: ...
+    def drain(self) -> tuple[dict[str, bytes], set[str]]: ...
+
+
 class InMemoryStore(Generic[V]):
     """Dict-backed store that remembers which keys changed since the last ``drain``."""
 
@@ -91,6 +99,11 @@ class InMemoryStore(Generic[V]):
     def put(self, key: str, value: V) -> None:
         self.data[key] = value
         self.dirty.add(key)
+
+    def touch(self, key: str) -> None:
+        """The value of ``key`` was mutated in place."""
+        if key in self.data:
+            self.dirty.add(key)
 
     def delete(self, key: str) -> None:
         if self.data.pop(key, None) is not None:
@@ -466,13 +479,29 @@ class EngineState:
     """All engine state, as named stores. Pass one to ``FeatureEngine`` to resume from it."""
 
     def __init__(self) -> None:
-        self.tokens: InMemoryStore[TokenState] = InMemoryStore("tokens")
-        self.wallets: InMemoryStore[WalletState] = InMemoryStore("wallets")
-        self.creators: InMemoryStore[CreatorState] = InMemoryStore("creators")
-        self.cooc: InMemoryStore[CoocState] = InMemoryStore("cooc")
-        self.regime: InMemoryStore[RegimeState] = InMemoryStore("regime")
-        self.meta: InMemoryStore[MetaState] = InMemoryStore("meta")
-        self.pending: InMemoryStore[PendingSignal] = InMemoryStore("pending")
+        self.tokens: StateStore[TokenState] = InMemoryStore("tokens")
+        self.wallets: StateStore[WalletState] = InMemoryStore("wallets")
+        self.creators: StateStore[CreatorState] = InMemoryStore("creators")
+        self.cooc: StateStore[CoocState] = InMemoryStore("cooc")
+        self.regime: StateStore[RegimeState] = InMemoryStore("regime")
+        self.meta: StateStore[MetaState] = InMemoryStore("meta")
+        self.pending: StateStore[PendingSignal] = InMemoryStore("pending")
+
+    @classmethod
+    def from_stores(cls, stores: dict[str, StateStore[Any]]) -> EngineState:
+        """A state over other backends' stores (one per name in ``STORE_TYPES``)."""
+        state = cls()
+        for name in cls.STORE_TYPES:
+            setattr(state, name, stores[name])
+        return state
+
+    @classmethod
+    def open_rocks(cls, path: str | Path, cache_limit: int = 500_000) -> EngineState:
+        """The state kept in the RocksDB database at ``path`` (created if missing); see
+        :mod:`streams.features.rocks` for committing it."""
+        from streams.features.rocks import RocksState
+
+        return RocksState(Path(path), cache_limit).state
 
     STORE_TYPES: ClassVar[dict[str, type[Value]]] = {
         "tokens": TokenState,
@@ -484,7 +513,7 @@ class EngineState:
         "pending": PendingSignal,
     }
 
-    def stores(self) -> dict[str, InMemoryStore[Any]]:
+    def stores(self) -> dict[str, StateStore[Any]]:
         return {name: getattr(self, name) for name in self.STORE_TYPES}
 
     def drain_changes(self) -> dict[str, tuple[dict[str, bytes], set[str]]]:
@@ -502,6 +531,7 @@ class EngineState:
     def from_snapshot(cls, snap: dict[str, dict[str, bytes]]) -> EngineState:
         state = cls()
         for name, store in state.stores().items():
+            assert isinstance(store, InMemoryStore)
             value_type = cls.STORE_TYPES[name]
             for key, raw in snap.get(name, {}).items():
                 store.data[key] = value_type.from_bytes(raw)
