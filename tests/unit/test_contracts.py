@@ -24,7 +24,14 @@ from streams.events import (
     decode_many,
     encode,
 )
-from streams.events.decode import SCHEMA_DIR, dead_letter_for, load_schema, validate_output
+from streams.events.decode import (
+    SCHEMA_DIR,
+    _contracts,
+    _validate_with_reasons,
+    dead_letter_for,
+    load_schema,
+    validate_output,
+)
 
 MODELS_BY_SCHEMA: dict[str, type] = {
     "token-genesis": Genesis,
@@ -212,3 +219,34 @@ def test_decoder_agrees_with_reference_json_schema_validator(
     except DecodeError:
         ours_ok = False
     assert ours_ok == reference_ok, obj
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    base=st.sampled_from([BUY, GENESIS]),
+    drop=st.sets(st.sampled_from(sorted(set(BUY) | set(GENESIS))), max_size=2),
+    changes=st.dictionaries(
+        st.sampled_from(sorted(set(BUY) | set(GENESIS) | {"x"})), _values, max_size=2
+    ),
+)
+def test_fast_check_never_accepts_what_the_reasoned_checks_refuse(
+    base: dict[str, Any], drop: set[str], changes: dict[str, Any]
+) -> None:
+    obj = {k: v for k, v in base.items() if k not in drop} | changes
+    contract = _contracts()[base["type"]]
+    if contract.fast(obj):
+        assert _validate_with_reasons(contract, obj) == contract.model(**obj)
+
+
+def test_fast_check_accepts_every_simulated_event() -> None:
+    """The generated check must not send valid traffic down the slow path."""
+    from streams.app.harness import sim_events
+
+    events = sim_events(seed=3, hours=0.25, launch_rate_per_day=4000)
+    contracts = _contracts()
+    refused = [
+        e["event_id"]
+        for e in events
+        if not contracts[e["type"]].fast(orjson.loads(orjson.dumps(e)))
+    ]
+    assert len(events) > 100 and refused == []
