@@ -7,7 +7,7 @@ Every field can be set from the environment with the ``ALPHASTREAM_`` prefix, e.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +59,20 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between engine checkpoints written to engine-checkpoints (0: off)",
     )
+    state_backend: Literal["memory", "rocksdb"] = Field(
+        "memory",
+        description="Where the worker keeps engine state: memory (tests, demo) or rocksdb "
+        "(production: a local RocksDB copy, committed at every checkpoint, restores a restart)",
+    )
+    state_dir: Path | None = Field(
+        None, description="RocksDB directory of the engine state (default DATA_DIR/state/APP_ID)"
+    )
+    state_cache_entries: int = Field(
+        500_000,
+        ge=1,
+        description="rocksdb backend: deserialized values kept per store after a checkpoint "
+        "(tokens, wallets, creators, co-buyers; older ones are re-read from RocksDB)",
+    )
     max_message_bytes: int = Field(
         64 * 1024, ge=1024, description="Larger input messages are dead-lettered"
     )
@@ -72,6 +86,10 @@ class Settings(BaseSettings):
         if self.clickhouse_dsn is not None:
             return self.clickhouse_dsn.get_secret_value()
         return "chdb://" + str((self.data_dir / "clickhouse").resolve())
+
+    def state_path(self) -> Path:
+        """The RocksDB directory of the engine state (``state_backend="rocksdb"``)."""
+        return self.state_dir or self.data_dir / "state" / self.app_id
 
     def kafka_client_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka/confluent-kafka client options, including security passthrough."""

@@ -190,13 +190,17 @@ class StreamCore:
         assigned: Iterable[TP],
         owned_from: dict[TP, int],
         now: float,
+        engine: EngineLike | None = None,
     ) -> list[AckFn]:
         """Start over with a fresh engine fed from the beginning of every partition.
 
         ``marks``: tp -> (low, high) offsets; returns acks of dropped buffered items (not to be
-        run: the group redelivers them from the committed offset).
+        run: the group redelivers them from the committed offset). ``engine``: an empty engine
+        to use instead of a new one from the factory (e.g. on a fresh RocksDB state).
         """
         self._reset(now)
+        if engine is not None:
+            self.engine = engine
         self.assigned = set(assigned)
         self.owned_from = dict(owned_from)
         for tp, (low, high) in marks.items():

@@ -47,6 +47,7 @@ from streams.app.checkpoint import (
     orphan_chunks,
     set_ownership,
     split_chunks,
+    unusable_reason,
 )
 from streams.app.checkpoint_io import CheckpointLog
 from streams.app.core import (
@@ -60,6 +61,7 @@ from streams.app.core import (
     dead_letter_record,
 )
 from streams.app.highwater import HighwaterProbe
+from streams.app.local_state import LocalState
 from streams.app.metrics import WorkerMetrics
 from streams.app.publisher import Publisher
 from streams.events import DecodeError, decode_input
@@ -181,6 +183,14 @@ class StreamWorker:
         self.writer_log = WriterLog(f"{socket.gethostname()[:24]}-{uuid.uuid4().hex[:8]}")
         self._checkpoint_lock = asyncio.Lock()
         self._final_checkpoint = False
+        # rocksdb backend: the engine runs on a local RocksDB copy, committed at every checkpoint
+        self.local = (
+            LocalState(settings.state_path(), settings.state_cache_entries)
+            if settings.state_backend == "rocksdb"
+            else None
+        )
+        self._local_epoch = 0
+        self._restored_from = "checkpoint"
         metrics.set_models(registry.versions())
 
     # --- rebalance ----------------------------------------------------------------------------
@@ -213,13 +223,16 @@ class StreamWorker:
         gained = assigned - core.assigned
         overlap = [tp for tp in gained if core.released_next(tp) > (committed.get(tp) or 0)]
         if not self._built or overlap:
+            self._built = False  # no step (or checkpoint) runs on the engine being replaced
             marks = await self.broadcast.marks(self.all_tps)
             owned_from = {tp: max(committed.get(tp) or 0, marks[tp][0]) for tp in assigned}
-            start = await self._restore(marks, assigned, owned_from)
-            source = "checkpoint"
-            if start is None:
-                core.rebuild(marks, assigned, owned_from, time.monotonic())
-                start, source = {tp: low for tp, (low, _) in marks.items()}, "full"
+            async with self._checkpoint_lock:
+                start = await self._restore(marks, assigned, owned_from)
+                source = self._restored_from
+                if start is None:
+                    engine = await asyncio.to_thread(self._fresh_engine)
+                    core.rebuild(marks, assigned, owned_from, time.monotonic(), engine)
+                    start, source = {tp: low for tp, (low, _) in marks.items()}, "full"
             self.metrics.restores.labels(source).inc()
             replay = await self._count_replay(marks, start)
             self.warming = {tp for tp in assigned if owned_from[tp] > start[tp]}
@@ -258,26 +271,46 @@ class StreamWorker:
         if self.settings.checkpoint_interval_s <= 0:
             return None
         started = time.perf_counter()
+        feature_set = self.core.feature_set
+        local = await asyncio.to_thread(self.local.peek, feature_set) if self.local else None
+        manifest: Manifest | None = None
+        latest: dict[str, bytes] = {}
         try:
             latest = await asyncio.to_thread(self.checkpoint_log.read)
         except Exception as exc:
-            log.warning("checkpoints not readable (%s): full replay", exc)
-            return None
-        found = candidates(latest, self.core.feature_set)
-        every = candidates(latest, "", any_feature_set=True)
-        self.writer_log.foreign = [m for m in every if m.writer != self.writer_log.writer]
-        self.writer_log.orphans = orphan_chunks(latest)
-        manifest, passed = choose(found, marks, assigned, owned_from)
-        for reason in passed:
-            log.info("checkpoint passed over: %s", reason)
-        if manifest is None:
-            log.info("no usable checkpoint (%d found): full replay", len(found))
+            log.warning("checkpoints not readable (%s)", exc)
+        else:
+            found = candidates(latest, feature_set)
+            every = candidates(latest, "", any_feature_set=True)
+            self.writer_log.foreign = [m for m in every if m.writer != self.writer_log.writer]
+            self.writer_log.orphans = orphan_chunks(latest)
+            manifest, passed = choose(found, marks, assigned, owned_from)
+            for reason in passed:
+                log.info("checkpoint passed over: %s", reason)
+            if manifest is None:
+                log.info("no usable checkpoint on Kafka (%d found)", len(found))
+        if local is not None and not self._local_usable(
+            local, manifest, marks, assigned, owned_from
+        ):
+            local = None
+        if local is None and manifest is None:
+            log.info("no usable checkpoint: full replay")
             return None
         try:
-            engine, mints = await asyncio.to_thread(self._load_engine, manifest, latest, assigned)
+            if local is not None:
+                engine, mints = await asyncio.to_thread(self._load_local, assigned)
+                manifest, self._restored_from = local, "local"
+            else:
+                assert manifest is not None
+                engine, mints = await asyncio.to_thread(
+                    self._load_engine, manifest, latest, assigned
+                )
+                self._restored_from = "checkpoint"
         except Exception as exc:
+            chosen = local or manifest
+            assert chosen is not None
             log.warning(
-                "checkpoint %s/%d unusable (%s): full replay", manifest.writer, manifest.epoch, exc
+                "checkpoint %s/%d unusable (%s): full replay", chosen.writer, chosen.epoch, exc
             )
             return None
         start = {tp: manifest.resume[tp] for tp in self.all_tps}
@@ -290,9 +323,10 @@ class StreamWorker:
         full = await self._count_replay(marks, {tp: low for tp, (low, _) in marks.items()})
         replay = await self._count_replay(marks, start)
         log.info(
-            "engine restored from checkpoint %s/%d (watermark %d, %.1f s old): replaying %d "
+            "engine restored from %s %s/%d (watermark %d, %.1f s old): replaying %d "
             "committed offsets instead of %d (full replay), %d newer offsets to process; read "
             "and loaded in %.2f s",
+            "local checkpoint" if self._restored_from == "local" else "checkpoint",
             manifest.writer,
             manifest.epoch,
             manifest.watermark,
@@ -323,11 +357,51 @@ class StreamWorker:
         from streams.features.state import EngineState
 
         snap, mints = decode_payload(assemble(manifest, latest))
-        state = EngineState.from_snapshot(snap)
+        if self.local is not None:  # the local copy becomes this checkpoint's state
+            state = self.local.from_snapshot(snap)
+        else:
+            state = EngineState.from_snapshot(snap)
+        set_ownership(state, mints, self._owned_partitions(assigned))
+        return self._engine_factory(state=state), mints
+
+    def _owned_partitions(self, assigned: set[TP]) -> dict[str, set[int]]:
         gen = {p for t, p in assigned if t == self.topics.genesis}
         buy = {p for t, p in assigned if t == self.topics.buys}
-        set_ownership(state, mints, {"genesis": gen, "buy": buy})
+        return {"genesis": gen, "buy": buy}
+
+    def _local_usable(
+        self,
+        local: Manifest,
+        kafka: Manifest | None,
+        marks: dict[TP, tuple[int, int]],
+        assigned: set[TP],
+        owned_from: dict[TP, int],
+    ) -> bool:
+        """The local checkpoint passes the rule Kafka candidates pass (``choose``) and is at
+        least as new as the Kafka checkpoint chosen (engine watermark, then wall time)."""
+        reason = unusable_reason(local, marks, assigned, owned_from)
+        newer = kafka is not None and (kafka.watermark, kafka.created_ms) > (
+            local.watermark,
+            local.created_ms,
+        )
+        if reason is None and kafka is not None and newer:
+            reason = f"older than checkpoint {kafka.writer}/{kafka.epoch}"
+        if reason is not None:
+            log.info("local checkpoint %s/%d passed over: %s", local.writer, local.epoch, reason)
+        return reason is None
+
+    def _load_local(self, assigned: set[TP]) -> tuple[Any, dict[str, int]]:
+        """The engine on the local checkpoint's state, with this worker's ownership (thread)."""
+        assert self.local is not None
+        state, mints = self.local.load()
+        set_ownership(state, mints, self._owned_partitions(assigned))
         return self._engine_factory(state=state), mints
+
+    def _fresh_engine(self) -> Any:
+        """An empty engine for a full replay (on an emptied local database: rocksdb backend)."""
+        if self.local is None:
+            return self._engine_factory()
+        return self._engine_factory(state=self.local.from_snapshot(None))
 
     # --- checkpoints ----------------------------------------------------------------------
 
@@ -352,23 +426,62 @@ class StreamWorker:
 
     async def write_checkpoint(self) -> Manifest | None:
         """Snapshot the engine between two steps and write it; None when this worker is not
-        the writer (or not built / still warming up)."""
+        the writer (or not built / still warming up). With the rocksdb backend every worker
+        also commits its local copy (and returns None unless it is the writer)."""
         async with self._checkpoint_lock:
             core = self.core
-            if not self._built or self.warming or not self.is_checkpoint_writer():
+            writer = self.is_checkpoint_writer()
+            if not self._built or self.warming or not (writer or self.local is not None):
                 return None
             # one synchronous block: no step can run in between (same event loop)
             started = time.perf_counter()
             engine: Any = core.engine
-            snap = engine.state.snapshot()
+            snap = engine.state.snapshot() if writer else {}
             resume, skip = core.consistency_point()
             windows = core.open_genesis_windows()
-            mints = dict(core.mint_partition)
             owned = frozenset(core.assigned)
             watermark, created_ms = int(engine.watermark), int(time.time() * 1000)
             snap_s = time.perf_counter() - started
+            genesis = tuple(GenesisWindow(e, tp[0], tp[1], o, ts, m) for e, tp, o, ts, m in windows)
+            all_tps = set(self.all_tps)
+            resume = {tp: o for tp, o in resume.items() if tp in all_tps}
+            commit = None
+            if self.local is not None:
+                local = Manifest(
+                    self.writer_log.writer, self._local_epoch, created_ms, watermark,
+                    core.feature_set, 0, 0, 0, resume, skip, owned, genesis,
+                )  # fmt: skip
+                self._local_epoch += 1
+                commit = self.local.begin(local, core.mint_partition)
+                drain_s = time.perf_counter() - started - snap_s
+            mints = dict(core.mint_partition) if writer else {}
             # every output of the applied events must be delivered before the manifest exists
-            await self.publisher.sent_delivered()
+            try:
+                await self.publisher.sent_delivered()
+            except BaseException:
+                if commit is not None and self.local is not None:
+                    self.local.abandon(commit)
+                raise
+            if commit is not None and self.local is not None:
+                t = time.perf_counter()
+                self.local.write(commit)
+                mb = commit.size / 1e6
+                log.info(
+                    "local checkpoint %s/%d committed: watermark %d, %d values written, %d "
+                    "deleted, %.2f MB; drained in the event loop %.0f ms (%.1f ms/MB), written "
+                    "%.0f ms",
+                    local.writer,
+                    local.epoch,
+                    watermark,
+                    commit.puts,
+                    commit.deletes,
+                    mb,
+                    drain_s * 1000,
+                    drain_s * 1000 / max(mb, 1e-9),
+                    (time.perf_counter() - t) * 1000,
+                )
+            if not writer:
+                return None
             blob = await asyncio.to_thread(encode_payload, snap, mints)
             chunks = split_chunks(blob)
             manifest = Manifest(
@@ -380,12 +493,10 @@ class StreamWorker:
                 chunks=len(chunks),
                 size=len(blob),
                 crc=zlib.crc32(blob),
-                resume={tp: o for tp, o in resume.items() if tp in set(self.all_tps)},
+                resume=resume,
                 skip=skip,
                 delivered=owned,
-                genesis=tuple(
-                    GenesisWindow(e, tp[0], tp[1], o, ts, m) for e, tp, o, ts, m in windows
-                ),
+                genesis=genesis,
             )
             chunk_records, manifest_record = self.writer_log.records(manifest, chunks)
             await asyncio.to_thread(self.checkpoint_log.write, chunk_records)
@@ -616,6 +727,9 @@ class StreamWorker:
         await self.broadcast.close()
         self.publisher.close()
         self.checkpoint_log.close()
+        if self.local is not None:
+            async with self._checkpoint_lock:
+                self.local.close()
 
 
 def create_app(

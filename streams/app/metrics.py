@@ -44,7 +44,7 @@ class WorkerMetrics:
         )
         self.restores = Counter(
             "alphastream_state_restores",
-            "Engine (re)builds by source: checkpoint or full replay",
+            "Engine (re)builds by source: local (RocksDB copy), checkpoint (Kafka) or full replay",
             ["source"],
             registry=r,
         )

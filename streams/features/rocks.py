@@ -15,7 +15,6 @@ pending signals held by the due queues) are pinned: never evicted. Keys are
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,11 +284,23 @@ class RocksState:
             self.closed = True
             self.db.close()
 
+    def reload(self) -> EngineState:
+        """A new state over what the database holds (the last commit); the old one's unwritten
+        changes are dropped."""
+        self.state = self._build()
+        return self.state
+
+    def clear(self) -> EngineState:
+        """Empty the database (the handle, and so its lock, is kept) and start a new state."""
+        self.db.delete_range(b"", b"\xff")  # every key here is ASCII ("#..." or "{store}/...")
+        return self.reload()
+
     @classmethod
     def fresh(cls, path: Path, cache_limit: int = 500_000) -> RocksState:
         """An empty database at ``path`` (whatever was there is removed)."""
-        shutil.rmtree(path, ignore_errors=True)
-        return cls(path, cache_limit)
+        rocks = cls(path, cache_limit)
+        rocks.clear()
+        return rocks
 
 
 def scan_prefix(db: Rdict, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:

@@ -1,0 +1,109 @@
+"""The worker's local copy of the engine state (``state_backend="rocksdb"``).
+
+The live engine runs on a :class:`~streams.features.rocks.RocksState` at ``Settings.state_path()``.
+At every checkpoint each worker commits its changes since the previous one in ONE RocksDB write
+batch that also holds a :class:`~streams.app.checkpoint.Manifest` (the same one the Kafka
+checkpoint carries: resume and skip offsets, delivered partitions, open genesis windows) and the
+mints first seen since (``#mint/{mint}`` -> partition). So the database always holds one
+consistent checkpoint, and a restart on the same host can resume from it without reading the
+``engine-checkpoints`` topic. Blocking calls: run :meth:`peek`, :meth:`load` and
+:meth:`from_snapshot` in a thread; :meth:`begin` and :meth:`write` where no step interleaves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from streams.app.checkpoint import CODEC, Manifest
+from streams.features.rocks import Commit, RocksState
+from streams.features.state import EngineState
+
+log = logging.getLogger(__name__)
+
+MANIFEST_KEY = b"#manifest"
+MINT_PREFIX = b"#mint/"
+
+
+class LocalState:
+    def __init__(self, path: Path, cache_limit: int) -> None:
+        self.path = path
+        self.cache_limit = cache_limit
+        self.rocks: RocksState | None = None
+        self._mints_written = 0  # the core's mint map only grows: entries [0, n) are stored
+        self._mints_pending = 0  # ... and [0, n) once the batch being committed is written
+
+    def _open(self) -> RocksState:
+        if self.rocks is None:
+            self.rocks = RocksState(self.path, self.cache_limit)
+        return self.rocks
+
+    def peek(self, feature_set: str) -> Manifest | None:
+        """The manifest of the local checkpoint, if there is one of this feature set."""
+        try:
+            raw = self._open().get_meta(MANIFEST_KEY)
+        except Exception as exc:  # unreadable (e.g. corrupt): the caller falls back to Kafka
+            log.warning("local state at %s not readable (%s)", self.path, exc)
+            return None
+        if raw is None:
+            return None
+        try:
+            manifest = Manifest.from_bytes(raw)
+        except (ValueError, KeyError, TypeError):
+            return None
+        if manifest.feature_set != feature_set or manifest.codec != CODEC:
+            return None
+        return manifest
+
+    def load(self) -> tuple[EngineState, dict[str, int]]:
+        """The state of the local checkpoint (read anew: the database holds exactly what was
+        committed), and its mint -> partition map."""
+        rocks = self._open()
+        rocks.reload()
+        cut = len(MINT_PREFIX)
+        mints = {k[cut:].decode(): int(v) for k, v in rocks.scan_meta(MINT_PREFIX)}
+        self._mints_written = len(mints)
+        return rocks.state, mints
+
+    def from_snapshot(self, snapshot: Mapping[str, Mapping[str, bytes]] | None) -> EngineState:
+        """The database emptied, then holding ``snapshot`` (None: nothing); no manifest until
+        the first commit, which also writes the whole mint map."""
+        rocks = self._open()
+        rocks.clear()
+        self._mints_written = 0
+        if snapshot:
+            for name, store in rocks.state.stores().items():
+                loads = EngineState.STORE_TYPES[name].from_bytes
+                for key, raw in snapshot.get(name, {}).items():
+                    store.put(key, loads(raw))
+        return rocks.state
+
+    def begin(self, manifest: Manifest, mint_partition: Mapping[str, int]) -> Commit:
+        """Drain the state's changes, the new mints and ``manifest`` into one batch."""
+        rocks = self._open()
+        n = len(mint_partition)
+        new = itertools.islice(mint_partition.items(), self._mints_written, None)
+        extra = [(MINT_PREFIX + m.encode(), str(p).encode()) for m, p in new]
+        extra.append((MANIFEST_KEY, manifest.to_bytes()))
+        self._mints_pending = n
+        return rocks.begin_commit(extra)
+
+    def write(self, commit: Commit) -> None:
+        rocks = self._open()
+        try:
+            rocks.write(commit)
+        except BaseException:
+            rocks.abandon(commit)
+            raise
+        self._mints_written = self._mints_pending
+
+    def abandon(self, commit: Commit) -> None:
+        if self.rocks is not None:
+            self.rocks.abandon(commit)
+
+    def close(self) -> None:
+        if self.rocks is not None:
+            self.rocks.close()
+            self.rocks = None
