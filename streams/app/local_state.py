@@ -73,12 +73,14 @@ class LocalState:
         rocks = self._open()
         rocks.clear()
         self._mints_written = 0
+        state = rocks.state
         if snapshot:
-            for name, store in rocks.state.stores().items():
+            for name, store in state.stores().items():
                 loads = EngineState.STORE_TYPES[name].from_bytes
                 for key, raw in snapshot.get(name, {}).items():
                     store.put(key, loads(raw))
-        return rocks.state
+            state.legacy_cooc = True  # a Kafka checkpoint may predate reference times
+        return state
 
     def begin(self, manifest: Manifest, mint_partition: Mapping[str, int]) -> Commit:
         """Drain the state's changes, the new mints and ``manifest`` into one batch."""

@@ -313,3 +313,58 @@ def e2e(
     )
     table.add_row("models", r.models)
     console.print(table)
+
+
+@bench_app.command("state")
+def state(
+    hours: Annotated[
+        float,
+        typer.Option("--hours", envvar="ALPHASTREAM_BENCH_HOURS", show_envvar=True,
+                     help="Simulated hours"),
+    ] = 6.0,
+    launch_rate: Annotated[
+        float,
+        typer.Option("--launch-rate", envvar="ALPHASTREAM_BENCH_LAUNCH_RATE", show_envvar=True,
+                     help="Simulated launches per day"),
+    ] = 4_000.0,
+    commit_every: Annotated[
+        int,
+        typer.Option("--commit-every", envvar="ALPHASTREAM_BENCH_COMMIT_EVERY", show_envvar=True,
+                     help="Events between two RocksDB commits (checkpoints)"),
+    ] = 20_000,
+    cache_entries: Annotated[
+        int,
+        typer.Option("--cache-entries", envvar="ALPHASTREAM_STATE_CACHE_ENTRIES", show_envvar=True,
+                     help="Values kept deserialized per store after a commit"),
+    ] = 500_000,
+    seed: Annotated[
+        int, typer.Option("--seed", envvar="ALPHASTREAM_BENCH_SEED", show_envvar=True)
+    ] = 1,
+) -> None:  # fmt: skip
+    """Engine on the memory vs the RocksDB state backend: events/s, commit cost per MB of
+    changed state, and local vs Kafka-checkpoint restore time of the same state."""
+    from streams.app.state_bench import run_state_bench
+
+    payloads = _simulated_payloads(hours, launch_rate, seed)
+    events = sorted((decode_input(p) for p in payloads), key=lambda e: (e.ts, e.event_id))
+    r = run_state_bench(events, commit_every, cache_entries)
+    table = Table("metric", "value")
+    table.add_row("events", f"{r.events:,}")
+    table.add_row("engine events/s, memory", f"{r.memory_events_per_s:,.0f}")
+    table.add_row(
+        "engine events/s, rocksdb (commits excluded)", f"{r.rocks_engine_events_per_s:,.0f}"
+    )
+    table.add_row("engine events/s, rocksdb (commits included)", f"{r.rocks_events_per_s:,.0f}")
+    table.add_row("rocksdb cache evicted values", "yes" if r.evicting else "no")
+    table.add_row("commits / changed MB written", f"{r.commits} / {r.commit_mb:,.1f}")
+    table.add_row(
+        "commit ms per MB (drain in loop + write)",
+        f"{r.commit_ms / max(r.commit_mb, 1e-9):,.1f} ({r.drain_ms / max(r.commit_mb, 1e-9):,.1f}"
+        " + rest)",
+    )
+    table.add_row("final state (serialized MB)", f"{r.state_mb:,.1f}")
+    table.add_row("restore from local RocksDB (s)", f"{r.local_restore_s:,.2f}")
+    table.add_row(
+        "restore from a Kafka checkpoint payload (s, read excluded)", f"{r.kafka_restore_s:,.2f}"
+    )
+    Console().print(table)

@@ -63,12 +63,9 @@ def _fast_get(store: KVStore[Any]) -> Callable[[str], Any]:
 
 
 def _fast_touch(store: StateStore[Any]) -> Callable[[str], None]:
-    """Mark a value that is already in the store as changed (it is mutated in place). For the
-    in-memory backend that is only its dirty-key set; any other backend has its ``touch``."""
-    if isinstance(store, InMemoryStore):
-        return store.dirty.add
-    touch: Callable[[str], None] = store.touch
-    return touch
+    """Mark a value the engine just read from the store as changed (it is mutated in place):
+    its key goes into the store's dirty set, on every backend (the value is held by the store)."""
+    return store.dirty.add
 
 
 _take_genesis = itemgetter(*GENESIS_NAMES)
@@ -182,6 +179,8 @@ class FeatureEngine:
 
     def _upgrade_legacy_cooc(self) -> None:
         """Co-buyer tables restored from the format before reference times: rescale them once."""
+        if not self.state.legacy_cooc:
+            return  # e.g. a RocksDB state: every table was written by this code
         for address, table in self._cooc.items():
             if table.upgrade_legacy(self._cooc_decay):
                 self._cooc.put(address, table)

@@ -206,7 +206,13 @@ class RocksState:
         self.cache_limit = cache_limit
         self.db = _open(self.path)
         self.closed = False
-        self.state = self._build()
+        self._state: EngineState | None = None  # built on first use (reading a manifest needs none)
+
+    @property
+    def state(self) -> EngineState:
+        if self._state is None:
+            self._state = self._build()
+        return self._state
 
     def _build(self) -> EngineState:
         raw = self.db.get(COUNTS_KEY)
@@ -221,7 +227,9 @@ class RocksState:
             )
             for name, value_type in EngineState.STORE_TYPES.items()
         }
-        return EngineState.from_stores(stores)
+        state = EngineState.from_stores(stores)
+        state.legacy_cooc = False  # written by this code: co-buyer tables carry ref_ts
+        return state
 
     def stores(self) -> dict[str, RocksStore[Value]]:
         return self.state.stores()  # type: ignore[return-value]
@@ -287,8 +295,8 @@ class RocksState:
     def reload(self) -> EngineState:
         """A new state over what the database holds (the last commit); the old one's unwritten
         changes are dropped."""
-        self.state = self._build()
-        return self.state
+        self._state = self._build()
+        return self._state
 
     def clear(self) -> EngineState:
         """Empty the database (the handle, and so its lock, is kept) and start a new state."""

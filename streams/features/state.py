@@ -76,7 +76,11 @@ class KVStore(Protocol[V]):
 
 
 class StateStore(KVStore[V], Protocol[V]):
-    """A store the engine state is made of: the KV contract plus change tracking."""
+    """A store the engine state is made of: the KV contract plus change tracking. ``dirty``:
+    keys changed since the last ``drain``; adding the key of a value just read (so held by the
+    store) is how the engine marks an in-place change on its hot path."""
+
+    dirty: set[str]
 
     def touch(self, key: str) -> None: ...
     def drain(self) -> tuple[dict[str, bytes], set[str]]: ...
@@ -479,6 +483,7 @@ class EngineState:
     """All engine state, as named stores. Pass one to ``FeatureEngine`` to resume from it."""
 
     def __init__(self) -> None:
+        self.legacy_cooc = True  # co-buyer tables may be in the format before reference times
         self.tokens: StateStore[TokenState] = InMemoryStore("tokens")
         self.wallets: StateStore[WalletState] = InMemoryStore("wallets")
         self.creators: StateStore[CreatorState] = InMemoryStore("creators")
