@@ -277,6 +277,26 @@ def choose(
     return None, passed
 
 
+def local_unusable_reason(
+    local: Manifest,
+    kafka: Manifest | None,
+    marks: Mapping[TP, tuple[int, int]],
+    assigned: Iterable[TP],
+    owned_from: Mapping[TP, int],
+) -> str | None:
+    """Why a worker's local checkpoint cannot seed its engine (None: use it rather than Kafka).
+
+    It must pass the rule every Kafka candidate passes and be at least as new (engine
+    watermark, then wall time) as ``kafka``, the Kafka checkpoint ``choose`` picked.
+    """
+    reason = unusable_reason(local, marks, assigned, owned_from)
+    if reason is not None or kafka is None:
+        return reason
+    if (kafka.watermark, kafka.created_ms) > (local.watermark, local.created_ms):
+        return f"older than checkpoint {kafka.writer}/{kafka.epoch}"
+    return None
+
+
 # --- restoring ownership flags ------------------------------------------------------------------
 
 

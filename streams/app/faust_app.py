@@ -44,10 +44,10 @@ from streams.app.checkpoint import (
     choose,
     decode_payload,
     encode_payload,
+    local_unusable_reason,
     orphan_chunks,
     set_ownership,
     split_chunks,
-    unusable_reason,
 )
 from streams.app.checkpoint_io import CheckpointLog
 from streams.app.core import (
@@ -379,13 +379,7 @@ class StreamWorker:
     ) -> bool:
         """The local checkpoint passes the rule Kafka candidates pass (``choose``) and is at
         least as new as the Kafka checkpoint chosen (engine watermark, then wall time)."""
-        reason = unusable_reason(local, marks, assigned, owned_from)
-        newer = kafka is not None and (kafka.watermark, kafka.created_ms) > (
-            local.watermark,
-            local.created_ms,
-        )
-        if reason is None and kafka is not None and newer:
-            reason = f"older than checkpoint {kafka.writer}/{kafka.epoch}"
+        reason = local_unusable_reason(local, kafka, marks, assigned, owned_from)
         if reason is not None:
             log.info("local checkpoint %s/%d passed over: %s", local.writer, local.epoch, reason)
         return reason is None

@@ -37,7 +37,13 @@ class LocalState:
 
     def _open(self) -> RocksState:
         if self.rocks is None:
-            self.rocks = RocksState(self.path, self.cache_limit)
+            try:
+                self.rocks = RocksState(self.path, self.cache_limit)
+            except Exception as exc:  # typically RocksDB's lock: another worker uses this dir
+                raise RuntimeError(
+                    f"cannot open the engine state at {self.path} ({exc}); every worker needs "
+                    "its own state_dir (ALPHASTREAM_STATE_DIR)"
+                ) from exc
         return self.rocks
 
     def peek(self, feature_set: str) -> Manifest | None:
