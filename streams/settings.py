@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between engine checkpoints written to engine-checkpoints (0: off)",
     )
+    checkpoint_format: Literal["delta", "full"] = Field(
+        "delta",
+        description="Kafka checkpoints: delta (a writer generation starts with every value, then "
+        "each checkpoint writes only the changed ones) or full (the whole state each time)",
+    )
     state_backend: Literal["memory", "rocksdb"] = Field(
         "memory",
         description="Where the worker keeps engine state: memory (tests, demo) or rocksdb "

@@ -20,6 +20,7 @@ faust table is partitioned by owner and written only inside agent iteration.
 from __future__ import annotations
 
 import struct
+import uuid
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ class Manifest:
     delivered: frozenset[TP] = frozenset()  # writer-owned: outputs delivered before the manifest
     genesis: tuple[GenesisWindow, ...] = ()
     codec: str = CODEC
+    generation: int = 0  # delta codec: the writer generation the state records carry
+    counts: dict[str, int] = field(default_factory=dict)  # delta codec: values per store
 
     @property
     def key(self) -> str:
@@ -88,6 +91,8 @@ class Manifest:
                 "size": self.size,
                 "crc": self.crc,
                 "codec": self.codec,
+                "generation": self.generation,
+                "counts": self.counts,
                 "resume": [[t, p, o] for (t, p), o in sorted(self.resume.items())],
                 "skip": [[t, p, list(offs)] for (t, p), offs in sorted(self.skip.items())],
                 "delivered": sorted([t, p] for t, p in self.delivered),
@@ -110,6 +115,8 @@ class Manifest:
             size=int(d["size"]),
             crc=int(d["crc"]),
             codec=d.get("codec", CODEC),
+            generation=int(d.get("generation", 0)),
+            counts={k: int(v) for k, v in d.get("counts", {}).items()},
             resume={(t, int(p)): int(o) for t, p, o in d["resume"]},
             skip={(t, int(p)): tuple(offs) for t, p, offs in d["skip"]},
             delivered=frozenset((t, int(p)) for t, p in d["delivered"]),
@@ -185,6 +192,95 @@ def assemble(manifest: Manifest, latest: Mapping[str, bytes]) -> bytes:
     return blob
 
 
+# --- incremental (delta) checkpoints ----------------------------------------------------------
+#
+# One record per state value, ``s/{store}/{key}`` -> (generation, epoch) stamp + value bytes, and
+# one per mint, ``p/{mint}`` -> partition. A writer generation starts with every value (epoch 0),
+# then each checkpoint writes only the values changed since the previous one (tombstones for
+# deleted keys) and then its manifest, which names the generation, the epoch and the number of
+# values per store. The topic's compacted view is the state as of the newest epoch; a manifest is
+# complete when no record of its generation is newer than it (an epoch torn by a crash between
+# its records and its manifest) and the counts match (a torn tombstone removes a value).
+
+DELTA = "delta"
+_STAMP = struct.Struct("<QI")  # writer generation, epoch
+MAX_RECORD_BYTES = 900 * 1024  # a larger value: that checkpoint is written whole (chunked)
+
+
+def new_generation() -> int:
+    """A writer generation id (random: two writers never share one)."""
+    return uuid.uuid4().int & ((1 << 63) - 1)
+
+
+def delta_records(
+    generation: int,
+    epoch: int,
+    changes: Mapping[str, tuple[Mapping[str, bytes], Iterable[str]]],
+    new_mints: Mapping[str, int],
+) -> list[tuple[str, bytes | None]]:
+    """The records of one epoch: changed values stamped, tombstones for deleted keys (unless put
+    again since), and the mints first seen since the previous epoch."""
+    stamp = _STAMP.pack(generation, epoch)
+    out: list[tuple[str, bytes | None]] = []
+    for store, (puts, deleted) in changes.items():
+        out += [(f"s/{store}/{key}", None) for key in deleted if key not in puts]
+        out += [(f"s/{store}/{key}", stamp + raw) for key, raw in puts.items()]
+    out += [(f"p/{mint}", str(part).encode()) for mint, part in new_mints.items()]
+    return out
+
+
+def largest_change(changes: Mapping[str, tuple[Mapping[str, bytes], Iterable[str]]]) -> int:
+    return max((len(raw) for puts, _ in changes.values() for raw in puts.values()), default=0)
+
+
+def _stamped(latest: Mapping[str, bytes], generation: int) -> Iterable[tuple[str, int, bytes]]:
+    """(key, epoch, stamped value) of the state records of ``generation``."""
+    head = _STAMP.size
+    for key, value in latest.items():
+        if key.startswith("s/") and len(value) >= head:
+            gen, epoch = _STAMP.unpack_from(value)
+            if gen == generation:
+                yield key, epoch, value
+
+
+def delta_problem(manifest: Manifest, latest: Mapping[str, bytes]) -> str | None:
+    """Why the compacted view does not hold ``manifest``'s state (None: it does)."""
+    counts: dict[str, int] = dict.fromkeys(_STORES, 0)
+    for key, epoch, _ in _stamped(latest, manifest.generation):
+        if epoch > manifest.epoch:
+            return f"torn: {key} is from epoch {epoch}, after the manifest's {manifest.epoch}"
+        store = key.split("/", 2)[1]
+        if store not in counts:
+            return f"unknown store in {key}"
+        counts[store] += 1
+    expected = {name: manifest.counts.get(name, 0) for name in _STORES}
+    if counts != expected:
+        return f"torn: {counts} values, the manifest counts {expected}"
+    return None
+
+
+def delta_view(
+    manifest: Manifest, latest: Mapping[str, bytes]
+) -> tuple[dict[str, dict[str, bytes]], dict[str, int]]:
+    """(snapshot, mint -> partition) of a complete delta manifest (ValueError if torn)."""
+    problem = delta_problem(manifest, latest)
+    if problem is not None:
+        raise ValueError(f"checkpoint {manifest.writer}/{manifest.epoch} {problem}")
+    snap: dict[str, dict[str, bytes]] = {name: {} for name in _STORES}
+    head = _STAMP.size
+    for key, _, value in _stamped(latest, manifest.generation):
+        _, store, name = key.split("/", 2)
+        snap[store][name] = value[head:]
+    mints = {key[2:]: int(value) for key, value in latest.items() if key.startswith("p/")}
+    return snap, mints
+
+
+def stale_state_keys(latest: Mapping[str, bytes]) -> set[str]:
+    """State and mint record keys on the topic (a new generation tombstones those it does not
+    rewrite, once its first manifest is delivered)."""
+    return {k for k in latest if k.startswith(("s/", "p/"))}
+
+
 # --- choosing one -----------------------------------------------------------------------------
 
 
@@ -223,9 +319,13 @@ def candidates(
             manifest = Manifest.from_bytes(raw)
         except (ValueError, KeyError, TypeError):
             continue
-        if not any_feature_set and (manifest.feature_set != feature_set or manifest.codec != CODEC):
+        codec_ok = manifest.codec in (CODEC, DELTA)
+        if not any_feature_set and (manifest.feature_set != feature_set or not codec_ok):
             continue
-        if all(k in latest for k in manifest.chunk_keys()):
+        if manifest.codec == DELTA:
+            if delta_problem(manifest, latest) is None:
+                found.append(manifest)
+        elif all(k in latest for k in manifest.chunk_keys()):
             found.append(manifest)
     found.sort(key=lambda m: (m.watermark, m.created_ms, m.epoch), reverse=True)
     return found
