@@ -150,6 +150,7 @@ class StreamCore:
         topics: TopicNames | None = None,
         *,
         idle_s: float = 0.25,
+        settle_s: float = 0.0,
         max_buffer: int = 200_000,
         genesis_hold_ms: int = 180_000,
     ) -> None:
@@ -159,6 +160,7 @@ class StreamCore:
         self.metrics = metrics
         self.topics = topics or TopicNames()
         self.idle_s = idle_s
+        self.settle_s = settle_s
         self.max_buffer = max_buffer
         self.genesis_hold_ms = genesis_hold_ms
         self.assigned: set[TP] = set()
@@ -171,7 +173,7 @@ class StreamCore:
     def _reset(self, now: float) -> None:
         self.engine = self.engine_factory()
         self.reseq: Resequencer[Inbound] = Resequencer(
-            max_buffer=self.max_buffer, idle_s=self.idle_s
+            max_buffer=self.max_buffer, idle_s=self.idle_s, settle_s=self.settle_s
         )
         self._pending: dict[tuple[TP, int], Inbound] = {}
         self._genesis: dict[str, _GenesisHold] = {}

@@ -77,6 +77,9 @@ class WorkerOptions:
 
     topics: TopicNames = field(default_factory=TopicNames)
     idle_s: float = 0.25  # re-sequencer: a quiet, caught-up partition stops holding after this
+    # with fresh marks: an event is released once it is settle_s old, the cross-partition
+    # out-of-order window tolerated from producers (librdkafka's default linger.ms is 5)
+    settle_s: float = 0.05
     max_buffer: int = 200_000  # re-sequencer bound (events)
     tick_s: float = 0.05  # how often the watermark is re-checked without new input
     backlog_gather_s: float = 0.002  # pause between steps while some partition is behind
@@ -160,6 +163,7 @@ class StreamWorker:
             metrics,
             options.topics,
             idle_s=options.idle_s,
+            settle_s=options.settle_s if settings.kafka_list_offsets_exact else 0.0,
             max_buffer=options.max_buffer,
         )
         self.broadcast = BroadcastReader(settings, settings.app_id)
@@ -631,8 +635,10 @@ class StreamWorker:
         if not unsure:
             return None
         reseq = core.reseq
-        cutoff = reseq.push_mark()
+        cutoff = reseq.push_mark(time.monotonic())
+        asked = time.perf_counter()
         fresh = await self.highwater.latest(unsure)
+        self.metrics.highwater_query.observe(time.perf_counter() - asked)
         if core.reseq is not reseq:
             return None  # rebuilt meanwhile: the caller does not step
         if len(fresh) < len(unsure):  # some answer failed: decide on cached marks (with grace)
@@ -659,6 +665,9 @@ class StreamWorker:
             # let the consumers hand in what they fetched meanwhile; while a partition is
             # known to be behind, gather a little longer so one step scores a bigger batch
             await asyncio.sleep(self.options.backlog_gather_s if self._behind() else 0)
+            if self.core.reseq.unsettled():  # look again when the waiting events have settled
+                await asyncio.sleep(self.options.settle_s / 3)
+                self._work.set()
 
     def _behind(self) -> bool:
         return any(not s.caught_up() for s in self.core.reseq.sources.values())
@@ -704,12 +713,28 @@ class StreamWorker:
     async def tick(self) -> None:
         self.wake()
 
+    def _log_ordering_stats(self) -> None:
+        sample = self.metrics.registry.get_sample_value
+        asked = sample("alphastream_highwater_query_seconds_count") or 0.0
+        spent = sample("alphastream_highwater_query_seconds_sum") or 0.0
+        stats = self.core.reseq.stats
+        log.info(
+            "ordering: %d events released, %d late, %d forced out; %d high-water questions, "
+            "mean %.1f ms",
+            stats.released,
+            stats.late,
+            stats.forced,
+            asked,
+            1000.0 * spent / asked if asked else 0.0,
+        )
+
     def reload_models(self) -> None:
         if self.registry.maybe_reload(time.time()):
             self.metrics.set_models(self.registry.versions())
 
     async def stop(self) -> None:
         self._stopping = True  # no step runs after this: the final checkpoint is consistent
+        self._log_ordering_stats()
         if self._plan_task is not None:
             self._plan_task.cancel()
         if not self._final_checkpoint and self.settings.checkpoint_interval_s > 0:

@@ -15,7 +15,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from streams.app.core import TopicNames
-from streams.kafka_produce import produce_blocking
+from streams.kafka_produce import produce_blocking, warm_metadata
 from streams.settings import Settings
 
 _TOPIC_OF_TYPE = {"token_genesis": "genesis", "wallet_buy": "buys", "wallet_sell": "sells"}
@@ -44,6 +44,7 @@ def produce_events(
     on_sent: Callable[[Mapping[str, Any], float], None] | None = None,
 ) -> int:
     """Produce events in order; ``rate_per_s`` > 0 paces them (wall clock). Returns the count."""
+    warm_metadata(producer, topics.inputs)
     n = 0
     t0 = time.perf_counter()
     for event in events:

@@ -73,6 +73,12 @@ class WorkerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.highwater_query = Histogram(
+            "alphastream_highwater_query_seconds",
+            "Round trip of one fresh high-water question (ListOffsets) before a step",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.reorder_buffer = Gauge(
             "alphastream_reorder_buffer", "Events waiting behind the watermark", registry=r
         )

@@ -26,7 +26,10 @@ response can be older than an item another consumer just delivered, so a partiti
 broker for the marks after taking ``push_mark()`` and releases with ``cutoff`` set to it: only
 items that arrived before the question are released (later ones wait for the next question),
 and the ``idle_s`` grace is dropped — a source that was caught up at the question cannot hold
-an older event unless it was appended after the question (the documented staleness bound).
+an older event unless it was appended after the question. With ``settle_s`` the push mark only
+counts items that arrived ``settle_s`` before the question, so an older event a producer appended
+up to ``settle_s`` after a newer one on another partition is still seen in time (the documented
+staleness bound).
 
 The buffer is bounded: beyond ``max_buffer`` items the smallest keys are released early
 (counted in ``stats.forced``). Duplicate deliveries (offset below the source's next offset, e.g.
@@ -36,6 +39,7 @@ a re-seek after a rebalance) are refused so the caller can ack them without repr
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -87,11 +91,14 @@ class Resequencer(Generic[T]):
 
     max_buffer: int = 200_000
     idle_s: float = 0.25
+    settle_s: float = 0.0  # > 0: push_mark(now) only counts items that arrived settle_s ago
     sources: dict[Hashable, SourceState] = field(default_factory=dict)
     stats: ResequencerStats = field(default_factory=ResequencerStats)
     _heap: list[tuple[Key, int, T]] = field(default_factory=list)
     _seq: int = 0  # tie-breaker so items themselves are never compared
     _last_released: Key | None = None
+    _arrivals: deque[tuple[float, int]] = field(default_factory=deque)  # (wall time, seq)
+    _settled: int = 0  # latest seq that arrived at least settle_s before the last push_mark
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -134,6 +141,8 @@ class Resequencer(Generic[T]):
         if self._last_released is not None and key < self._last_released:
             self.stats.late += 1
         self._seq += 1
+        if self.settle_s > 0:
+            self._arrivals.append((now, self._seq))
         heapq.heappush(self._heap, (key, self._seq, item))
         self.stats.pushed += 1
         return True
@@ -153,9 +162,22 @@ class Resequencer(Generic[T]):
                 mark = state.latest_key
         return mark
 
-    def push_mark(self) -> int:
-        """Sequence number of the latest push (pass it as ``cutoff`` to ``pop_ready``)."""
-        return self._seq
+    def push_mark(self, now: float | None = None) -> int:
+        """Sequence number of the latest push (pass it as ``cutoff`` to ``pop_ready``).
+
+        With ``settle_s`` and ``now``: of the latest push at least ``settle_s`` old, so an item
+        is released only after other partitions had ``settle_s`` to show an older event that a
+        producer appended slightly out of order (its batching spreads partitions by linger.ms)."""
+        if now is None or self.settle_s <= 0:
+            return self._seq
+        arrivals, horizon = self._arrivals, now - self.settle_s
+        while arrivals and arrivals[0][0] <= horizon:
+            self._settled = arrivals.popleft()[1]
+        return self._settled
+
+    def unsettled(self) -> bool:
+        """Buffered items that have not settled yet (the caller should look again soon)."""
+        return bool(self._heap) and bool(self._arrivals)
 
     def pop_ready(self, now: float, cutoff: int | None = None) -> list[T]:
         """Release, in key order, every item at or below the watermark (and any overflow).

@@ -17,7 +17,7 @@ import orjson
 from confluent_kafka import KafkaError, Producer
 
 from streams.app.core import TopicNames
-from streams.kafka_produce import produce_blocking
+from streams.kafka_produce import produce_blocking, warm_metadata
 from streams.sim import SimConfig, simulate
 
 _TOPIC_ATTR = {"token_genesis": "genesis", "wallet_buy": "buys", "wallet_sell": "sells"}
@@ -43,6 +43,7 @@ class MarketFeed:
                 "log.connection.close": False,  # idle while models train; not an error
             }
         )
+        warm_metadata(self.producer, topics.inputs)
         self.sent: Counter[str] = Counter()
         self.buy_sent_ms: dict[str, int] = {}
         self.errors: list[str] = []

@@ -11,7 +11,7 @@ import orjson
 from confluent_kafka import Producer
 
 from streams.events import INPUT_TYPES
-from streams.kafka_produce import produce_blocking
+from streams.kafka_produce import produce_blocking, warm_metadata
 
 PRODUCER_DEFAULTS = {
     "linger.ms": "20",
@@ -26,6 +26,7 @@ class Publisher:
 
     def __init__(self, client_config: Mapping[str, Any], speed: float = 0.0) -> None:
         self.producer = Producer({**PRODUCER_DEFAULTS, **client_config})
+        self._warm = False
         self.speed = speed
         self.sent: Counter[str] = Counter()
         self.errors = 0
@@ -48,6 +49,9 @@ class Publisher:
             self.errors += 1
 
     def send(self, event: dict[str, Any]) -> None:
+        if not self._warm:
+            warm_metadata(self.producer, [topic for _, topic in INPUT_TYPES.values()])
+            self._warm = True
         self._pace(event["ts"])
         topic = INPUT_TYPES[event["type"]][1]
         value = orjson.dumps(event)

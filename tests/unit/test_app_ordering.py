@@ -240,3 +240,22 @@ def test_an_item_delivered_after_the_question_waits_for_the_next_one() -> None:
     reseq.push("b", 0, (5, "b5"), "b5", now=0.2)
     reseq.note_highwater("a", 1)
     assert reseq.pop_ready(0.3, cutoff=reseq.push_mark()) == ["b5", "a10"]
+
+
+def test_with_settle_time_an_item_is_released_only_once_it_has_settled() -> None:
+    """A producer's batches can append a newer event on one partition a few ms before an older
+    one on another: items wait settle_s after arrival before the question may release them."""
+    reseq: Resequencer[str] = Resequencer(idle_s=0.0, settle_s=0.03)
+    for s in ("a", "b"):
+        reseq.add_source(s, now=0.0, next_offset=0)
+    reseq.push("a", 0, (10, "a10"), "a10", now=1.000)
+    for src, mark in (("a", 1), ("b", 0)):
+        reseq.note_highwater(src, mark)
+    assert reseq.pop_ready(1.01, cutoff=reseq.push_mark(1.01)) == []  # not settled yet
+    assert reseq.unsettled()
+    reseq.push("b", 0, (5, "b5"), "b5", now=1.02)  # the older event, appended late
+    for src, mark in (("a", 1), ("b", 1)):
+        reseq.note_highwater(src, mark)
+    assert reseq.pop_ready(1.04, cutoff=reseq.push_mark(1.04)) == []  # b5 arrived 20 ms ago
+    assert reseq.pop_ready(1.06, cutoff=reseq.push_mark(1.06)) == ["b5", "a10"]
+    assert reseq.stats.late == 0 and not reseq.unsettled()
