@@ -21,6 +21,8 @@ restart), publishing only from the committed offsets on. See docs/architecture.m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import logging
 import socket
 import time
@@ -28,7 +30,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from confluent_kafka import Message
@@ -36,6 +38,9 @@ from faust.types import EventT, StreamT
 
 from streams.app.broadcast import BroadcastReader
 from streams.app.checkpoint import (
+    CODEC,
+    DELTA,
+    MAX_RECORD_BYTES,
     GenesisWindow,
     Manifest,
     WriterLog,
@@ -43,11 +48,16 @@ from streams.app.checkpoint import (
     candidates,
     choose,
     decode_payload,
+    delta_records,
+    delta_view,
     encode_payload,
+    largest_change,
     local_unusable_reason,
+    new_generation,
     orphan_chunks,
     set_ownership,
     split_chunks,
+    stale_state_keys,
 )
 from streams.app.checkpoint_io import CheckpointLog
 from streams.app.core import (
@@ -67,6 +77,9 @@ from streams.app.publisher import Publisher
 from streams.events import DecodeError, decode_input
 from streams.scoring import ModelRegistry, Scorer
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.features.rocks import Commit
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +151,27 @@ def _feature_set() -> str:
     return FEATURE_SET_VERSION
 
 
+@dataclass
+class _Point:
+    """A checkpoint as taken between two steps (what every manifest of it says), and what the
+    Kafka writer writes: ``kind`` ``full`` (``snap`` chunked), ``generation`` (every value as a
+    record) or ``epoch`` (``changes`` since the previous epoch)."""
+
+    watermark: int
+    created_ms: int
+    resume: dict[TP, int]
+    skip: dict[TP, tuple[int, ...]]
+    owned: frozenset[TP]
+    genesis: tuple[GenesisWindow, ...]
+    counts: dict[str, int]
+    kind: str = "full"
+    snap: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    changes: dict[str, tuple[dict[str, bytes], set[str]]] | None = None
+    mints: dict[str, int] = field(default_factory=dict)  # all (full, generation) or new ones
+    mint_count: int = 0  # mints covered once written
+    taken_s: float = 0.0  # spent in the event loop
+
+
 class StreamWorker:
     """Everything one worker process holds: core, broadcast reader, registry, metrics."""
 
@@ -195,6 +229,11 @@ class StreamWorker:
         )
         self._local_epoch = 0
         self._restored_from = "checkpoint"
+        # delta checkpoints: this writer's generation (None: the next checkpoint starts one),
+        # mints written in it, and the state records seen at restore (retired by a generation)
+        self._delta_gen: int | None = None
+        self._delta_mints = 0
+        self._stale_keys: set[str] = set()
         metrics.set_models(registry.versions())
 
     # --- rebalance ----------------------------------------------------------------------------
@@ -275,6 +314,7 @@ class StreamWorker:
         if self.settings.checkpoint_interval_s <= 0:
             return None
         started = time.perf_counter()
+        self._delta_gen = None  # a new engine: the next Kafka checkpoint starts a generation
         feature_set = self.core.feature_set
         local = await asyncio.to_thread(self.local.peek, feature_set) if self.local else None
         manifest: Manifest | None = None
@@ -288,6 +328,7 @@ class StreamWorker:
             every = candidates(latest, "", any_feature_set=True)
             self.writer_log.foreign = [m for m in every if m.writer != self.writer_log.writer]
             self.writer_log.orphans = orphan_chunks(latest)
+            self._stale_keys = stale_state_keys(latest)
             manifest, passed = choose(found, marks, assigned, owned_from)
             for reason in passed:
                 log.info("checkpoint passed over: %s", reason)
@@ -360,7 +401,10 @@ class StreamWorker:
         """Decode a checkpoint into an engine with this worker's ownership flags (thread)."""
         from streams.features.state import EngineState
 
-        snap, mints = decode_payload(assemble(manifest, latest))
+        if manifest.codec == DELTA:
+            snap, mints = delta_view(manifest, latest)
+        else:
+            snap, mints = decode_payload(assemble(manifest, latest))
         if self.local is not None:  # the local copy becomes this checkpoint's state
             state = self.local.from_snapshot(snap)
         else:
@@ -423,101 +467,183 @@ class StreamWorker:
                 log.exception("writing a checkpoint failed; next try in %.0f s", interval)
 
     async def write_checkpoint(self) -> Manifest | None:
-        """Snapshot the engine between two steps and write it; None when this worker is not
-        the writer (or not built / still warming up). With the rocksdb backend every worker
-        also commits its local copy (and returns None unless it is the writer)."""
+        """Checkpoint the engine between two steps; the Kafka manifest, or None when this
+        worker is not the writer (or not built / still warming up). With the rocksdb backend
+        every worker also commits its local copy."""
         async with self._checkpoint_lock:
             core = self.core
             writer = self.is_checkpoint_writer()
+            if not writer:
+                self._delta_gen = None  # becoming the writer again starts a new generation
             if not self._built or self.warming or not (writer or self.local is not None):
                 return None
             # one synchronous block: no step can run in between (same event loop)
             started = time.perf_counter()
             engine: Any = core.engine
-            snap = engine.state.snapshot() if writer else {}
             resume, skip = core.consistency_point()
             windows = core.open_genesis_windows()
-            owned = frozenset(core.assigned)
-            watermark, created_ms = int(engine.watermark), int(time.time() * 1000)
-            snap_s = time.perf_counter() - started
-            genesis = tuple(GenesisWindow(e, tp[0], tp[1], o, ts, m) for e, tp, o, ts, m in windows)
             all_tps = set(self.all_tps)
-            resume = {tp: o for tp, o in resume.items() if tp in all_tps}
+            point = _Point(
+                watermark=int(engine.watermark),
+                created_ms=int(time.time() * 1000),
+                resume={tp: o for tp, o in resume.items() if tp in all_tps},
+                skip=skip,
+                owned=frozenset(core.assigned),
+                genesis=tuple(
+                    GenesisWindow(e, tp[0], tp[1], o, ts, m) for e, tp, o, ts, m in windows
+                ),
+                counts={name: len(store) for name, store in engine.state.stores().items()},
+            )
             commit = None
             if self.local is not None:
-                local = Manifest(
-                    self.writer_log.writer, self._local_epoch, created_ms, watermark,
-                    core.feature_set, 0, 0, 0, resume, skip, owned, genesis,
-                )  # fmt: skip
+                local = self._manifest(point, self._local_epoch)
                 self._local_epoch += 1
                 commit = self.local.begin(local, core.mint_partition)
-                drain_s = time.perf_counter() - started - snap_s
-            mints = dict(core.mint_partition) if writer else {}
+            if writer:
+                self._take_kafka_point(point, engine, commit)
+            point.taken_s = time.perf_counter() - started
             # every output of the applied events must be delivered before the manifest exists
             try:
                 await self.publisher.sent_delivered()
             except BaseException:
+                self._delta_gen = None  # drained changes may be lost: the next one is whole
                 if commit is not None and self.local is not None:
                     self.local.abandon(commit)
                 raise
             if commit is not None and self.local is not None:
-                t = time.perf_counter()
-                self.local.write(commit)
-                mb = commit.size / 1e6
-                log.info(
-                    "local checkpoint %s/%d committed: watermark %d, %d values written, %d "
-                    "deleted, %.2f MB; drained in the event loop %.0f ms (%.1f ms/MB), written "
-                    "%.0f ms",
-                    local.writer,
-                    local.epoch,
-                    watermark,
-                    commit.puts,
-                    commit.deletes,
-                    mb,
-                    drain_s * 1000,
-                    drain_s * 1000 / max(mb, 1e-9),
-                    (time.perf_counter() - t) * 1000,
-                )
+                self._write_local(local, commit, point)
             if not writer:
                 return None
-            blob = await asyncio.to_thread(encode_payload, snap, mints)
-            chunks = split_chunks(blob)
-            manifest = Manifest(
-                writer=self.writer_log.writer,
-                epoch=self.writer_log.next_epoch(),
-                created_ms=created_ms,
-                watermark=watermark,
-                feature_set=core.feature_set,
-                chunks=len(chunks),
-                size=len(blob),
-                crc=zlib.crc32(blob),
-                resume=resume,
-                skip=skip,
-                delivered=owned,
-                genesis=genesis,
-            )
-            chunk_records, manifest_record = self.writer_log.records(manifest, chunks)
-            await asyncio.to_thread(self.checkpoint_log.write, chunk_records)
-            await asyncio.to_thread(self.checkpoint_log.write, [manifest_record])
-            dead = self.writer_log.delivered(manifest)
-            await asyncio.to_thread(self.checkpoint_log.write, [(k, None) for k in dead])
-            self.metrics.checkpoints.inc()
-            self.metrics.checkpoint_bytes.set(len(blob))
-            raw_mb = sum(len(k) + len(v) for store in snap.values() for k, v in store.items()) / 1e6
-            log.info(
-                "checkpoint %s/%d written: watermark %d, %.1f MB state -> %d KiB in %d chunks; "
-                "snapshot in the event loop %.0f ms (%.1f ms/MB), total %.2f s",
-                manifest.writer,
-                manifest.epoch,
-                watermark,
-                raw_mb,
-                len(blob) // 1024,
-                len(chunks),
-                snap_s * 1000,
-                snap_s * 1000 / max(raw_mb, 1e-9),
-                time.perf_counter() - started,
-            )
-            return manifest
+            try:
+                if point.kind == "full":
+                    return await self._write_full(point, started)
+                return await self._write_delta(point, started)
+            except BaseException:
+                self._delta_gen = None
+                raise
+
+    def _manifest(self, point: _Point, epoch: int, **kw: Any) -> Manifest:
+        return Manifest(
+            writer=self.writer_log.writer, epoch=epoch, created_ms=point.created_ms,
+            watermark=point.watermark, feature_set=self.core.feature_set, chunks=0, size=0,
+            crc=0, resume=point.resume, skip=point.skip, delivered=point.owned,
+            genesis=point.genesis, **kw,
+        )  # fmt: skip
+
+    def _take_kafka_point(self, point: _Point, engine: Any, commit: Commit | None) -> None:
+        """What the Kafka checkpoint writes (in the synchronous block): the changes since the
+        previous epoch of this writer's generation, or the whole state (a new generation, the
+        ``full`` format, or a value too large for one record)."""
+        mints = self.core.mint_partition
+        if self.settings.checkpoint_format == "delta" and self._delta_gen is not None:
+            changes = commit.changes if commit is not None else engine.state.drain_changes()
+            if largest_change(changes) <= MAX_RECORD_BYTES:
+                point.kind, point.changes = "epoch", changes
+                point.mints = dict(itertools.islice(mints.items(), self._delta_mints, None))
+                point.mint_count = len(mints)
+                return
+        elif self.settings.checkpoint_format == "delta":
+            engine.state.forget_changes()  # the next epoch's changes start from this snapshot
+        point.snap = engine.state.snapshot()
+        point.mints, point.mint_count = dict(mints), len(mints)
+        whole = {name: (values, set[str]()) for name, values in point.snap.items()}
+        too_big = largest_change(whole) > MAX_RECORD_BYTES
+        delta = self.settings.checkpoint_format == "delta" and not too_big
+        point.kind = "generation" if delta else "full"
+        if delta:
+            point.changes = whole
+
+    def _write_local(self, local: Manifest, commit: Commit, point: _Point) -> None:
+        assert self.local is not None
+        t = time.perf_counter()
+        self.local.write(commit)
+        mb = commit.size / 1e6
+        log.info(
+            "local checkpoint %s/%d committed: watermark %d, %d values written, %d deleted, "
+            "%.2f MB; drained in the event loop %.0f ms (%.1f ms/MB), written %.0f ms",
+            local.writer,
+            local.epoch,
+            point.watermark,
+            commit.puts,
+            commit.deletes,
+            mb,
+            point.taken_s * 1000,
+            point.taken_s * 1000 / mb if mb else 0.0,
+            (time.perf_counter() - t) * 1000,
+        )
+
+    async def _write_full(self, point: _Point, started: float) -> Manifest:
+        """The whole state, compressed and chunked, then its manifest."""
+        blob = await asyncio.to_thread(encode_payload, point.snap, point.mints)
+        chunks = split_chunks(blob)
+        manifest = self._manifest(point, self.writer_log.next_epoch(), codec=CODEC)
+        manifest = dataclasses.replace(
+            manifest, chunks=len(chunks), size=len(blob), crc=zlib.crc32(blob)
+        )
+        chunk_records, manifest_record = self.writer_log.records(manifest, chunks)
+        await asyncio.to_thread(self.checkpoint_log.write, chunk_records)
+        await asyncio.to_thread(self.checkpoint_log.write, [manifest_record])
+        dead = self.writer_log.delivered(manifest)
+        await asyncio.to_thread(self.checkpoint_log.write, [(k, None) for k in dead])
+        self.metrics.checkpoints.inc()
+        self.metrics.checkpoint_bytes.set(len(blob))
+        raw_mb = sum(len(k) + len(v) for st in point.snap.values() for k, v in st.items()) / 1e6
+        log.info(
+            "checkpoint %s/%d written: watermark %d, %.1f MB state -> %d KiB in %d chunks; "
+            "snapshot in the event loop %.0f ms (%.1f ms/MB), total %.2f s",
+            manifest.writer,
+            manifest.epoch,
+            point.watermark,
+            raw_mb,
+            len(blob) // 1024,
+            len(chunks),
+            point.taken_s * 1000,
+            point.taken_s * 1000 / max(raw_mb, 1e-9),
+            time.perf_counter() - started,
+        )
+        return manifest
+
+    async def _write_delta(self, point: _Point, started: float) -> Manifest:
+        """The changed values (or, for a new generation, every value) as one record each,
+        then the manifest; a new generation then tombstones the older state records."""
+        assert point.changes is not None
+        generation = self._delta_gen if point.kind == "epoch" else new_generation()
+        assert generation is not None
+        epoch = self.writer_log.next_epoch()
+        records = delta_records(generation, epoch, point.changes, point.mints)
+        size = sum(len(k) + len(v) for k, v in records if v is not None)
+        manifest = self._manifest(
+            point, epoch, codec=DELTA, generation=generation, counts=point.counts
+        )
+        manifest = dataclasses.replace(manifest, size=size)
+        await asyncio.to_thread(self.checkpoint_log.write, records)
+        await asyncio.to_thread(self.checkpoint_log.write, [(manifest.key, manifest.to_bytes())])
+        dead = self.writer_log.delivered(manifest)
+        if point.kind == "generation":
+            dead += sorted(self._stale_keys - {k for k, _ in records})
+            self._stale_keys = set()
+        await asyncio.to_thread(self.checkpoint_log.write, [(k, None) for k in dead])
+        self._delta_gen, self._delta_mints = generation, point.mint_count
+        self.metrics.checkpoints.inc()
+        self.metrics.checkpoint_bytes.set(size)
+        mb = size / 1e6
+        log.info(
+            "checkpoint %s/%d written: %s %x/%d, watermark %d, %.1f MB state -> %d KiB in %d "
+            "records; in the event loop %.0f ms (%.1f ms/MB), total %.2f s",
+            manifest.writer,
+            manifest.epoch,
+            "new generation" if point.kind == "generation" else "delta of generation",
+            generation,
+            epoch,
+            point.watermark,
+            mb,
+            size // 1024,
+            len(records),
+            point.taken_s * 1000,
+            point.taken_s * 1000 / mb if mb else 0.0,
+            time.perf_counter() - started,
+        )
+        return manifest
 
     async def _check_warm(self, eof: set[TP]) -> None:
         done = {

@@ -525,6 +525,14 @@ class EngineState:
         """Per store: serialized values written since the last drain, and deleted keys."""
         return {name: store.drain() for name, store in self.stores().items()}
 
+    def forget_changes(self) -> None:
+        """Drop the change tracking of in-memory stores (their caller just took a whole
+        snapshot); a persistent backend keeps its own until it commits."""
+        for store in self.stores().values():
+            if isinstance(store, InMemoryStore):
+                store.dirty.clear()
+                store.deleted.clear()
+
     def snapshot(self) -> dict[str, dict[str, bytes]]:
         """Every value of every store, serialized."""
         return {
