@@ -3,7 +3,8 @@
 Measures, over the same events: engine events/s on each backend (RocksDB committed every
 ``commit_every`` events, as checkpoints would), the commit cost (drain in the event loop + batch
 write, per MB of changed state), and the restore cost of the same final state from the local
-RocksDB copy vs from a Kafka checkpoint payload (decode + load; the topic read is not included).
+RocksDB copy vs from a Kafka checkpoint payload (decode + load; the topic read is not included), and the event-loop stall of a delta vs a full
+Kafka checkpoint on the memory backend.
 """
 
 from __future__ import annotations
@@ -35,6 +36,33 @@ class StateBench:
     evicting: bool
     local_restore_s: float
     kafka_restore_s: float  # decode + load of the checkpoint payload
+    delta_ms: float  # memory backend, per checkpoint: drain_changes (a delta Kafka checkpoint)
+    delta_mb: float
+    full_ms: float  # memory backend, per checkpoint: snapshot (a full Kafka checkpoint)
+    full_mb: float
+
+
+def _checkpoint_stalls(events: list[InputEvent], every: int) -> tuple[float, float, float, float]:
+    """Mean event-loop time and MB per checkpoint of a delta (changes) and a full (snapshot)
+    Kafka checkpoint on the memory backend, checkpoints every ``every`` events."""
+    engine = FeatureEngine()
+    engine.state.forget_changes()
+    delta_s = full_s = delta_b = full_b = 0.0
+    n = 0
+    for k, event in enumerate(events):
+        engine.process(event)
+        if k % every == every - 1:
+            t = time.perf_counter()
+            snap = engine.state.snapshot()
+            t1 = time.perf_counter()
+            changes = engine.state.drain_changes()
+            delta_s += time.perf_counter() - t1
+            full_s += t1 - t
+            full_b += sum(len(k) + len(v) for st in snap.values() for k, v in st.items())
+            delta_b += sum(len(k) + len(v) for p, _ in changes.values() for k, v in p.items())
+            n += 1
+    n = max(n, 1)
+    return delta_s * 1000 / n, delta_b / 1e6 / n, full_s * 1000 / n, full_b / 1e6 / n
 
 
 def _timed_memory(events: list[InputEvent]) -> tuple[FeatureEngine, float]:
@@ -87,6 +115,7 @@ def run_state_bench(
         kafka_s = time.perf_counter() - t
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    delta_ms, delta_mb, full_ms, full_mb = _checkpoint_stalls(events, commit_every)
     n = len(events)
     return StateBench(
         events=n,
@@ -101,4 +130,8 @@ def run_state_bench(
         evicting=evicting,
         local_restore_s=local_s,
         kafka_restore_s=kafka_s,
+        delta_ms=delta_ms,
+        delta_mb=delta_mb,
+        full_ms=full_ms,
+        full_mb=full_mb,
     )

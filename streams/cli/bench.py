@@ -367,4 +367,8 @@ def state(
     table.add_row(
         "restore from a Kafka checkpoint payload (s, read excluded)", f"{r.kafka_restore_s:,.2f}"
     )
+    table.add_row(
+        "memory backend, per checkpoint: delta (changes) vs full (snapshot)",
+        f"{r.delta_ms:,.0f} ms for {r.delta_mb:,.1f} MB vs {r.full_ms:,.0f} ms for {r.full_mb:,.1f} MB",
+    )
     Console().print(table)
