@@ -1,4 +1,4 @@
-"""End-to-end benchmark: one worker subprocess on a real broker.
+"""End-to-end benchmark: worker subprocesses (one by default) in one group on a real broker.
 
 1. throughput: a simulated market produced as fast as possible; events/s = events / (last score
    publish - first produce);
@@ -11,10 +11,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,17 @@ class E2EResult:
     p99_ms: float
     kernel_rows_per_s: float
     models: str
+    workers: int = 1
+    burst_cpu_s: list[float | None] = field(default_factory=list)  # per worker, during the burst
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def deploy_synthetic_models(models_dir: Path) -> None:
@@ -89,27 +101,36 @@ def run_e2e(
     seconds: float,
     burst_hours: float,
     log_dir: Path | None = None,
+    workers: int = 1,
 ) -> E2EResult:
     prefix = f"bench-{time.time_ns()}."
     topics = TopicNames.prefixed(prefix)
     create_prefixed_topics(settings, prefix)
     settings = settings.model_copy(update={"app_id": f"bench-{time.time_ns()}"})
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-    proc = launch_worker(settings, topic_prefix=prefix, log_path=log_dir / "worker.log")
+    procs = [
+        launch_worker(settings, topic_prefix=prefix, log_path=log_dir / f"worker{i}.log")
+        for i in range(workers)
+    ]
     collector = Collector(settings, [topics.scores])
     producer = new_producer(settings)
     try:
-        if not wait_group_settled(settings, settings.app_id, 1, timeout_s=90):
-            raise RuntimeError(f"worker did not join; see {log_dir / 'worker.log'}")
-        time.sleep(1.0)
+        if not wait_group_settled(settings, settings.app_id, workers, timeout_s=90):
+            raise RuntimeError(f"workers did not join; see {log_dir}/worker*.log")
+        time.sleep(1.0 if workers == 1 else 3.0)  # engines built after the last rebalance
         # 1. throughput on a burst
         burst = sim_events(seed=7, hours=burst_hours, launch_rate_per_day=20_000)
         burst_buys = _buys_of(burst)
+        cpu_before = [process_cpu_s(p.pid) for p in procs]
         t0 = time.time()
         produce_events(producer, topics, burst)
         collector.wait_for(
             lambda: len(collector.records[topics.scores]) >= len(burst_buys), timeout_s=600
         )
+        burst_cpu = [
+            None if a is None or b is None else b - a
+            for a, b in zip(cpu_before, (process_cpu_s(p.pid) for p in procs), strict=True)
+        ]
         last = max(s["_kafka_ts_ms"] for s in collector.records[topics.scores]) / 1000.0
         burst_s = last - t0
         # 2. latency at a fixed offered rate (continues the same market in event time)
@@ -135,11 +156,13 @@ def run_e2e(
             timeout_s=300,
         )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         collector.close()
     latencies = [
         s["_kafka_ts_ms"] / 1000.0 - sent[s["source_event_id"]]
@@ -160,4 +183,6 @@ def run_e2e(
         p99_ms=float(np.percentile(lat, 99)),
         kernel_rows_per_s=kernel,
         models=models,
+        workers=workers,
+        burst_cpu_s=burst_cpu,
     )

@@ -263,9 +263,14 @@ def e2e(
         float, typer.Option("--burst-hours", envvar="ALPHASTREAM_BENCH_BURST_HOURS", show_envvar=True,
                             help="Simulated hours (default market) produced at once for throughput"),
     ] = 0.5,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, envvar="ALPHASTREAM_BENCH_WORKERS", show_envvar=True,
+                          help="Workers in the consumer group (subprocesses)"),
+    ] = 1,
 ) -> None:  # fmt: skip
-    """One worker on real Apache Kafka: events/s scored, p50/p99 produce->score-publish latency at a
-    fixed offered rate, and the scoring-kernel ceiling (same models) in the same run."""
+    """Workers (one by default) on real Apache Kafka: events/s scored, p50/p99
+    produce->score-publish latency at a fixed offered rate, each worker's CPU seconds during the
+    burst, and the scoring-kernel ceiling (same models) in the same run."""
     import tempfile
     from contextlib import ExitStack
 
@@ -293,13 +298,16 @@ def e2e(
                 seconds=seconds,
                 burst_hours=burst_hours,
                 log_dir=tmp,
+                workers=workers,
             )
     table = Table("measure", "value")
     table.add_row("burst events / buys", f"{r.events:,} / {r.buys:,}")
     table.add_row(
-        "throughput, 1 worker",
+        f"throughput, {r.workers} worker{'s' if r.workers > 1 else ''}",
         f"{r.throughput_events_per_s:,.0f} events/s ({r.throughput_buys_per_s:,.0f} buys/s)",
     )
+    cpu = ", ".join("n/a" if c is None else f"{c:.2f}" for c in r.burst_cpu_s)
+    table.add_row("worker CPU seconds during the burst", cpu)
     table.add_row(
         "offered / achieved input rate",
         f"{r.offered_buys_per_s:,.0f} / {r.achieved_buys_per_s:,.0f} buys/s",
