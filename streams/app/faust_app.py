@@ -475,6 +475,10 @@ class StreamWorker:
             writer = self.is_checkpoint_writer()
             if not writer:
                 self._delta_gen = None  # becoming the writer again starts a new generation
+                state = getattr(core.engine, "state", None)
+                if self._built and self.local is None and state is not None:
+                    # nobody reads this worker's change sets: keep them from growing forever
+                    state.forget_changes()
             if not self._built or self.warming or not (writer or self.local is not None):
                 return None
             # one synchronous block: no step can run in between (same event loop)
