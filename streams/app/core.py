@@ -310,10 +310,31 @@ class StreamCore:
         if item.tp not in self.reseq.sources:
             self.reseq.add_source(item.tp, now, next_offset=item.offset)
         key = (item.event.ts, item.event.event_id)
+        late_before = self.reseq.stats.late
         if self.reseq.push(item.tp, item.offset, key, item, now):
             self._pending[(item.tp, item.offset)] = item
+            if self.reseq.stats.late > late_before and self.reseq.stats.late <= 5:
+                self._log_late(item, now)
             return []
         return self.accept_duplicate(item.tp, item.offset, item.acks)
+
+    def _log_late(self, item: Inbound, now: float) -> None:
+        """The first few late events, with what it takes to tell a producer's out-of-order
+        write from a worker-side ordering fault."""
+        last = self.reseq.last_released
+        source = self.reseq.sources.get(item.tp)
+        log.warning(
+            "late event %s at %s@%d: ts %d is %d ms behind the last released %s; source "
+            "high-water %s, produced %.0f ms ago",
+            item.event.event_id,
+            item.tp,
+            item.offset,
+            item.event.ts,
+            (last[0] - item.event.ts) if last else 0,
+            last[1] if last else None,
+            source.highwater if source else None,
+            (time.time() - item.produced_s) * 1000.0 if item.produced_s else -1.0,
+        )
 
     def accept_duplicate(self, tp: TP, offset: int, acks: list[AckFn]) -> list[AckFn]:
         """A message already fed by the other consumer: ack it together with the original."""

@@ -162,6 +162,10 @@ class Resequencer(Generic[T]):
                 mark = state.latest_key
         return mark
 
+    @property
+    def last_released(self) -> Key | None:
+        return self._last_released
+
     def push_mark(self, now: float | None = None) -> int:
         """Sequence number of the latest push (pass it as ``cutoff`` to ``pop_ready``).
 

@@ -25,6 +25,7 @@ from streams.app.harness import (
     replay_features,
     sim_events,
     wait_group_settled,
+    wait_workers_planned,
 )
 from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
@@ -53,12 +54,13 @@ def _start(settings: Settings, prefix: str, n: int, logs: Path) -> list[subproce
         launch_worker(settings, topic_prefix=prefix, log_path=logs / f"worker{i}.log")
         for i in range(n)
     ]
-    # the second worker joins after the first built its engine: one rebalance, before any data
-    if not wait_group_settled(settings, settings.app_id, n, timeout_s=90):
+    # the group settles, then every worker re-plans for its final assignment, before any data
+    settled = wait_group_settled(settings, settings.app_id, n, timeout_s=90)
+    if not (settled and wait_workers_planned(logs.glob("worker*.log"), timeout_s=60)):
         for p in procs:
             p.kill()
         raise AssertionError(f"group did not settle; logs in {logs}")
-    time.sleep(2.0)
+    time.sleep(1.0)
     return procs
 
 
@@ -172,3 +174,44 @@ def test_sigkill_one_worker_survivor_scores_the_rest(
     assert done and not missing
     assert set(scored) == buys  # nothing but the input buys (duplicates share their event_id)
     assert codes[0] == 0 and codes[1] == -signal.SIGKILL
+
+
+def test_a_worker_joining_mid_stream_keeps_features_exact(
+    kafka_bootstrap: str, settings_for: SettingsFor, tmp_path: Path, market: list[dict[str, Any]]
+) -> None:
+    """A rebalance while events flow: the newcomer warms up from the retained input, the first
+    worker hands over half its partitions; every buy is scored and every served feature vector
+    equals the offline replay."""
+    settings = settings_for(kafka_bootstrap, models_dir=tmp_path / "models")
+    prefix = unique_id("join") + "."
+    topics = TopicNames.prefixed(prefix)
+    create_prefixed_topics(settings, prefix)
+    buys = {e["event_id"] for e in market if e["type"] == "wallet_buy"}
+    procs = _start(settings, prefix, 1, tmp_path)
+    collector = Collector(settings, [topics.scores, topics.signals])
+    feeder = threading.Thread(  # ~20 s of live input; the second worker joins early in it
+        target=produce_events,
+        args=(new_producer(settings), topics, market),
+        kwargs={"rate_per_s": len(market) / 20.0},
+    )
+    try:
+        feeder.start()
+        time.sleep(1.0)
+        procs.append(
+            launch_worker(settings, topic_prefix=prefix, log_path=tmp_path / "worker1.log")
+        )
+        feeder.join(90)
+        done = collector.wait_for(
+            lambda: buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
+            timeout_s=120,
+            settle_s=3.0,
+        )
+    finally:
+        codes = _stop(procs)
+        collector.close()
+    joined = "engine (re)built" in (tmp_path / "worker1.log").read_text(errors="replace")
+    expected = replay_features(market, tmp_path / "replay")
+    equal, compared, _ = feature_agreement(collector.records[topics.signals], expected)
+    print(f"\n[stream-join] second worker built mid-stream: {joined}; features {equal}/{compared}")
+    assert done and joined and codes == [0, 0]
+    assert equal == compared
