@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     kafka_list_offsets_exact: bool = Field(
         True,
         description="The broker's ListOffsets(latest) is exact (Apache Kafka); false for tansu, "
-        "whose answer trails by a batch: the worker then orders on fetch marks + idle grace",
+        "whose answer trails by a batch: the worker then keeps an idle grace per active partition",
     )
     partitions: int = Field(6, ge=1, description="Partitions per data topic")
     replication_factor: int = Field(1, ge=1, description="Replication factor of created topics")

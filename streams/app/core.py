@@ -151,6 +151,7 @@ class StreamCore:
         *,
         idle_s: float = 0.25,
         settle_s: float = 0.0,
+        marks_exact: bool = True,
         max_buffer: int = 200_000,
         genesis_hold_ms: int = 180_000,
     ) -> None:
@@ -161,6 +162,7 @@ class StreamCore:
         self.topics = topics or TopicNames()
         self.idle_s = idle_s
         self.settle_s = settle_s
+        self.marks_exact = marks_exact
         self.max_buffer = max_buffer
         self.genesis_hold_ms = genesis_hold_ms
         self.assigned: set[TP] = set()
@@ -173,7 +175,10 @@ class StreamCore:
     def _reset(self, now: float) -> None:
         self.engine = self.engine_factory()
         self.reseq: Resequencer[Inbound] = Resequencer(
-            max_buffer=self.max_buffer, idle_s=self.idle_s, settle_s=self.settle_s
+            max_buffer=self.max_buffer,
+            idle_s=self.idle_s,
+            settle_s=self.settle_s,
+            marks_exact=self.marks_exact,
         )
         self._pending: dict[tuple[TP, int], Inbound] = {}
         self._genesis: dict[str, _GenesisHold] = {}

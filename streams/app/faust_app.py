@@ -198,6 +198,7 @@ class StreamWorker:
             options.topics,
             idle_s=options.idle_s,
             settle_s=options.settle_s if settings.kafka_list_offsets_exact else 0.0,
+            marks_exact=settings.kafka_list_offsets_exact,
             max_buffer=options.max_buffer,
         )
         self.broadcast = BroadcastReader(settings, settings.app_id)
@@ -759,8 +760,6 @@ class StreamWorker:
         Returns the re-sequencer's push mark taken before asking (the step releases only what
         arrived before it), or None when no source needed asking."""
         core = self.core
-        if not self.settings.kafka_list_offsets_exact:
-            return None  # tansu: cached fetch marks and the idle grace decide
         unsure = core.marks_to_confirm()
         if not unsure:
             return None

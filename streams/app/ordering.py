@@ -10,9 +10,9 @@ source *holds back* the watermark while
 * it has a known backlog (``next_offset < highwater``): more of it is already in the broker, or
 * its high-water mark is still unknown and it was registered less than ``idle_s`` ago, or
 * it delivered an event less than ``idle_s`` ago (wall time) — a short grace so that a live,
-  busy partition whose next fetch is in flight is waited for — unless *every* source is caught
-  up (next offset == high-water mark): then nothing more is known to exist and everything
-  buffered is released at once (a live feed does not pay ``idle_s`` on every event).
+  busy partition whose next fetch is in flight is waited for — unless the marks were confirmed
+  by a fresh question (see below): then a caught-up source holds nothing back, and when *every*
+  source is caught up everything buffered (that arrived before the question) goes at once.
 
 The watermark is the minimum over holding sources of the key of the last event each delivered;
 everything buffered with a key <= the watermark is released in key order. A source that is
@@ -92,6 +92,7 @@ class Resequencer(Generic[T]):
     max_buffer: int = 200_000
     idle_s: float = 0.25
     settle_s: float = 0.0  # > 0: push_mark(now) only counts items that arrived settle_s ago
+    marks_exact: bool = True  # False: fresh marks may trail the log end (tansu): keep the grace
     sources: dict[Hashable, SourceState] = field(default_factory=dict)
     stats: ResequencerStats = field(default_factory=ResequencerStats)
     _heap: list[tuple[Key, int, T]] = field(default_factory=list)
@@ -150,8 +151,8 @@ class Resequencer(Generic[T]):
     def watermark(self, now: float, confirmed: bool = False) -> Key | None:
         """Largest key safe to release; None when no source holds anything back."""
         states = self.sources.values()
-        if all(state.caught_up() for state in states):
-            return None  # nothing more is known to exist anywhere: no reason to wait
+        if confirmed and all(state.caught_up() for state in states):
+            return None  # nothing more exists anywhere (as of the question): no reason to wait
         mark: Key | None = None
         for state in states:
             if not state.holds_back(now, self.idle_s, confirmed):
@@ -190,7 +191,7 @@ class Resequencer(Generic[T]):
         high-water marks the watermark used were asked for before it arrived). Marks asked for
         after the items arrived make the ``idle_s`` grace unnecessary: with a cutoff a caught-up
         source holds nothing back."""
-        mark = self.watermark(now, confirmed=cutoff is not None)
+        mark = self.watermark(now, confirmed=cutoff is not None and self.marks_exact)
         if mark is not None and self._last_released is not None and mark < self._last_released:
             mark = self._last_released  # late items go out immediately
         out: list[T] = []

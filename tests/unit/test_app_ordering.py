@@ -141,24 +141,41 @@ def test_buffer_is_bounded_by_forcing_out_the_oldest() -> None:
     assert reseq.drain() == [2, 3, 4]
 
 
-def test_all_caught_up_releases_at_once_without_the_idle_grace() -> None:
+def test_all_caught_up_on_confirmed_marks_releases_at_once_without_the_idle_grace() -> None:
     reseq: Resequencer[str] = Resequencer(idle_s=10.0)
     for s in ("a", "b"):
         reseq.add_source(s, now=0.0, next_offset=0)
         reseq.note_highwater(s, 1)
     reseq.push("a", 0, (5, "x"), "a5", now=0.0)
     # b has a backlog: a, busy a moment ago, still holds at its own last key
-    assert reseq.pop_ready(now=0.01) == []
+    assert reseq.pop_ready(now=0.01, cutoff=reseq.push_mark()) == []
     reseq.push("b", 0, (3, "x"), "b3", now=0.01)
-    # both at their high-water marks: nothing else exists, so no idle_s wait
-    assert reseq.pop_ready(now=0.02) == ["b3", "a5"]
+    # both at their (freshly asked) high-water marks: nothing else exists, so no idle_s wait
+    assert reseq.pop_ready(now=0.02, cutoff=reseq.push_mark()) == ["b3", "a5"]
     reseq.note_highwater("a", 2)  # a new message on a: a holds again at its last key
     reseq.note_highwater("b", 2)
     reseq.push("b", 1, (6, "x"), "b6", now=0.03)
-    assert reseq.pop_ready(now=0.04) == []
+    assert reseq.pop_ready(now=0.04, cutoff=reseq.push_mark()) == []
     reseq.push("a", 1, (7, "x"), "a7", now=0.05)
-    assert reseq.pop_ready(now=0.06) == ["b6", "a7"]
+    assert reseq.pop_ready(now=0.06, cutoff=reseq.push_mark()) == ["b6", "a7"]
     assert reseq.stats.late == 0
+
+
+def test_marks_that_may_trail_never_release_everything_at_once() -> None:
+    """Cached fetch marks (or tansu's trailing ListOffsets) can call a partition caught up
+    while the broker already holds more of it: recently active sources keep their grace."""
+    for reseq in (
+        Resequencer[str](idle_s=0.25),  # no question asked (cutoff None)
+        Resequencer[str](idle_s=0.25, marks_exact=False),  # asked, but the answer may trail
+    ):
+        for s in ("a", "b"):
+            reseq.add_source(s, now=0.0, next_offset=0)
+            reseq.note_highwater(s, 1)
+        reseq.push("a", 0, (5, "x"), "a5", now=1.0)
+        reseq.push("b", 0, (3, "x"), "b3", now=1.0)
+        cutoff = None if reseq.marks_exact else reseq.push_mark()
+        assert reseq.pop_ready(now=1.1, cutoff=cutoff) == ["b3"]  # a holds at its last key
+        assert reseq.pop_ready(now=1.3, cutoff=cutoff) == ["a5"]  # quiet for idle_s
 
 
 @st.composite
