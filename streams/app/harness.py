@@ -30,7 +30,10 @@ def new_producer(settings: Settings) -> Producer:
     return Producer(
         {
             **settings.kafka_client_config(),
-            "linger.ms": 5,
+            # no linger: each request carries every partition queued so far, so a CPU-starved
+            # producer thread cannot append a later event on one partition long before an
+            # earlier one on another (the stream's ordering bound tolerates settle_s of that)
+            "linger.ms": 0,
             "queue.buffering.max.messages": 1_000_000,
         }
     )
