@@ -7,18 +7,14 @@ feature vector equals the offline replay."""
 from __future__ import annotations
 
 import re
-import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streams.app import TopicNames, launch_worker
+from streams.app import TopicNames
 from streams.app.admin import create_prefixed_topics
 from streams.app.checkpoint_io import CheckpointLog
 from streams.app.harness import (
@@ -28,10 +24,15 @@ from streams.app.harness import (
     produce_events,
     replay_features,
     sim_events,
-    wait_group_settled,
 )
-from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
+from tests.integration.worker_procs import (
+    free_port,
+    metric,
+    start_worker,
+    stop_worker,
+    wait_for_log,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -42,47 +43,6 @@ RESTORED = re.compile(
 WRITTEN = re.compile(
     r"checkpoint \S+ written: .*?([\d.]+) MB state -> (\d+) KiB .*?\(([\d.]+) ms/MB\)"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(settings: Settings, prefix: str, log: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = launch_worker(settings, topic_prefix=prefix, log_path=log, metrics_port=port)
-    if not wait_group_settled(settings, settings.app_id, 1, timeout_s=90):
-        proc.kill()
-        raise AssertionError(f"worker did not join its group; log in {log}")
-    time.sleep(2.0)  # as in test_stream_group: the engine is built before data arrives
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait(10)
-
-
-def _wait_for_log(log: Path, pattern: re.Pattern[str], timeout_s: float) -> re.Match[str] | None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = pattern.search(log.read_text(errors="replace")) if log.exists() else None
-        if found:
-            return found
-        time.sleep(0.5)
-    return None
-
-
-def _metric(port: int, name: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name)]
-    return sum(values)
 
 
 @pytest.mark.parametrize("live", [False, True], ids=["backlog", "live-burst"])
@@ -102,21 +62,21 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
     collector = Collector(settings, [topics.scores, topics.signals])
     producer = new_producer(settings)
     logs = [tmp_path / "worker1.log", tmp_path / "worker2.log"]
-    port = _free_port()
+    port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
     codes: list[int] = []
     try:
-        procs.append(_start(settings, prefix, logs[0], 0))
+        procs.append(start_worker(settings, prefix, logs[0], 0))
         produce_events(producer, topics, market[:half])
         assert collector.wait_for(
             lambda: first_buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
             timeout_s=120,
         ), f"first worker left buys unscored; log {logs[0]}"
-        codes.append(_stop(procs[0]))
+        codes.append(stop_worker(procs[0]))
         if not live:  # fed while no worker runs: the new worker restores, then catches up
             produce_events(producer, topics, market[half:])
-        procs.append(_start(settings, prefix, logs[1], port))
-        restored = _wait_for_log(logs[1], RESTORED, 60)
+        procs.append(start_worker(settings, prefix, logs[1], port))
+        restored = wait_for_log(logs[1], RESTORED, 60)
         if live:  # a burst into the restored, idle worker (fresh high-water marks order it)
             produce_events(producer, topics, market[half:])
         assert restored, f"second worker did not restore from a checkpoint; log {logs[1]}"
@@ -125,12 +85,12 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
             timeout_s=120,
             settle_s=3.0,
         )
-        from_checkpoint = _metric(port, 'alphastream_state_restores_total{source="checkpoint"}')
-        replay_gauge = _metric(port, "alphastream_rebuild_replay_offsets")
-        codes.append(_stop(procs[1]))
+        from_checkpoint = metric(port, 'alphastream_state_restores_total{source="checkpoint"}')
+        replay_gauge = metric(port, "alphastream_rebuild_replay_offsets")
+        codes.append(stop_worker(procs[1]))
     finally:
         for proc in procs:
-            _stop(proc)
+            stop_worker(proc)
         collector.close()
     replayed, full = int(restored.group(3)), int(restored.group(4))
     scores = collector.records[topics.scores]

@@ -7,17 +7,13 @@ the rest: every buy exactly once, every served feature vector equal to the offli
 from __future__ import annotations
 
 import re
-import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streams.app import TopicNames, launch_worker
+from streams.app import TopicNames
 from streams.app.admin import create_prefixed_topics
 from streams.app.harness import (
     Collector,
@@ -26,10 +22,15 @@ from streams.app.harness import (
     produce_events,
     replay_features,
     sim_events,
-    wait_group_settled,
 )
-from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
+from tests.integration.worker_procs import (
+    free_port,
+    metric,
+    start_worker,
+    stop_worker,
+    wait_for_log,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -42,46 +43,6 @@ COMMITTED = re.compile(
     r"local checkpoint \S+ committed: .*?(\d+) values written, (\d+) deleted, ([\d.]+) MB; "
     r"drained in the event loop (\d+) ms \(([\d.]+) ms/MB\), written (\d+) ms"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(settings: Settings, prefix: str, log: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = launch_worker(settings, topic_prefix=prefix, log_path=log, metrics_port=port)
-    if not wait_group_settled(settings, settings.app_id, 1, timeout_s=90):
-        proc.kill()
-        raise AssertionError(f"worker did not join its group; log in {log}")
-    time.sleep(2.0)  # the engine is built before data arrives
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait(10)
-
-
-def _wait_for_log(log: Path, pattern: re.Pattern[str], timeout_s: float) -> re.Match[str] | None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = pattern.search(log.read_text(errors="replace")) if log.exists() else None
-        if found:
-            return found
-        time.sleep(0.5)
-    return None
-
-
-def _metric(port: int, name: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
 def test_restart_restores_from_local_rocksdb(
@@ -104,32 +65,32 @@ def test_restart_restores_from_local_rocksdb(
     collector = Collector(settings, [topics.scores, topics.signals])
     producer = new_producer(settings)
     logs = [tmp_path / "worker1.log", tmp_path / "worker2.log"]
-    port = _free_port()
+    port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
     codes: list[int] = []
     try:
-        procs.append(_start(settings, prefix, logs[0], 0))
+        procs.append(start_worker(settings, prefix, logs[0], 0))
         produce_events(producer, topics, market[:half])
         assert collector.wait_for(
             lambda: first_buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
             timeout_s=120,
         ), f"first worker left buys unscored; log {logs[0]}"
-        codes.append(_stop(procs[0]))
+        codes.append(stop_worker(procs[0]))
         produce_events(producer, topics, market[half:])  # a backlog for the restarted worker
-        procs.append(_start(settings, prefix, logs[1], port))
-        restored = _wait_for_log(logs[1], RESTORED, 60)
+        procs.append(start_worker(settings, prefix, logs[1], port))
+        restored = wait_for_log(logs[1], RESTORED, 60)
         assert restored, f"second worker did not restore from its local state; log {logs[1]}"
         done = collector.wait_for(
             lambda: buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
             timeout_s=120,
             settle_s=3.0,
         )
-        from_local = _metric(port, 'alphastream_state_restores_total{source="local"}')
-        from_kafka = _metric(port, 'alphastream_state_restores_total{source="checkpoint"}')
-        codes.append(_stop(procs[1]))
+        from_local = metric(port, 'alphastream_state_restores_total{source="local"}')
+        from_kafka = metric(port, 'alphastream_state_restores_total{source="checkpoint"}')
+        codes.append(stop_worker(procs[1]))
     finally:
         for proc in procs:
-            _stop(proc)
+            stop_worker(proc)
         collector.close()
     replayed, full = int(restored.group(3)), int(restored.group(4))
     scores = collector.records[topics.scores]
