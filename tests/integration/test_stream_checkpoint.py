@@ -67,18 +67,18 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
     codes: list[int] = []
     try:
         procs.append(start_worker(settings, prefix, logs[0], 0))
-        produce_events(producer, topics, market[:half])
+        produce_events(producer, topics, market[:half], in_order=True)
         assert collector.wait_for(
             lambda: first_buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
             timeout_s=120,
         ), f"first worker left buys unscored; log {logs[0]}"
         codes.append(stop_worker(procs[0]))
         if not live:  # fed while no worker runs: the new worker restores, then catches up
-            produce_events(producer, topics, market[half:])
+            produce_events(producer, topics, market[half:], in_order=True)
         procs.append(start_worker(settings, prefix, logs[1], port))
         restored = wait_for_log(logs[1], RESTORED, 60)
         if live:  # a burst into the restored, idle worker (fresh high-water marks order it)
-            produce_events(producer, topics, market[half:])
+            produce_events(producer, topics, market[half:], in_order=True)
         assert restored, f"second worker did not restore from a checkpoint; log {logs[1]}"
         done = collector.wait_for(
             lambda: buys <= {s["source_event_id"] for s in collector.records[topics.scores]},

@@ -70,13 +70,15 @@ def test_restart_restores_from_local_rocksdb(
     codes: list[int] = []
     try:
         procs.append(start_worker(settings, prefix, logs[0], 0))
-        produce_events(producer, topics, market[:half])
+        produce_events(producer, topics, market[:half], in_order=True)
         assert collector.wait_for(
             lambda: first_buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
             timeout_s=120,
         ), f"first worker left buys unscored; log {logs[0]}"
         codes.append(stop_worker(procs[0]))
-        produce_events(producer, topics, market[half:])  # a backlog for the restarted worker
+        produce_events(
+            producer, topics, market[half:], in_order=True
+        )  # a backlog for the restarted worker
         procs.append(start_worker(settings, prefix, logs[1], port))
         restored = wait_for_log(logs[1], RESTORED, 60)
         assert restored, f"second worker did not restore from its local state; log {logs[1]}"

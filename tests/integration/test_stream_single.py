@@ -63,10 +63,10 @@ def single_run(
     run.bad = bad_messages(topics, run.events)
     producer = new_producer(settings)
     half = len(run.events) // 2
-    produce_events(producer, topics, run.events[:half])
+    produce_events(producer, topics, run.events[:half], in_order=True)
     for topic, payload, key, _ in run.bad:  # poison in the middle of the stream
         produce_raw(producer, topic, payload, key)
-    produce_events(producer, topics, run.events[half:])
+    produce_events(producer, topics, run.events[half:], in_order=True)
     run.expected_features = replay_features(run.events, Path(tmp) / "replay")
     run.replay_dir = Path(tmp) / "replay" / "replay"
     run.bootstrap = kafka_bootstrap
