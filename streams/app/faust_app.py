@@ -269,16 +269,18 @@ class StreamWorker:
         if not self._built or overlap:
             self._built = False  # no step (or checkpoint) runs on the engine being replaced
             marks = await self.broadcast.marks(self.all_tps)
+            committed_all = await self.broadcast.committed(self.all_tps)
             owned_from = {tp: max(committed.get(tp) or 0, marks[tp][0]) for tp in assigned}
             async with self._checkpoint_lock:
-                start = await self._restore(marks, assigned, owned_from)
+                start = await self._restore(marks, assigned, owned_from, committed_all)
                 source = self._restored_from
                 if start is None:
                     engine = await asyncio.to_thread(self._fresh_engine)
                     core.rebuild(marks, assigned, owned_from, time.monotonic(), engine)
                     start, source = {tp: low for tp, (low, _) in marks.items()}, "full"
             self.metrics.restores.labels(source).inc()
-            replay = await self._count_replay(marks, start)
+            replay = _replay_offsets(marks, start, committed_all)
+            self.metrics.replay_events.set(replay)
             self.warming = {tp for tp in assigned if owned_from[tp] > start[tp]}
             await self.broadcast.assign(
                 {tp: start[tp] for tp in self.all_tps if tp not in assigned or tp in self.warming}
@@ -308,7 +310,11 @@ class StreamWorker:
         await self._check_warm(set())
 
     async def _restore(
-        self, marks: dict[TP, tuple[int, int]], assigned: set[TP], owned_from: dict[TP, int]
+        self,
+        marks: dict[TP, tuple[int, int]],
+        assigned: set[TP],
+        owned_from: dict[TP, int],
+        committed: dict[TP, int | None],
     ) -> dict[TP, int] | None:
         """Seed the core from the newest usable checkpoint; the offsets replay starts from, or
         None (no usable checkpoint: the caller replays everything)."""
@@ -366,8 +372,8 @@ class StreamWorker:
         self.core.restore(
             engine, highs, start, skip, assigned, owned_from, mints, windows, time.monotonic()
         )
-        full = await self._count_replay(marks, {tp: low for tp, (low, _) in marks.items()})
-        replay = await self._count_replay(marks, start)
+        full = _replay_offsets(marks, {tp: low for tp, (low, _) in marks.items()}, committed)
+        replay = _replay_offsets(marks, start, committed)
         log.info(
             "engine restored from %s %s/%d (watermark %d, %.1f s old): replaying %d "
             "committed offsets instead of %d (full replay), %d newer offsets to process; read "
@@ -383,18 +389,6 @@ class StreamWorker:
             time.perf_counter() - started,
         )
         return start
-
-    async def _count_replay(self, marks: dict[TP, tuple[int, int]], start: dict[TP, int]) -> int:
-        """Offsets a (re)build starting at ``start`` re-processes although the group already
-        committed them (work done before); events after the committed offsets are new work
-        either way. Sets the replay gauge."""
-        committed = await self.broadcast.committed(self.all_tps)
-        done = {
-            tp: min(high, max(low, committed.get(tp) or low)) for tp, (low, high) in marks.items()
-        }
-        replay = sum(max(0, done[tp] - start.get(tp, done[tp])) for tp in done)
-        self.metrics.replay_events.set(replay)
-        return replay
 
     def _load_engine(
         self, manifest: Manifest, latest: dict[str, bytes], assigned: set[TP]
@@ -758,7 +752,8 @@ class StreamWorker:
         """Ask the broker for the marks of sources that look caught up (or are unknown).
 
         Returns the re-sequencer's push mark taken before asking (the step releases only what
-        arrived before it), or None when no source needed asking."""
+        arrived before it), or None when no source needed asking or an answer failed. The
+        caller does not step when the core was rebuilt meanwhile."""
         core = self.core
         unsure = core.marks_to_confirm()
         if not unsure:
@@ -768,8 +763,6 @@ class StreamWorker:
         asked = time.perf_counter()
         fresh = await self.highwater.latest(unsure)
         self.metrics.highwater_query.observe(time.perf_counter() - asked)
-        if core.reseq is not reseq:
-            return None  # rebuilt meanwhile: the caller does not step
         if len(fresh) < len(unsure):  # some answer failed: decide on cached marks (with grace)
             return None
         sources = reseq.sources
@@ -878,6 +871,16 @@ class StreamWorker:
         if self.local is not None:
             async with self._checkpoint_lock:
                 self.local.close()
+
+
+def _replay_offsets(
+    marks: dict[TP, tuple[int, int]], start: dict[TP, int], committed: dict[TP, int | None]
+) -> int:
+    """Offsets a (re)build starting at ``start`` re-processes although the group already
+    committed them (work done before); events after the committed offsets are new work either
+    way."""
+    done = {tp: min(high, max(low, committed.get(tp) or low)) for tp, (low, high) in marks.items()}
+    return sum(max(0, done[tp] - start.get(tp, done[tp])) for tp in done)
 
 
 def create_app(

@@ -27,7 +27,6 @@ class HighwaterProbe:
     def __init__(self, settings: Settings, timeout_s: float = 5.0) -> None:
         self._admin = AdminClient(dict(settings.kafka_client_config()))
         self._timeout_s = timeout_s
-        self.failures = 0
 
     async def latest(self, tps: Iterable[TP]) -> dict[TP, int]:
         """End offset per partition; partitions whose answer failed are left out."""
@@ -44,7 +43,6 @@ class HighwaterProbe:
         out: dict[TP, int] = {}
         for tp, answer in zip(keys, answers, strict=True):
             if isinstance(answer, BaseException):
-                self.failures += 1
                 log.warning("high-water mark of %s unavailable: %s", tp, answer)
                 continue
             out[tp] = int(answer.offset)

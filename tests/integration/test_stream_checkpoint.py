@@ -25,9 +25,9 @@ from streams.app.harness import (
     replay_features,
     sim_events,
 )
+from streams.local.process import free_port
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.worker_procs import (
-    free_port,
     metric,
     start_worker,
     stop_worker,

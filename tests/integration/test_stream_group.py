@@ -78,6 +78,29 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> list[int | None]:
     return codes
 
 
+def _feed_live(
+    settings: Settings, topics: TopicNames, events: list[dict[str, Any]], seconds: float
+) -> threading.Thread:
+    """Produce ``events`` paced over about ``seconds`` of wall time, in a started thread."""
+    feeder = threading.Thread(
+        target=produce_events,
+        args=(new_producer(settings), topics, events),
+        kwargs={"rate_per_s": len(events) / seconds},
+    )
+    feeder.start()
+    return feeder
+
+
+def _wait_all_scored(
+    collector: Collector, topics: TopicNames, buys: set[str], settle_s: float
+) -> bool:
+    return collector.wait_for(
+        lambda: buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
+        timeout_s=120,
+        settle_s=settle_s,
+    )
+
+
 def _run_group(
     settings_for: SettingsFor, bootstrap: str, tmp: Path, events: list[dict[str, Any]], n: int
 ) -> GroupRun:
@@ -92,12 +115,7 @@ def _run_group(
     try:
         started = time.time()
         produce_events(new_producer(settings), topics, events, in_order=True)
-        wanted = set(buys)
-
-        def all_scored() -> bool:
-            return wanted <= {s["source_event_id"] for s in collector.records[topics.scores]}
-
-        run.completed = collector.wait_for(all_scored, timeout_s=120, settle_s=2.0)
+        run.completed = _wait_all_scored(collector, topics, set(buys), settle_s=2.0)
         last = max((s["_kafka_ts_ms"] for s in collector.records[topics.scores]), default=0)
         run.seconds = last / 1000.0 - started
     finally:
@@ -141,26 +159,15 @@ def test_sigkill_one_worker_survivor_scores_the_rest(
     buys = {e["event_id"] for e in market if e["type"] == "wallet_buy"}
     procs = _start(settings, prefix, 2, tmp_path)
     collector = Collector(settings, [topics.scores])
-    producer = new_producer(settings)
-    # about 8 s of live input; the kill lands in the middle of it
-    feeder = threading.Thread(
-        target=produce_events,
-        args=(producer, topics, market),
-        kwargs={"rate_per_s": len(market) / 8.0},
-    )
     try:
-        feeder.start()
+        feeder = _feed_live(settings, topics, market, seconds=8.0)  # the kill lands mid-way
         collector.wait_for(
             lambda: len(collector.records[topics.scores]) > len(buys) // 4, timeout_s=60
         )
         os.kill(procs[1].pid, signal.SIGKILL)
         killed_at = time.time()
         feeder.join(60)
-        done = collector.wait_for(
-            lambda: buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
-            timeout_s=120,
-            settle_s=2.0,
-        )
+        done = _wait_all_scored(collector, topics, buys, settle_s=2.0)
     finally:
         codes = _stop(procs)
         collector.close()
@@ -190,23 +197,14 @@ def test_a_worker_joining_mid_stream_keeps_features_exact(
     buys = {e["event_id"] for e in market if e["type"] == "wallet_buy"}
     procs = _start(settings, prefix, 1, tmp_path)
     collector = Collector(settings, [topics.scores, topics.signals])
-    feeder = threading.Thread(  # ~20 s of live input; the second worker joins early in it
-        target=produce_events,
-        args=(new_producer(settings), topics, market),
-        kwargs={"rate_per_s": len(market) / 20.0},
-    )
     try:
-        feeder.start()
+        feeder = _feed_live(settings, topics, market, seconds=20.0)  # the newcomer joins early
         time.sleep(1.0)
         procs.append(
             launch_worker(settings, topic_prefix=prefix, log_path=tmp_path / "worker1.log")
         )
         feeder.join(90)
-        done = collector.wait_for(
-            lambda: buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
-            timeout_s=120,
-            settle_s=3.0,
-        )
+        done = _wait_all_scored(collector, topics, buys, settle_s=3.0)
     finally:
         codes = _stop(procs)
         collector.close()

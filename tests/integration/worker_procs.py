@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,12 +13,6 @@ from pathlib import Path
 from streams.app import launch_worker
 from streams.app.harness import wait_group_settled, wait_workers_planned
 from streams.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_worker(
