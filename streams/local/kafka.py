@@ -92,8 +92,14 @@ def ensure_jars() -> Path:
 
 
 def new_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (like StorageTool)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (like StorageTool).
+
+    Never starting with "-" (Kafka's own Uuid does the same): ``kafka-storage format
+    --cluster-id -x...`` reads such an id as an option and fails (seen in CI, 1 run in 64)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 @dataclass
