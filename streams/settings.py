@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(256, ge=1, description="Max events per stream batch (stream.take)")
     batch_within_s: float = Field(0.005, gt=0, description="Max seconds to wait filling a batch")
+    fast_drain: bool = Field(
+        True,
+        description="Hand fetched messages to the faust stream inline when the stream buffer has "
+        "room (faust's per-message task set only when it is full); false: faust's own loop",
+    )
     checkpoint_interval_s: float = Field(
         60.0,
         ge=0,

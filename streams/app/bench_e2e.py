@@ -1,7 +1,9 @@
 """End-to-end benchmark: worker subprocesses (one by default) in one group on a real broker.
 
-1. throughput: a simulated market produced as fast as possible; events/s = events / (last score
-   publish - first produce);
+0. warm-up (not measured): the first ``warmup_hours`` of the market, produced at once and
+   waited for, so the broker's JIT, the worker's sessions and its engine state are warm;
+1. throughput: the next ``burst_hours`` of the same market produced as fast as possible;
+   events/s = events / (last score publish - first produce);
 2. latency at a fixed offered rate: buys/s paced on the wall clock; latency of each buy = the
    score record's Kafka timestamp (set by the worker's producer at publish) - the input's
    (set at produce time);
@@ -94,6 +96,10 @@ def _buys_of(events: list[dict[str, Any]]) -> set[str]:
     return {e["event_id"] for e in events if e["type"] == "wallet_buy"}
 
 
+def _all_scored(collector: Collector, topic: str, buys: set[str]) -> bool:
+    return buys <= {s["source_event_id"] for s in collector.records[topic]}
+
+
 def run_e2e(
     settings: Settings,
     *,
@@ -102,12 +108,14 @@ def run_e2e(
     burst_hours: float,
     log_dir: Path | None = None,
     workers: int = 1,
+    warmup_hours: float = 0.25,
 ) -> E2EResult:
     prefix = f"bench-{time.time_ns()}."
     topics = TopicNames.prefixed(prefix)
     create_prefixed_topics(settings, prefix)
     settings = settings.model_copy(update={"app_id": f"bench-{time.time_ns()}"})
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
     procs = [
         launch_worker(settings, topic_prefix=prefix, log_path=log_dir / f"worker{i}.log")
         for i in range(workers)
@@ -118,15 +126,26 @@ def run_e2e(
         if not wait_group_settled(settings, settings.app_id, workers, timeout_s=90):
             raise RuntimeError(f"workers did not join; see {log_dir}/worker*.log")
         time.sleep(1.0 if workers == 1 else 3.0)  # engines built after the last rebalance
+        market = sim_events(seed=7, hours=warmup_hours + burst_hours, launch_rate_per_day=20_000)
+        split_ts = market[0]["ts"] + int(warmup_hours * 3_600_000) if market else 0
+        warmup = [e for e in market if e["ts"] < split_ts]
+        burst = [e for e in market if e["ts"] >= split_ts]
+        # 0. warm-up: same market, earlier event times; its scores are not measured
+        if warmup:
+            warm_buys = _buys_of(warmup)
+            produce_events(producer, topics, warmup)
+            if not collector.wait_for(
+                lambda: _all_scored(collector, topics.scores, warm_buys), 600
+            ):
+                raise RuntimeError(f"warm-up not scored within 600 s; see {log_dir}/worker*.log")
+            collector.records[topics.scores].clear()
         # 1. throughput on a burst
-        burst = sim_events(seed=7, hours=burst_hours, launch_rate_per_day=20_000)
         burst_buys = _buys_of(burst)
         cpu_before = [process_cpu_s(p.pid) for p in procs]
         t0 = time.time()
         produce_events(producer, topics, burst)
-        collector.wait_for(
-            lambda: len(collector.records[topics.scores]) >= len(burst_buys), timeout_s=600
-        )
+        if not collector.wait_for(lambda: _all_scored(collector, topics.scores, burst_buys), 600):
+            raise RuntimeError(f"burst not scored within 600 s; see {log_dir}/worker*.log")
         burst_cpu = [
             None if a is None or b is None else b - a
             for a, b in zip(cpu_before, (process_cpu_s(p.pid) for p in procs), strict=True)
@@ -134,9 +153,11 @@ def run_e2e(
         last = max(s["_kafka_ts_ms"] for s in collector.records[topics.scores]) / 1000.0
         burst_s = last - t0
         # 2. latency at a fixed offered rate (continues the same market in event time)
-        market = sim_events(seed=8, hours=max(0.1, burst_hours * 4), launch_rate_per_day=20_000)
+        later = sim_events(
+            seed=8, hours=max(0.1, (warmup_hours + burst_hours) * 4), launch_rate_per_day=20_000
+        )
         start_ts = max(e["ts"] for e in burst)
-        live = [e for e in market if e["ts"] > start_ts] or market
+        live = [e for e in later if e["ts"] > start_ts] or later
         share = len(_buys_of(live)) / max(1, len(live))
         wanted = int(rate_buys_per_s / share * seconds)
         live = live[:wanted]
@@ -186,3 +207,26 @@ def run_e2e(
         workers=workers,
         burst_cpu_s=burst_cpu,
     )
+
+
+def parse_worker_counts(text: str) -> list[int]:
+    """``"1,2"`` -> ``[1, 2]``: the worker counts to run, each >= 1."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"worker counts must be integers such as 1 or 1,2: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise ValueError(f"worker counts must be >= 1: {text!r}")
+    return counts
+
+
+def scaling(results: list[E2EResult]) -> dict[int, float]:
+    """Median burst throughput with N workers over the median with one, for each N > 1 run
+    (empty without a one-worker run)."""
+    by_count: dict[int, list[float]] = {}
+    for r in results:
+        by_count.setdefault(r.workers, []).append(r.throughput_events_per_s)
+    if 1 not in by_count:
+        return {}
+    base = float(np.median(by_count[1]))
+    return {n: float(np.median(v)) / base for n, v in by_count.items() if n > 1}

@@ -70,6 +70,7 @@ from streams.app.core import (
     TopicNames,
     dead_letter_record,
 )
+from streams.app.fast_drain import FastDrainApp
 from streams.app.highwater import HighwaterProbe
 from streams.app.local_state import LocalState
 from streams.app.metrics import WorkerMetrics
@@ -895,7 +896,8 @@ def create_app(
     opts = options or WorkerOptions()
     datadir = settings.data_dir / "faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app_class = FastDrainApp if settings.fast_drain else faust.App
+    app = app_class(
         settings.app_id,
         broker=_broker_urls(settings.kafka_bootstrap),
         broker_credentials=_credentials(settings),

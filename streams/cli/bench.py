@@ -262,10 +262,20 @@ def e2e(
     burst_hours: Annotated[
         float, typer.Option("--burst-hours", envvar="ALPHASTREAM_BENCH_BURST_HOURS", show_envvar=True,
                             help="Simulated hours (default market) produced at once for throughput"),
-    ] = 0.5,
+    ] = 1.0,
+    warmup_hours: Annotated[
+        float, typer.Option("--warmup-hours", min=0.0, envvar="ALPHASTREAM_BENCH_WARMUP_HOURS", show_envvar=True,
+                            help="Simulated hours produced and scored first, not measured (warms the "
+                                 "broker's JIT and the worker)"),
+    ] = 0.25,
     workers: Annotated[
-        int, typer.Option("--workers", min=1, envvar="ALPHASTREAM_BENCH_WORKERS", show_envvar=True,
-                          help="Workers in the consumer group (subprocesses)"),
+        str, typer.Option("--workers", envvar="ALPHASTREAM_BENCH_WORKERS", show_envvar=True,
+                          help="Workers in the consumer group (subprocesses); a list such as 1,2 "
+                               "runs each count on the same broker and reports the scaling"),
+    ] = "1",
+    repeat: Annotated[
+        int, typer.Option("--repeat", min=1, envvar="ALPHASTREAM_BENCH_REPEAT", show_envvar=True,
+                          help="Rounds over the worker counts (alternating, so drift hits all)"),
     ] = 1,
 ) -> None:  # fmt: skip
     """Workers (one by default) on real Apache Kafka: events/s scored, p50/p99
@@ -274,10 +284,21 @@ def e2e(
     import tempfile
     from contextlib import ExitStack
 
-    from streams.app.bench_e2e import deploy_synthetic_models, run_e2e
+    from streams.app.bench_e2e import (
+        E2EResult,
+        deploy_synthetic_models,
+        parse_worker_counts,
+        run_e2e,
+        scaling,
+    )
     from streams.cli.common import settings_of
 
+    try:
+        counts = parse_worker_counts(workers)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--workers") from exc
     console = Console()
+    results: list[E2EResult] = []
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-e2e-")))
         if start_kafka and bootstrap is None:
@@ -291,36 +312,50 @@ def e2e(
         )
         with console.status("deploying synthetic model pairs (4 targets x 2 families)"):
             deploy_synthetic_models(settings.models_dir)
-        with console.status(f"e2e: burst, then {rate:g} buys/s for {seconds:g}s"):
-            r = run_e2e(
-                settings,
-                rate_buys_per_s=rate,
-                seconds=seconds,
-                burst_hours=burst_hours,
-                log_dir=tmp,
-                workers=workers,
-            )
-    table = Table("measure", "value")
-    table.add_row("burst events / buys", f"{r.events:,} / {r.buys:,}")
-    table.add_row(
-        f"throughput, {r.workers} worker{'s' if r.workers > 1 else ''}",
-        f"{r.throughput_events_per_s:,.0f} events/s ({r.throughput_buys_per_s:,.0f} buys/s)",
+        runs = [n for _ in range(repeat) for n in counts]
+        for i, n in enumerate(runs, 1):
+            label = f"run {i}/{len(runs)}: {n} worker{'s' if n > 1 else ''}"
+            with console.status(f"{label}: warm-up, burst, then {rate:g} buys/s for {seconds:g}s"):
+                results.append(
+                    run_e2e(
+                        settings,
+                        rate_buys_per_s=rate,
+                        seconds=seconds,
+                        burst_hours=burst_hours,
+                        warmup_hours=warmup_hours,
+                        log_dir=tmp / f"run{i}",
+                        workers=n,
+                    )
+                )
+    _print_e2e(console, results, scaling(results))
+
+
+def _print_e2e(console: Console, results: list[Any], ratios: dict[int, float]) -> None:
+    first = results[0]
+    console.print(
+        f"burst: {first.events:,} events ({first.buys:,} buys) after a warm-up; latency phase: "
+        f"{first.offered_buys_per_s:,.0f} buys/s offered"
     )
-    cpu = ", ".join("n/a" if c is None else f"{c:.2f}" for c in r.burst_cpu_s)
-    table.add_row("worker CPU seconds during the burst", cpu)
-    table.add_row(
-        "offered / achieved input rate",
-        f"{r.offered_buys_per_s:,.0f} / {r.achieved_buys_per_s:,.0f} buys/s",
-    )
-    table.add_row(
-        "latency p50 / p99 (produce -> score publish)",
-        f"{r.p50_ms:,.1f} / {r.p99_ms:,.1f} ms over {r.latency_buys:,} buys",
-    )
-    table.add_row(
-        "scoring kernel ceiling (batch rows/s, same models)", f"{r.kernel_rows_per_s:,.0f}"
-    )
-    table.add_row("models", r.models)
+    table = Table(
+        "workers", "burst events/s (buys/s)", "worker CPU s in the burst",
+        "achieved buys/s", "latency p50 / p99 (produce -> score publish)",
+    )  # fmt: skip
+    for r in results:
+        cpu = ", ".join("n/a" if c is None else f"{c:.2f}" for c in r.burst_cpu_s)
+        table.add_row(
+            str(r.workers),
+            f"{r.throughput_events_per_s:,.0f} ({r.throughput_buys_per_s:,.0f})",
+            cpu,
+            f"{r.achieved_buys_per_s:,.0f}",
+            f"{r.p50_ms:,.1f} / {r.p99_ms:,.1f} ms over {r.latency_buys:,} buys",
+        )
     console.print(table)
+    for n, ratio in sorted(ratios.items()):
+        console.print(f"throughput with {n} workers / with 1 (medians): {ratio:.2f}x")
+    console.print(
+        f"scoring kernel ceiling (batch rows/s, same models): {first.kernel_rows_per_s:,.0f}; "
+        f"models: {first.models}"
+    )
 
 
 @bench_app.command("state")
