@@ -333,21 +333,22 @@ def e2e(
 def _print_e2e(console: Console, results: list[Any], ratios: dict[int, float]) -> None:
     first = results[0]
     console.print(
-        f"burst: {first.events:,} events ({first.buys:,} buys) after a warm-up; latency phase: "
-        f"{first.offered_buys_per_s:,.0f} buys/s offered"
+        f"burst: {first.events:,} events ({first.buys:,} buys) after a warm-up; latency: "
+        f"{first.latency_buys:,} buys offered at {first.offered_buys_per_s:,.0f}/s, "
+        "produce -> score publish"
     )
-    table = Table(
-        "workers", "burst events/s (buys/s)", "worker CPU s in the burst",
-        "achieved buys/s", "latency p50 / p99 (produce -> score publish)",
-    )  # fmt: skip
+    table = Table("workers", "events/s", "buys/s", "CPU s per worker", "achieved buys/s",
+                  "p50 ms", "p99 ms", title="burst throughput, then latency")  # fmt: skip
     for r in results:
-        cpu = ", ".join("n/a" if c is None else f"{c:.2f}" for c in r.burst_cpu_s)
+        cpu = ", ".join("n/a" if c is None else f"{c:.1f}" for c in r.burst_cpu_s)
         table.add_row(
             str(r.workers),
-            f"{r.throughput_events_per_s:,.0f} ({r.throughput_buys_per_s:,.0f})",
+            f"{r.throughput_events_per_s:,.0f}",
+            f"{r.throughput_buys_per_s:,.0f}",
             cpu,
             f"{r.achieved_buys_per_s:,.0f}",
-            f"{r.p50_ms:,.1f} / {r.p99_ms:,.1f} ms over {r.latency_buys:,} buys",
+            f"{r.p50_ms:,.1f}",
+            f"{r.p99_ms:,.1f}",
         )
     console.print(table)
     for n, ratio in sorted(ratios.items()):
