@@ -55,6 +55,15 @@ def worker(
         show_envvar=True,
         help="Re-sequencer: a caught-up partition quiet this long stops holding the watermark",
     ),
+    settle_s: float = typer.Option(
+        0.05,
+        "--settle-s",
+        min=0.0,
+        envvar="ALPHASTREAM_SETTLE_S",
+        show_envvar=True,
+        help="Re-sequencer on exact brokers: release an event once it is this old (the "
+        "cross-partition reordering by producers it tolerates; a floor under latency)",
+    ),
     profile_path: str = typer.Option(
         "",
         "--profile",
@@ -74,6 +83,7 @@ def worker(
     options = WorkerOptions(
         topics=TopicNames.prefixed(topic_prefix) if topic_prefix else TopicNames(),
         idle_s=idle_s,
+        settle_s=settle_s,
         web=web,
         web_port=web_port,
     )
