@@ -155,11 +155,13 @@ class DemoRun:
             t = time.monotonic()
             try:
                 step()
-            except PhaseFailed:
-                raise
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:
+                if self.interrupt.is_set():  # the signal landed inside a C call (librdkafka's
+                    raise KeyboardInterrupt from exc  # poll turns it into a SystemError)
+                if isinstance(exc, PhaseFailed):
+                    raise
                 raise PhaseFailed(f"phase '{name}' failed: {type(exc).__name__}: {exc}") from exc
             self.summary.phase_seconds[name] = round(time.monotonic() - t, 1)
         self.summary.total_seconds = round(time.monotonic() - started, 1)
@@ -552,20 +554,26 @@ def run_demo(
     SIGTERM is treated like Ctrl-C while the demo runs (when called from the main thread).
     """
     demo = DemoRun(settings, options, console or Console())
-    previous = _install_sigterm()
+    previous = _install_interrupt(demo.interrupt)
     try:
         return demo.run()
     finally:
         demo.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _install_sigterm() -> Any:
+def _install_interrupt(interrupt: threading.Event) -> dict[signal.Signals, Any]:
+    """Ctrl-C and SIGTERM set ``interrupt`` and raise KeyboardInterrupt; returns the handlers
+    they replaced (none off the main thread). The flag survives a KeyboardInterrupt that a C
+    extension swallowed or turned into another error (confluent-kafka's poll reports one as
+    "SystemError: ... returned NULL without setting an exception"), so the run still ends as
+    interrupted."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return {}
 
-    def on_term(_sig: int, _frame: FrameType | None) -> None:
+    def on_signal(_sig: int, _frame: FrameType | None) -> None:
+        interrupt.set()
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGTERM, on_term)
+    return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
