@@ -189,6 +189,15 @@ class StreamWorker:
         self.settings = settings
         self.options = options
         self.topics = options.topics
+        # rocksdb backend: the engine runs on a local RocksDB copy, committed at every checkpoint.
+        # Opened first: a state dir another worker holds fails here, before any Kafka client
+        self.local = (
+            LocalState(settings.state_path(), settings.state_cache_entries)
+            if settings.state_backend == "rocksdb"
+            else None
+        )
+        if self.local is not None:
+            self.local.open()
         self.registry = registry
         self.metrics = metrics
         self.core = StreamCore(
@@ -223,12 +232,6 @@ class StreamWorker:
         self.writer_log = WriterLog(f"{socket.gethostname()[:24]}-{uuid.uuid4().hex[:8]}")
         self._checkpoint_lock = asyncio.Lock()
         self._final_checkpoint = False
-        # rocksdb backend: the engine runs on a local RocksDB copy, committed at every checkpoint
-        self.local = (
-            LocalState(settings.state_path(), settings.state_cache_entries)
-            if settings.state_backend == "rocksdb"
-            else None
-        )
         self._local_epoch = 0
         self._restored_from = "checkpoint"
         # delta checkpoints: this writer's generation (None: the next checkpoint starts one),
@@ -258,7 +261,13 @@ class StreamWorker:
             except Exception:
                 log.exception("re-planning after a rebalance failed; rebuilding from scratch")
                 self._built = False
-                await self._replan_locked(assigned)
+                try:
+                    await self._replan_locked(assigned)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # no engine to run: stop rather than sit unready
+                    log.exception("rebuilding the engine failed; stopping the worker")
+                    await self.app.crash(exc)
 
     async def _replan_locked(self, assigned: set[TP]) -> None:
         core = self.core

@@ -35,7 +35,9 @@ class LocalState:
         self._mints_written = 0  # the core's mint map only grows: entries [0, n) are stored
         self._mints_pending = 0  # ... and [0, n) once the batch being committed is written
 
-    def _open(self) -> RocksState:
+    def open(self) -> RocksState:
+        """The database, opened on first use; RuntimeError (with what to do) when it cannot be,
+        typically because another worker holds this state dir."""
         if self.rocks is None:
             try:
                 self.rocks = RocksState(self.path, self.cache_limit)
@@ -49,7 +51,7 @@ class LocalState:
     def peek(self, feature_set: str) -> Manifest | None:
         """The manifest of the local checkpoint, if there is one of this feature set."""
         try:
-            raw = self._open().get_meta(MANIFEST_KEY)
+            raw = self.open().get_meta(MANIFEST_KEY)
         except Exception as exc:  # unreadable (e.g. corrupt): the caller falls back to Kafka
             log.warning("local state at %s not readable (%s)", self.path, exc)
             return None
@@ -66,7 +68,7 @@ class LocalState:
     def load(self) -> tuple[EngineState, dict[str, int]]:
         """The state of the local checkpoint (read anew: the database holds exactly what was
         committed), and its mint -> partition map."""
-        rocks = self._open()
+        rocks = self.open()
         rocks.reload()
         cut = len(MINT_PREFIX)
         mints = {k[cut:].decode(): int(v) for k, v in rocks.scan_meta(MINT_PREFIX)}
@@ -76,7 +78,7 @@ class LocalState:
     def from_snapshot(self, snapshot: Mapping[str, Mapping[str, bytes]] | None) -> EngineState:
         """The database emptied, then holding ``snapshot`` (None: nothing); no manifest until
         the first commit, which also writes the whole mint map."""
-        rocks = self._open()
+        rocks = self.open()
         rocks.clear()
         self._mints_written = 0
         state = rocks.state
@@ -90,7 +92,7 @@ class LocalState:
 
     def begin(self, manifest: Manifest, mint_partition: Mapping[str, int]) -> Commit:
         """Drain the state's changes, the new mints and ``manifest`` into one batch."""
-        rocks = self._open()
+        rocks = self.open()
         n = len(mint_partition)
         new = itertools.islice(mint_partition.items(), self._mints_written, None)
         extra = [(MINT_PREFIX + m.encode(), str(p).encode()) for m, p in new]
@@ -99,7 +101,7 @@ class LocalState:
         return rocks.begin_commit(extra)
 
     def write(self, commit: Commit) -> None:
-        rocks = self._open()
+        rocks = self.open()
         try:
             rocks.write(commit)
         except BaseException:

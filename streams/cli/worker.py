@@ -93,7 +93,11 @@ def worker(
         logging.getLogger(__name__).info("metrics on :%d/metrics", metrics_port)
     import faust
 
-    faust_app = create_app(settings, options, metrics=metrics)
+    try:
+        faust_app = create_app(settings, options, metrics=metrics)
+    except RuntimeError as exc:  # e.g. the state dir is held by another worker
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
     runner = faust.Worker(
         faust_app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False
     )

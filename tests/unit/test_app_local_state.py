@@ -107,3 +107,37 @@ def test_local_or_kafka() -> None:
     assert "low-water" in str(
         local_unusable_reason(local, None, {A: (45, 100), B: (0, 100)}, [A], {A: 45})
     )
+
+
+def test_a_state_dir_held_by_another_worker_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    first = LocalState(tmp_path / "state", cache_limit=10)
+    first.open()
+    try:
+        with pytest.raises(RuntimeError, match="ALPHASTREAM_STATE_DIR"):
+            LocalState(tmp_path / "state", cache_limit=10).open()
+    finally:
+        first.close()
+
+
+def test_the_worker_command_exits_clearly_when_its_state_dir_is_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli import _register, app
+
+    held = LocalState(tmp_path / "state", cache_limit=10)
+    held.open()
+    for name, value in {
+        "STATE_BACKEND": "rocksdb", "STATE_DIR": str(tmp_path / "state"),
+        "DATA_DIR": str(tmp_path / "data"), "MODELS_DIR": str(tmp_path / "models"),
+        "KAFKA_BOOTSTRAP": "127.0.0.1:1",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(f"ALPHASTREAM_{name}", value)
+    try:
+        _register()
+        result = CliRunner().invoke(app, ["worker", "--metrics-port", "0"])
+    finally:
+        held.close()
+    assert result.exit_code == 2, result.output
+    assert "ALPHASTREAM_STATE_DIR" in result.output
