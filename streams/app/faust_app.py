@@ -75,6 +75,7 @@ from streams.app.highwater import HighwaterProbe
 from streams.app.local_state import LocalState
 from streams.app.metrics import WorkerMetrics
 from streams.app.publisher import Publisher
+from streams.app.raw_schema import RawSchema
 from streams.events import DecodeError, decode_input
 from streams.scoring import ModelRegistry, Scorer
 from streams.settings import Settings
@@ -935,7 +936,7 @@ def create_app(
         metrics or WorkerMetrics(),
     )
     app.alphastream = worker  # type: ignore[attr-defined]
-    inputs = app.topic(*opts.topics.inputs, key_serializer="raw", value_serializer="raw")
+    inputs = app.topic(*opts.topics.inputs, schema=RawSchema())
 
     async def score(stream: StreamT) -> None:
         batches = stream.noack_take(settings.batch_size, within=settings.batch_within_s)  # type: ignore[attr-defined]
