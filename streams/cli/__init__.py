@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
+import threading
 
 import typer
 
+from streams.interrupt import install_interrupt
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -42,4 +45,13 @@ def _register() -> None:
 
 def main() -> None:
     _register()
-    app()
+    interrupted = threading.Event()
+    install_interrupt(interrupted)
+    try:
+        app()
+    except Exception:
+        if not interrupted.is_set():
+            raise
+        # Ctrl-C turned into another error inside a C extension (see streams/interrupt.py)
+        typer.secho("interrupted", err=True, fg=typer.colors.YELLOW)
+        sys.exit(130)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -41,6 +40,7 @@ from streams.demo.feed import MarketFeed
 from streams.demo.observe import ScoreWatcher
 from streams.demo.procs import PID_FILE, PhaseFailed, WorkerPool, record_pid, stop_strays
 from streams.demo.report import ReportInputs, write_report
+from streams.interrupt import install_interrupt, restore_handlers
 from streams.local.process import broker_answers
 from streams.local.tansu import TansuBroker
 from streams.settings import Settings
@@ -554,26 +554,9 @@ def run_demo(
     SIGTERM is treated like Ctrl-C while the demo runs (when called from the main thread).
     """
     demo = DemoRun(settings, options, console or Console())
-    previous = _install_interrupt(demo.interrupt)
+    previous = install_interrupt(demo.interrupt, (signal.SIGINT, signal.SIGTERM))
     try:
         return demo.run()
     finally:
         demo.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _install_interrupt(interrupt: threading.Event) -> dict[signal.Signals, Any]:
-    """Ctrl-C and SIGTERM set ``interrupt`` and raise KeyboardInterrupt; returns the handlers
-    they replaced (none off the main thread). The flag survives a KeyboardInterrupt that a C
-    extension swallowed or turned into another error (confluent-kafka's poll reports one as
-    "SystemError: ... returned NULL without setting an exception"), so the run still ends as
-    interrupted."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def on_signal(_sig: int, _frame: FrameType | None) -> None:
-        interrupt.set()
-        raise KeyboardInterrupt
-
-    return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        restore_handlers(previous)
