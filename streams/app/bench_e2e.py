@@ -96,10 +96,6 @@ def _buys_of(events: list[dict[str, Any]]) -> set[str]:
     return {e["event_id"] for e in events if e["type"] == "wallet_buy"}
 
 
-def _all_scored(collector: Collector, topic: str, buys: set[str]) -> bool:
-    return buys <= {s["source_event_id"] for s in collector.records[topic]}
-
-
 def run_e2e(
     settings: Settings,
     *,
@@ -134,9 +130,7 @@ def run_e2e(
         if warmup:
             warm_buys = _buys_of(warmup)
             produce_events(producer, topics, warmup)
-            if not collector.wait_for(
-                lambda: _all_scored(collector, topics.scores, warm_buys), 600
-            ):
+            if not collector.wait_for(lambda: collector.has_scored(topics.scores, warm_buys), 600):
                 raise RuntimeError(f"warm-up not scored within 600 s; see {log_dir}/worker*.log")
             collector.records[topics.scores].clear()
         # 1. throughput on a burst
@@ -144,7 +138,7 @@ def run_e2e(
         cpu_before = [process_cpu_s(p.pid) for p in procs]
         t0 = time.time()
         produce_events(producer, topics, burst)
-        if not collector.wait_for(lambda: _all_scored(collector, topics.scores, burst_buys), 600):
+        if not collector.wait_for(lambda: collector.has_scored(topics.scores, burst_buys), 600):
             raise RuntimeError(f"burst not scored within 600 s; see {log_dir}/worker*.log")
         burst_cpu = [
             None if a is None or b is None else b - a
@@ -173,7 +167,7 @@ def run_e2e(
         )
         produced_s = (max(sent.values()) - min(sent.values())) if sent else 0.0
         collector.wait_for(
-            lambda: set(sent) <= {s["source_event_id"] for s in collector.records[topics.scores]},
+            lambda: collector.has_scored(topics.scores, set(sent)),
             timeout_s=300,
         )
     finally:

@@ -10,7 +10,7 @@ message and caps one worker near 4k messages/s.
 Almost every hand-off completes without ever suspending (the buffer has room). This driver
 runs the hand-off coroutine one step inline; only when it does suspend does the remainder go
 through ``wait_first`` exactly as before, so the rebalance and stop behaviour is unchanged.
-Selected with ``WorkerOptions.fast_drain`` (on by default); ``alphastream bench e2e`` numbers
+Selected with the ``fast_drain`` setting (``ALPHASTREAM_FAST_DRAIN``, on by default); numbers
 with and without are in docs/stream.md.
 """
 

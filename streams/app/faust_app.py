@@ -192,12 +192,9 @@ class StreamWorker:
         self.topics = options.topics
         # rocksdb backend: the engine runs on a local RocksDB copy, committed at every checkpoint.
         # Opened first: a state dir another worker holds fails here, before any Kafka client
-        self.local = (
-            LocalState(settings.state_path(), settings.state_cache_entries)
-            if settings.state_backend == "rocksdb"
-            else None
-        )
-        if self.local is not None:
+        self.local: LocalState | None = None
+        if settings.state_backend == "rocksdb":
+            self.local = LocalState(settings.state_path(), settings.state_cache_entries)
             self.local.open()
         self.registry = registry
         self.metrics = metrics

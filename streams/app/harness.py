@@ -168,6 +168,10 @@ class Collector:
                 n += 1
         return n
 
+    def has_scored(self, topic: str, event_ids: set[str]) -> bool:
+        """Every one of ``event_ids`` has a score on ``topic`` (a scores topic)."""
+        return event_ids <= {s["source_event_id"] for s in self.records[topic]}
+
     def wait_for(self, done: Callable[[], bool], timeout_s: float, settle_s: float = 0.0) -> bool:
         """Poll until ``done()``; then keep reading ``settle_s`` more (to catch extras)."""
         deadline = time.monotonic() + timeout_s

@@ -69,7 +69,7 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
         procs.append(start_worker(settings, prefix, logs[0], 0))
         produce_events(producer, topics, market[:half], in_order=True)
         assert collector.wait_for(
-            lambda: first_buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
+            lambda: collector.has_scored(topics.scores, first_buys),
             timeout_s=120,
         ), f"first worker left buys unscored; log {logs[0]}"
         codes.append(stop_worker(procs[0]))
@@ -81,7 +81,7 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
             produce_events(producer, topics, market[half:], in_order=True)
         assert restored, f"second worker did not restore from a checkpoint; log {logs[1]}"
         done = collector.wait_for(
-            lambda: buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
+            lambda: collector.has_scored(topics.scores, buys),
             timeout_s=120,
             settle_s=3.0,
         )

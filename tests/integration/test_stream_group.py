@@ -95,20 +95,27 @@ def _wait_all_scored(
     collector: Collector, topics: TopicNames, buys: set[str], settle_s: float
 ) -> bool:
     return collector.wait_for(
-        lambda: buys <= {s["source_event_id"] for s in collector.records[topics.scores]},
+        lambda: collector.has_scored(topics.scores, buys),
         timeout_s=120,
         settle_s=settle_s,
     )
 
 
+def _prepare(
+    settings_for: SettingsFor, bootstrap: str, tmp: Path, name: str, events: list[dict[str, Any]]
+) -> tuple[Settings, str, TopicNames, list[str]]:
+    """Settings, a fresh topic prefix with its topics created, and the buys among ``events``."""
+    settings = settings_for(bootstrap, models_dir=tmp / "models")
+    prefix = unique_id(name) + "."
+    create_prefixed_topics(settings, prefix)
+    buys = [e["event_id"] for e in events if e["type"] == "wallet_buy"]
+    return settings, prefix, TopicNames.prefixed(prefix), buys
+
+
 def _run_group(
     settings_for: SettingsFor, bootstrap: str, tmp: Path, events: list[dict[str, Any]], n: int
 ) -> GroupRun:
-    settings = settings_for(bootstrap, models_dir=tmp / "models")
-    prefix = unique_id(f"group{n}") + "."
-    topics = TopicNames.prefixed(prefix)
-    create_prefixed_topics(settings, prefix)
-    buys = [e["event_id"] for e in events if e["type"] == "wallet_buy"]
+    settings, prefix, topics, buys = _prepare(settings_for, bootstrap, tmp, f"group{n}", events)
     run = GroupRun(n, buys)
     procs = _start(settings, prefix, n, tmp)
     collector = Collector(settings, [topics.scores, topics.signals])
@@ -152,11 +159,10 @@ def test_two_workers_score_every_buy_once(
 def test_sigkill_one_worker_survivor_scores_the_rest(
     kafka_bootstrap: str, settings_for: SettingsFor, tmp_path: Path, market: list[dict[str, Any]]
 ) -> None:
-    settings = settings_for(kafka_bootstrap, models_dir=tmp_path / "models")
-    prefix = unique_id("kill") + "."
-    topics = TopicNames.prefixed(prefix)
-    create_prefixed_topics(settings, prefix)
-    buys = {e["event_id"] for e in market if e["type"] == "wallet_buy"}
+    settings, prefix, topics, buy_ids = _prepare(
+        settings_for, kafka_bootstrap, tmp_path, "kill", market
+    )
+    buys = set(buy_ids)
     procs = _start(settings, prefix, 2, tmp_path)
     collector = Collector(settings, [topics.scores])
     try:
@@ -190,11 +196,10 @@ def test_a_worker_joining_mid_stream_keeps_features_exact(
     """A rebalance while events flow: the newcomer warms up from the retained input, the first
     worker hands over half its partitions; every buy is scored and every served feature vector
     equals the offline replay."""
-    settings = settings_for(kafka_bootstrap, models_dir=tmp_path / "models")
-    prefix = unique_id("join") + "."
-    topics = TopicNames.prefixed(prefix)
-    create_prefixed_topics(settings, prefix)
-    buys = {e["event_id"] for e in market if e["type"] == "wallet_buy"}
+    settings, prefix, topics, buy_ids = _prepare(
+        settings_for, kafka_bootstrap, tmp_path, "join", market
+    )
+    buys = set(buy_ids)
     procs = _start(settings, prefix, 1, tmp_path)
     collector = Collector(settings, [topics.scores, topics.signals])
     try:
