@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import struct
 from pathlib import Path
@@ -194,3 +195,13 @@ def test_bit_flipped_and_cut_captures_never_raise_anything_else(data: st.DataObj
         decode_event(bytes(payload[:cut]))
     except PayloadError as err:
         assert err.reason
+
+
+def test_capture_fee_rates() -> None:
+    """The rates docs/feeds.md quotes for the captured period (read per event, never assumed)."""
+    rates = collections.Counter(
+        (e.fee_basis_points, e.creator_fee_basis_points)
+        for e in map(decode_event, TRADES)
+        if isinstance(e, TradeEvent)
+    )
+    assert rates == {(95, 30): 61, (95, 0): 29, (0, 0): 3}
