@@ -18,6 +18,7 @@ import orjson
 
 from streams.ingest import mapping as m
 from streams.ingest.anchor import (
+    EMIT_CPI_PREFIX,
     PUMP_PROGRAM_ID,
     AnchorEvent,
     CompleteEvent,
@@ -183,6 +184,19 @@ def decode_payload(encoded: str, tx: TxContext, index: int, result: FrameResult)
     except (binascii.Error, ValueError):
         result.dead.append(Skip("bad_base64", f"{tx.signature}:{index:02d}"))
         return
+    decode_raw(payload, tx, index, result)
+
+
+def decode_cpi_data(data: bytes, tx: TxContext, index: int, result: FrameResult) -> None:
+    """The data of an inner instruction to the pump.fun program, as a transaction-level source
+    (Geyser) sees it: an ``emit_cpi!`` event is the 8-byte prefix, then the same payload."""
+    if not data.startswith(EMIT_CPI_PREFIX):
+        result.skipped.append(Skip("not_event", data[:8].hex()))
+        return
+    decode_raw(data[len(EMIT_CPI_PREFIX) :], tx, index, result)
+
+
+def decode_raw(payload: bytes, tx: TxContext, index: int, result: FrameResult) -> None:
     try:
         event = decode_event(payload)
     except PayloadError as err:

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.events import decode_input
-from streams.ingest.anchor import PUMP_PROGRAM_ID, b58encode, discriminator
+from streams.ingest.anchor import EMIT_CPI_PREFIX, PUMP_PROGRAM_ID, b58encode, discriminator
 from streams.ingest.frames import FrameResult
-from streams.ingest.solana_logs import SolanaLogsDecoder
+from streams.ingest.solana_logs import SolanaLogsDecoder, TxContext, decode_cpi_data
 
 CAPTURE = Path(__file__).parents[1] / "fixtures/real-feeds/helius/logs_subscribe_pumpfun.jsonl"
 FRAMES: list[str] = [json.loads(line)["raw"] for line in CAPTURE.read_text().splitlines()]
@@ -324,3 +324,17 @@ def test_mutated_payloads_end_as_events_or_reasons(data: st.DataObject) -> None:
     _accounted(result)
     for event in result.events:
         decode_input(orjson.dumps(event))
+
+
+def test_emit_cpi_inner_instruction_data_maps_like_a_log_line() -> None:
+    """The Geyser path's decoding step, on constructed inner-instruction data (prefix + a
+    captured payload); the Geyser client itself is not built."""
+    payload = _capture_trade()
+    pump = f"Program {PUMP_PROGRAM_ID}"
+    from_logs = _decode(_notification([f"{pump} invoke [1]", _data(payload), f"{pump} success"]))
+    from_cpi = FrameResult()
+    decode_cpi_data(EMIT_CPI_PREFIX + payload, TxContext(7, "Sig1"), 0, from_cpi)
+    assert from_cpi.events == from_logs.events and len(from_cpi.events) == 1
+    other = FrameResult()
+    decode_cpi_data(bytes(8) + payload, TxContext(7, "Sig1"), 0, other)
+    assert not other.events and other.skipped[0].reason == "not_event"
