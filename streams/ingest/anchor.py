@@ -17,25 +17,31 @@ import hashlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 PUMP_PROGRAM_ID = "6EF8rrecthR5Dkzon8Nwu78hRvfCKubJ14M5uBEwF6P"
 # the inner-instruction prefix of an event emitted with emit_cpi! (a Geyser source sees these)
 EMIT_CPI_PREFIX = bytes.fromhex("e445a52e51cb9a1d")
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_CHUNK = 58**10
 _MAX_STRING = 4096  # far above any pump.fun name/symbol/uri; a larger length is corruption
 _MAX_VEC = 64
 
 
+@lru_cache(maxsize=8192)  # mints, fee recipients and the zero key recur from event to event
 def b58encode(raw: bytes) -> str:
     """Base58 (Bitcoin alphabet), as Solana prints public keys and signatures."""
     number = int.from_bytes(raw, "big")
     digits: list[str] = []
-    while number:
-        number, rem = divmod(number, 58)
-        digits.append(_B58_ALPHABET[rem])
+    while number:  # ten digits per big-int division, then small-int ones
+        number, chunk = divmod(number, _B58_CHUNK)
+        for _ in range(10):
+            chunk, rem = divmod(chunk, 58)
+            digits.append(_B58_ALPHABET[rem])
+    text = "".join(reversed(digits)).lstrip("1")  # the chunking pads with zeros ("1")
     leading_zeros = len(raw) - len(raw.lstrip(b"\0"))
-    return "1" * leading_zeros + "".join(reversed(digits))
+    return "1" * leading_zeros + text
 
 
 def discriminator(name: str) -> bytes:
@@ -76,6 +82,9 @@ class BorshReader:
         chunk = self.data[self.offset : end]
         self.offset = end
         return chunk
+
+    def skip(self, size: int, what: str) -> None:
+        self._take(size, what)
 
     def u8(self, what: str) -> int:
         return self._take(1, what)[0]
@@ -233,7 +242,7 @@ def _skip_shareholders(r: BorshReader) -> None:
     if count > _MAX_VEC:
         raise PayloadError("bad_length", f"shareholders claims {count} entries")
     for _ in range(count):
-        r.pubkey("shareholder.address")
+        r.skip(32, "shareholder.address")
         r.u16("shareholder.share_bps")
 
 
