@@ -12,7 +12,6 @@ from streams.events.models import SCHEMA_VERSION, Score, Signal
 from streams.scoring import BatchScores
 
 HEADLINE_TARGET = "reach_2x_1h"
-FAMILY_OF_KIND = {"buy": "standard", "genesis": "genesis"}
 
 
 class SignalRowLike(Protocol):

@@ -16,10 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from streams.events.models import TARGETS
-
-Family = Literal["standard", "genesis"]
-FAMILIES: tuple[str, ...] = ("standard", "genesis")
+from streams.contracts.types import TARGETS, Family
 
 METADATA_SUFFIX = "_metadata.json"
 ONNX_SUFFIX = ".onnx"

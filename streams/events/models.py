@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from streams.contracts.types import TARGETS as TARGETS  # re-exported: the old home
+
 SCHEMA_VERSION = 1
-TARGETS: tuple[str, ...] = ("reach_2x_1h", "reach_3x_30m", "reach_2x_10m", "is_dead_soon")
 Venue = Literal["curve", "amm"]
 
 

@@ -18,11 +18,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from streams.contracts.types import INPUT_NAME, OUTPUT_NAME
 from streams.events.models import TARGETS
 from streams.features import STANDARD_NAMES
 from streams.scoring.registry import (
-    INPUT_NAME,
-    OUTPUT_NAME,
     ModelRegistry,
     input_dtype,
     model_input,

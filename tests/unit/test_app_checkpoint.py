@@ -31,6 +31,7 @@ from streams.app.core import Inbound, Outbox, StreamCore, TopicNames
 from streams.app.harness import sim_events
 from streams.app.metrics import WorkerMetrics
 from streams.app.outputs import features_for_json
+from streams.contracts.types import TP
 from streams.events import InputEvent, decode_input
 from streams.features import GENESIS_NAMES, STANDARD_NAMES, FeatureEngine
 from streams.features.engine import EngineOutput
@@ -41,7 +42,6 @@ from streams.testing import run_events
 TOPICS = TopicNames()
 TOPIC_OF = {"token_genesis": TOPICS.genesis, "wallet_buy": TOPICS.buys, "wallet_sell": TOPICS.sells}
 PARTITIONS = 3
-TP = tuple[str, int]
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from streams.cli import _register, app
+from streams.contracts.metadata import read_metadata
 from streams.features import FEATURE_SET_VERSION, STANDARD_NAMES
 from streams.scoring import ModelRegistry
-from training.metadata import read_metadata
 from training.synthetic import synthetic_frame
 
 
