@@ -28,10 +28,10 @@ from streams.app.checkpoint import (
     split_chunks,
 )
 from streams.app.core import Inbound, Outbox, StreamCore, TopicNames
-from streams.app.harness import sim_events
 from streams.app.metrics import WorkerMetrics
 from streams.app.outputs import features_for_json
 from streams.contracts.types import TP
+from streams.devtools.harness import sim_events
 from streams.events import InputEvent, decode_input
 from streams.features import GENESIS_NAMES, STANDARD_NAMES, FeatureEngine
 from streams.features.engine import EngineOutput

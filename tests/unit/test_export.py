@@ -22,9 +22,14 @@ from streams.contracts.metadata import (
     reference_from_values,
 )
 from streams.contracts.types import INPUT_NAME, OUTPUT_NAME
+from streams.devtools.synthetic.models import (
+    SyntheticPair,
+    synthetic_pair,
+    synthetic_rows,
+    train_booster,
+)
 from streams.features import GENESIS_NAMES
 from streams.scoring import ModelRegistry, Scorer
-from streams.scoring.synthetic import SyntheticPair, synthetic_pair, synthetic_rows, train_booster
 from training.export import (
     LGBM_ZERO_THRESHOLD,
     deploy_pair,

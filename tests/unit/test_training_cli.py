@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from streams.cli import _register, app
 from streams.contracts.metadata import read_metadata
+from streams.devtools.synthetic.frames import synthetic_frame
 from streams.features import FEATURE_SET_VERSION, STANDARD_NAMES
 from streams.scoring import ModelRegistry
-from training.synthetic import synthetic_frame
 
 
 @pytest.fixture(scope="module")

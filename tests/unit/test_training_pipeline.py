@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from streams.contracts.metadata import read_metadata
+from streams.devtools.synthetic.frames import SyntheticData, synthetic_frame
 from streams.scoring import ModelRegistry, platt
 from training.export import PARITY_TOLERANCE
 from training.frame import TrainingFrame
@@ -17,7 +18,6 @@ from training.pipeline import TrainConfig, TrainOutcome, new_version, previous_p
 from training.quality import QualityGateFailed
 from training.search import SEARCH_SPACE, Slice, run_search
 from training.sources import from_frame
-from training.synthetic import SyntheticData, synthetic_frame
 
 TARGET = "reach_2x_1h"
 

@@ -19,6 +19,7 @@ import onnx
 import onnxruntime as ort
 
 from streams.contracts.types import INPUT_NAME, OUTPUT_NAME
+from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
 from streams.events.models import TARGETS
 from streams.features import STANDARD_NAMES
 from streams.scoring.registry import (
@@ -28,7 +29,6 @@ from streams.scoring.registry import (
     new_session,
 )
 from streams.scoring.scorer import Scorer
-from streams.scoring.synthetic import SyntheticPair, synthetic_pair
 from training.export import deploy_pair
 
 
