@@ -31,7 +31,7 @@ from streams.app.outputs import (
     signal_event_id,
 )
 from streams.contracts.types import FAMILY_OF_KIND, TP
-from streams.events import DecodeError, InputEvent, Outcome, encode
+from streams.events import InputEvent, Outcome, encode
 from streams.events.decode import dead_letter_for
 from streams.scoring import BatchScores, RollingPercentile
 from streams.topics import (
@@ -497,7 +497,3 @@ class StreamCore:
                 box.produced_s.append(produced)
         box.scored += len(rows)
         self.metrics.scored.labels(kind).inc(len(rows))
-
-
-def decode_error_kind(exc: Exception) -> str:
-    return exc.reason if isinstance(exc, DecodeError) else "processing_error"

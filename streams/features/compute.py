@@ -36,24 +36,6 @@ _DAY_MS = 86_400_000
 _exp = math.exp
 
 
-def _ratio(num: float, den: float) -> float:
-    return num / den if den else NAN
-
-
-def _price_at(tok: TokenState, window_start: int, ts_cut: int) -> float:
-    """Price at ``ts_cut``: last trade at or before it, else the launch price if launched."""
-    if window_start > tok.base:
-        return tok.p_px[window_start - 1 - tok.base]
-    if (
-        window_start == 0
-        and tok.launch_price is not None
-        and tok.t0 is not None
-        and tok.t0 <= ts_cut
-    ):
-        return tok.launch_price
-    return NAN
-
-
 _CREATOR_NAMES = (
     "cre_n_tokens", "cre_n_resolved", "cre_rug_rate", "cre_grad_rate", "cre_mean_peak_mult",
     "cre_secs_since_prev_launch",
@@ -180,7 +162,7 @@ def standard_features(
     first_price = tok.first_price or 0.0
     launch_price = tok.launch_price or 0.0
     max_price = tok.max_price
-    # prices at ts - 60 s / ts - 5 min (``_price_at``, inlined): the trade before the window,
+    # prices at ts - 60 s / ts - 5 min: the trade before the window,
     # else the launch price when the window starts at the first trade and t0 is before the cut
     base, w60, w5m = tok.base, tok.w60, tok.w5m
     launch = tok.launch_price

@@ -519,13 +519,6 @@ class FeatureEngine:
         if new_token:  # stored only now: its own signal does not count it as an active token
             self._put_token(mint, tok)
 
-    def _is_smart(self, wallet: WalletState) -> bool:
-        cfg = self.config
-        return (
-            wallet.n_resolved >= cfg.smart_min_resolved
-            and wallet.wins_2x >= cfg.smart_min_win_rate * wallet.n_resolved
-        )
-
     def _next_seq(self) -> int:
         self._meta.seq += 1
         return self._meta.seq

@@ -278,15 +278,6 @@ class RocksState:
         for store in self.stores().values():
             store.requeue()
 
-    def put_meta(self, records: Iterable[tuple[bytes, bytes | None]]) -> None:
-        batch = WriteBatch(raw_mode=True)
-        for key, value in records:
-            if value is None:
-                batch.delete(key)
-            else:
-                batch.put(key, value)
-        self.db.write(batch)
-
     def close(self) -> None:
         if not self.closed:
             self.closed = True

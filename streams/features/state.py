@@ -14,7 +14,6 @@ from array import array
 from collections import deque
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import orjson
@@ -499,14 +498,6 @@ class EngineState:
         for name in cls.STORE_TYPES:
             setattr(state, name, stores[name])
         return state
-
-    @classmethod
-    def open_rocks(cls, path: str | Path, cache_limit: int = 500_000) -> EngineState:
-        """The state kept in the RocksDB database at ``path`` (created if missing); see
-        :mod:`streams.features.rocks` for committing it."""
-        from streams.features.rocks import RocksState
-
-        return RocksState(Path(path), cache_limit).state
 
     STORE_TYPES: ClassVar[dict[str, type[Value]]] = {
         "tokens": TokenState,
