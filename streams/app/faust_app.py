@@ -138,7 +138,7 @@ def default_engine_factory() -> Callable[[], Any]:
 
 
 def default_registry(settings: Settings) -> ModelRegistry:
-    from streams.features.registry import GENESIS_NAMES, STANDARD_NAMES
+    from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
 
     return ModelRegistry(
         settings.models_dir,
@@ -148,7 +148,7 @@ def default_registry(settings: Settings) -> ModelRegistry:
 
 
 def _feature_set() -> str:
-    from streams.features.registry import FEATURE_SET_VERSION
+    from streams.contracts.features import FEATURE_SET_VERSION
 
     return FEATURE_SET_VERSION
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from streams.events.models import SCHEMA_VERSION, Score, Signal
+from streams.contracts.events import SCHEMA_VERSION, Score, Signal
 from streams.scoring import BatchScores
 
 HEADLINE_TARGET = "reach_2x_1h"

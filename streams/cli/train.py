@@ -12,8 +12,8 @@ from rich.table import Table
 
 from streams.cli import app
 from streams.cli.common import settings_of
+from streams.contracts.events import TARGETS
 from streams.contracts.types import FAMILIES
-from streams.events.models import TARGETS
 from streams.settings import Settings
 from training.frame import FrameError, TrainingFrame
 from training.pipeline import (

@@ -1,13 +1,6 @@
 """Point-in-time feature engine, outcome tracker and feature registry (pure: no Kafka, no clock)."""
 
-from streams.features.engine import (
-    EngineConfig,
-    EngineOutput,
-    EngineStats,
-    FeatureEngine,
-    SignalRow,
-)
-from streams.features.registry import (
+from streams.contracts.features import (
     FEATURE_SET_VERSION,
     GENESIS_FEATURES,
     GENESIS_INDEX,
@@ -19,6 +12,13 @@ from streams.features.registry import (
     STANDARD_NAMES,
     FeatureSpec,
     LabelSpec,
+)
+from streams.features.engine import (
+    EngineConfig,
+    EngineOutput,
+    EngineStats,
+    FeatureEngine,
+    SignalRow,
 )
 from streams.features.state import EngineState, InMemoryStore, KVStore
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from streams.contracts.features import STANDARD_NAMES
 from streams.features.curve import INITIAL_REAL_TOKENS, TOTAL_SUPPLY, curve_progress
-from streams.features.registry import STANDARD_NAMES
 from streams.features.state import (
     CoocState,
     CreatorState,
@@ -27,7 +27,7 @@ from streams.features.state import (
 )
 
 if TYPE_CHECKING:
-    from streams.events.models import Buy, Sell
+    from streams.contracts.events import Buy, Sell
     from streams.features.engine import FeatureEngine
 
 NAN = float("nan")

@@ -22,16 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from streams.events.models import SCHEMA_VERSION, Buy, Genesis, InputEvent, Outcome, Sell
-from streams.features import outcomes
-from streams.features.compute import genesis_features, standard_features
-from streams.features.registry import (
+from streams.contracts.events import SCHEMA_VERSION, Buy, Genesis, InputEvent, Outcome, Sell
+from streams.contracts.features import (
     GENESIS_NAMES,
     HOUR_MS,
     MINUTE_MS,
     STAGE_1H_MS,
     STAGE_24H_MS,
 )
+from streams.features import outcomes
+from streams.features.compute import genesis_features, standard_features
 from streams.features.state import (
     COOC_REBASE_MS,
     COOC_REF_STEP_MS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streams.events.models import Buy, Genesis, Sell
+from streams.contracts.events import Buy, Genesis, Sell
 from streams.features import STANDARD_INDEX
 from streams.testing import random_market, run_events
 

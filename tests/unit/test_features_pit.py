@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.events.models import InputEvent
+from streams.contracts.events import InputEvent
 from streams.features import EngineOutput, EngineState, FeatureEngine, SignalRow
 from streams.testing import Curve, make_buy, random_market, run_events
 

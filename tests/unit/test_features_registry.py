@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.events.models import TARGETS
+from streams.contracts.events import TARGETS
 from streams.features import (
     FEATURE_SET_VERSION,
     GENESIS_FEATURES,

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from streams.contracts.events import TARGETS
 from streams.devtools.synthetic.frames import synthetic_frame
-from streams.events.models import TARGETS
 from streams.store.training import assemble_frame
 from training.frame import FrameError
 from training.pipeline import rule_scores

@@ -64,8 +64,8 @@ def process_cpu_s(pid: int) -> float | None:
 
 def deploy_synthetic_models(models_dir: Path) -> None:
     """One synthetic pair per target and family (realistic kernel cost; not for serving)."""
+    from streams.contracts.events import TARGETS
     from streams.devtools.synthetic.models import synthetic_pair
-    from streams.events.models import TARGETS
     from streams.features import GENESIS_NAMES, STANDARD_NAMES
     from training.export import deploy_pair
 

@@ -18,9 +18,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from streams.contracts.events import TARGETS
 from streams.contracts.types import INPUT_NAME, OUTPUT_NAME
 from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
-from streams.events.models import TARGETS
 from streams.features import STANDARD_NAMES
 from streams.scoring.registry import (
     ModelRegistry,
