@@ -30,11 +30,11 @@ from streams.app.checkpoint import (
 from streams.app.core import Inbound, Outbox, StreamCore, TopicNames
 from streams.app.metrics import WorkerMetrics
 from streams.app.outputs import features_for_json
+from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
 from streams.contracts.types import TP
 from streams.devtools.harness import sim_events
 from streams.events import InputEvent, decode_input
-from streams.features import GENESIS_NAMES, STANDARD_NAMES, FeatureEngine
-from streams.features.engine import EngineOutput
+from streams.features.engine import EngineOutput, FeatureEngine
 from streams.features.state import EngineState
 from streams.scoring import ModelRegistry, Scorer
 from streams.testing import run_events

@@ -12,6 +12,7 @@ import onnx
 import pytest
 from pydantic import ValidationError
 
+from streams.contracts.features import GENESIS_NAMES
 from streams.contracts.metadata import (
     ModelMetadata,
     metadata_from_json,
@@ -28,7 +29,6 @@ from streams.devtools.synthetic.models import (
     synthetic_rows,
     train_booster,
 )
-from streams.features import GENESIS_NAMES
 from streams.scoring import ModelRegistry, Scorer
 from training.export import (
     LGBM_ZERO_THRESHOLD,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streams.contracts.events import Buy, Genesis, Sell
-from streams.features import STANDARD_INDEX
+from streams.contracts.features import STANDARD_INDEX
 from streams.testing import random_market, run_events
 
 MARKET = random_market(11, n_tokens=14, n_wallets=20, minutes=120, trades_per_token=60)

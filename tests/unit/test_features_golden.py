@@ -31,7 +31,8 @@ import pytest
 
 from streams.contracts.features import HOUR_MS
 from streams.events import InputEvent, decode_input, encode
-from streams.features import EngineOutput, EngineState, FeatureEngine
+from streams.features.engine import EngineOutput, FeatureEngine
+from streams.features.state import EngineState
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 INPUTS = GOLDEN_DIR / "engine_inputs.jsonl.gz"

@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,14 @@ def test_runtime_never_imports_training_or_tools(name: str) -> None:
         dep for dep in imported_project_modules(MODULES[name]) if _within(dep, NOT_RUNTIME)
     }
     assert not forbidden, f"runtime module {name} imports {sorted(forbidden)}"
+
+
+def test_importing_the_features_package_leaves_the_engine_unloaded() -> None:
+    probe = (
+        "import sys, streams.features, streams.features.state, streams.contracts.features; "
+        "print(sorted(m for m in sys.modules if m.startswith('streams.features.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "['streams.features.state']"

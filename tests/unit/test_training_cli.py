@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from streams.cli import _register, app
+from streams.contracts.features import FEATURE_SET_VERSION, STANDARD_NAMES
 from streams.contracts.metadata import read_metadata
 from streams.devtools.synthetic.frames import synthetic_frame
-from streams.features import FEATURE_SET_VERSION, STANDARD_NAMES
 from streams.scoring import ModelRegistry
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.events import InputEvent, decode_input, encode
-from streams.features import EngineConfig, FeatureEngine
+from streams.features.engine import EngineConfig, FeatureEngine
 
 
 @dataclass(slots=True)

@@ -19,9 +19,9 @@ import onnx
 import onnxruntime as ort
 
 from streams.contracts.events import TARGETS
+from streams.contracts.features import STANDARD_NAMES
 from streams.contracts.types import INPUT_NAME, OUTPUT_NAME
 from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
-from streams.features import STANDARD_NAMES
 from streams.scoring.registry import (
     ModelRegistry,
     input_dtype,
