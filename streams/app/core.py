@@ -33,6 +33,7 @@ from streams.app.outputs import (
 )
 from streams.events import DecodeError, InputEvent, Outcome, encode
 from streams.events.decode import dead_letter_for
+from streams.events.models import Score
 from streams.scoring import BatchScores, RollingPercentile
 from streams.topics import (
     BUYS,
@@ -119,6 +120,7 @@ class Outbox:
     records: list[Record] = field(default_factory=list)
     acks: list[AckFn] = field(default_factory=list)
     produced_s: list[float] = field(default_factory=list)  # of each published buy score
+    scores: list[Score] = field(default_factory=list)  # the published scores, for the lookup
     scored: int = 0
 
     def __bool__(self) -> bool:
@@ -493,6 +495,7 @@ class StreamCore:
         ):
             key = score.mint.encode()
             box.records.append((self.topics.scores, key, encode(score)))
+            box.scores.append(score)
             box.records.append((self.topics.signals, key, encode(signal)))
             if produced is not None:
                 box.produced_s.append(produced)
