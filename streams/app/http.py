@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Protocol
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 
 from streams.app.scoreview import ScoreView
 
@@ -44,14 +45,34 @@ def _json(body: object, status: int = 200) -> web.Response:
     return web.Response(body=payload, status=status, content_type="application/json")
 
 
+_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 class WorkerHttp:
-    def __init__(self, worker: WorkerLike, host: str, port: int) -> None:
+    def __init__(
+        self,
+        worker: WorkerLike,
+        host: str,
+        port: int,
+        *,
+        timings: list[float] | None = None,
+    ) -> None:
         self.worker = worker
         self.host = host
         self.port = port  # 0 before start: the bound port after (0 asks the OS for one)
+        self.timings = timings  # the bench: every handler's duration, in seconds
         self._runner: web.AppRunner | None = None
         self._page = resources.files("streams.app").joinpath("board.html").read_bytes()
-        app = web.Application()
+        registry = worker.metrics_registry
+        self.latency = Histogram(
+            "alphastream_http_request_seconds",
+            "Time inside the HTTP handler, by route (the lookup answers from memory)",
+            ["route"],
+            buckets=_BUCKETS,
+            registry=registry,
+        )
+        app = web.Application(middlewares=[self._timed])
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/ready", self.ready)
         app.router.add_get("/scores/{mint}", self.score)
@@ -59,6 +80,18 @@ class WorkerHttp:
         app.router.add_get("/board", self.board_page)
         app.router.add_get("/board.json", self.board_json)
         self.app = app
+
+    @web.middleware
+    async def _timed(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = request.match_info.route.resource
+            self.latency.labels(route.canonical if route is not None else "other").observe(elapsed)
+            if self.timings is not None:
+                self.timings.append(elapsed)
 
     async def start(self) -> None:
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)

@@ -15,9 +15,9 @@ import random
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
 
 import numpy as np
+from prometheus_client import CollectorRegistry
 
 from streams.app.scoreview import ScoreView
 from streams.events.models import SCHEMA_VERSION, Score
@@ -35,6 +35,8 @@ class LookupBench:
     max_ms: float
     per_s: float
     not_found: int
+    server_p50_ms: float  # inside the handler (no network stack, no client)
+    server_p99_ms: float
 
 
 def _score(i: int, ts: int, kind: str = "buy") -> Score:
@@ -56,7 +58,7 @@ class _BenchWorker:
         now = int(time.time() * 1000)
         for i in range(mints):
             self.view.update([_score(i, now, "genesis"), _score(i, now)], now / 1000)
-        self.metrics_registry: Any = None
+        self.metrics_registry = CollectorRegistry()
 
     def readiness(self) -> tuple[bool, str]:
         return True, "bench"
@@ -70,7 +72,8 @@ def _serve(conn: Connection, mints: int, update_rate: float) -> None:
 
     async def main() -> None:
         worker = _BenchWorker(mints)
-        http = WorkerHttp(worker, "127.0.0.1", 0)
+        timings: list[float] = []
+        http = WorkerHttp(worker, "127.0.0.1", 0, timings=timings)
         await http.start()
         conn.send(http.port)
         batch, n = max(1, int(update_rate / 20)), 0
@@ -80,12 +83,16 @@ def _serve(conn: Connection, mints: int, update_rate: float) -> None:
                 worker.view.update([_score((n + k) % mints, ts) for k in range(batch)], ts / 1e3)
                 n += batch
             await asyncio.sleep(0.05)
+        conn.recv()
+        conn.send(timings)
         await http.stop()
 
     asyncio.run(main())
 
 
-async def _load(port: int, mints: int, requests: int, concurrency: int) -> tuple[list[float], int]:
+async def _load(
+    port: int, mints: int, requests: int, concurrency: int
+) -> tuple[list[float], int, float]:
     import aiohttp
 
     rng = random.Random(7)
@@ -108,8 +115,9 @@ async def _load(port: int, mints: int, requests: int, concurrency: int) -> tuple
         await asyncio.gather(*(client() for _ in range(min(concurrency, 20))))  # warm-up
         latencies.clear()
         left = requests
+        started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(concurrency)))
-    return latencies, missing
+    return latencies, missing, time.perf_counter() - started
 
 
 def run_lookup_bench(
@@ -123,18 +131,19 @@ def run_lookup_bench(
         if not parent.poll(120):
             raise RuntimeError("the bench server did not start")
         port = int(parent.recv())
-        t0 = time.perf_counter()
-        latencies, missing = asyncio.run(_load(port, mints, requests, concurrency))
-        wall = time.perf_counter() - t0
+        latencies, missing, wall = asyncio.run(_load(port, mints, requests, concurrency))
     finally:
         parent.send("stop")
+        server: list[float] = parent.recv() if parent.poll(30) else []
         proc.join(30)
         if proc.is_alive():
             proc.kill()
     ms = np.array(latencies) * 1000.0
+    inside = np.array(server[-len(latencies) :] or [float("nan")]) * 1000.0  # the timed ones
     return LookupBench(
         requests=len(latencies), concurrency=concurrency, mints=mints, update_rate=update_rate,
         p50_ms=float(np.percentile(ms, 50)), p90_ms=float(np.percentile(ms, 90)),
         p99_ms=float(np.percentile(ms, 99)), max_ms=float(ms.max()),
         per_s=len(latencies) / wall, not_found=missing,
+        server_p50_ms=float(np.percentile(inside, 50)), server_p99_ms=float(np.percentile(inside, 99)),
     )  # fmt: skip

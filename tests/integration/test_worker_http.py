@@ -182,6 +182,9 @@ def test_metrics_lag_build_info_and_process_collectors(served: Served) -> None:
     )
     served_models = families["alphastream_model_info"]
     assert served_models.type == "gauge"
+    handled = families["alphastream_http_request_seconds"]
+    routes = {s.labels["route"] for s in handled.samples if s.name.endswith("_count")}
+    assert {"/ready", "/metrics"} <= routes
 
 
 def test_board_shows_rows_and_updates_in_a_real_browser(served: Served) -> None:
