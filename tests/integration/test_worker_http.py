@@ -161,14 +161,15 @@ def _families(port: int) -> dict[str, Any]:
 
 def test_metrics_lag_build_info_and_process_collectors(served: Served) -> None:
     inputs = set(served.topics.inputs)
+    expected = len(inputs) * served.settings.partitions  # one worker owns every partition
     deadline = time.monotonic() + 60
     while True:  # lag is refreshed on the tick: wait until it shows every input partition at 0
         lag = _families(served.port)["alphastream_consumer_lag_messages"]
         samples = {(s.labels["topic"], s.labels["partition"]): s.value for s in lag.samples}
-        if (len(samples) == 18 and not any(samples.values())) or time.monotonic() > deadline:
+        if (len(samples) == expected and not any(samples.values())) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert {t for t, _ in samples} == inputs and len(samples) == 18
+    assert {t for t, _ in samples} == inputs and len(samples) == expected
     assert all(v == 0 for v in samples.values()), samples
     families = _families(served.port)
     build = families["alphastream_build_info"].samples[0]
