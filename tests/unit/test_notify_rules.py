@@ -183,3 +183,19 @@ def test_default_templates_render() -> None:
     assert renderer.alert_text(alert)[1] == (
         "model standard__reach_2x_1h@3 (reach_2x_1h): retrain\n- ece: calibration off"
     )
+
+
+def test_notify_command_refuses_a_bad_rule_file_with_exit_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli import _register, app
+
+    _register()
+    bad_field = tmp_path / "typo.toml"
+    bad_field.write_text('[[rule]]\nname = "x"\nmin_score = 1.5\n')
+    bad_url = tmp_path / "url.toml"
+    bad_url.write_text('urls = ["nosuchscheme://x"]\n')
+    for path, why in ((bad_field, "min_score"), (bad_url, "apprise URL")):
+        result = CliRunner().invoke(app, ["notify", str(path)])
+        assert result.exit_code == 2, result.output
+        assert why in result.output
