@@ -310,6 +310,19 @@ class StreamCore:
     def next_offset(self, tp: TP) -> int | None:
         return self.reseq.next_offset(tp)
 
+    def consumer_lags(self) -> list[tuple[str, int, int]]:
+        """(topic, partition, lag) per owned partition with a known high-water mark: messages
+        not yet through the engine. Before any event of a partition went through (just
+        restored), the lag counts from the offset it is owned from."""
+        sources = self.reseq.sources
+        out = []
+        for tp in sorted(self.assigned):
+            state = sources.get(tp)
+            if state is not None and state.highwater is not None:
+                done = self._released_next.get(tp) or self.owned_from.get(tp, 0)
+                out.append((tp[0], tp[1], max(0, state.highwater - done)))
+        return out
+
     # --- input ----------------------------------------------------------------------------
 
     def accept(self, item: Inbound, now: float) -> list[AckFn]:

@@ -296,15 +296,7 @@ class StreamWorker:
         if now - self._lag_at < self.options.lag_interval_s:
             return
         self._lag_at = now
-        sources = self.core.reseq.sources
-        lags = []
-        for tp in self.core.assigned:
-            state = sources.get(tp)
-            if state is not None and state.highwater is not None:
-                # nothing through the engine yet (just restored): count from the committed offset
-                done = self.core.released_next(tp) or self.core.owned_from.get(tp, 0)
-                lags.append((tp[0], tp[1], state.highwater - done))
-        self.metrics.set_lag(lags)
+        self.metrics.set_lag(self.core.consumer_lags())
 
     # --- rebalance ----------------------------------------------------------------------------
 
