@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.events.models import Score
+from streams.contracts.events import Score
 
 HOUR_MS = 3_600_000
 TOP_PERCENTILE = 0.9  # percentile_1h at or above this: the top decile of the last hour

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.app import TopicNames, launch_worker
 from streams.app.admin import create_prefixed_topics
-from streams.app.harness import Collector, new_producer, produce_events, sim_events
+from streams.devtools.harness import Collector, new_producer, produce_events, sim_events
 from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.browser import Browser, find_chromium, free_port

@@ -3,7 +3,7 @@ reported by the command, not asserted here)."""
 
 from __future__ import annotations
 
-from streams.app.lookup_bench import run_lookup_bench
+from streams.devtools.bench.lookup import run_lookup_bench
 
 
 def test_bench_lookup_answers_every_request_from_the_view() -> None:

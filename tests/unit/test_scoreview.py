@@ -4,7 +4,7 @@ model share, bounded memory."""
 from __future__ import annotations
 
 from streams.app.scoreview import HOUR_MS, ScoreView
-from streams.events.models import SCHEMA_VERSION, Score
+from streams.contracts.events import SCHEMA_VERSION, Score
 
 T0 = 1_764_633_600_000
 

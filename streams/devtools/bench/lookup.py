@@ -20,7 +20,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from streams.app.scoreview import ScoreView
-from streams.events.models import SCHEMA_VERSION, Score
+from streams.contracts.events import SCHEMA_VERSION, Score
 
 
 @dataclass(frozen=True)
