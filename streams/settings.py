@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="The broker's ListOffsets(latest) is exact (Apache Kafka); false for tansu, "
         "whose answer trails by a batch: the worker then keeps an idle grace per active partition",
     )
+    kafka_idempotence: bool = Field(
+        True,
+        description="Producers of the worker and the harness use enable.idempotence (Apache "
+        "Kafka: a retried send is not written twice); false for tansu, which has none",
+    )
     partitions: int = Field(6, ge=1, description="Partitions per data topic")
     replication_factor: int = Field(1, ge=1, description="Replication factor of created topics")
     app_id: str = Field("alphastream", description="Consumer group / faust app id")
@@ -115,6 +120,14 @@ class Settings(BaseSettings):
             conf["sasl.password"] = self.kafka_sasl_password.get_secret_value()
         if self.kafka_ssl_cafile is not None:
             conf["ssl.ca.location"] = str(self.kafka_ssl_cafile)
+        return conf
+
+    def kafka_producer_config(self) -> dict[str, str | int | float | bool]:
+        """Client options of a producer: idempotent (acks=all) unless the broker has none."""
+        conf = self.kafka_client_config()
+        conf["enable.idempotence"] = self.kafka_idempotence
+        if self.kafka_idempotence:
+            conf["acks"] = "all"
         return conf
 
     def masked(self) -> dict[str, Any]:

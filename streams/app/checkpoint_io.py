@@ -86,9 +86,8 @@ class CheckpointLog:
         if self._producer is None:
             self._producer = Producer(
                 {
-                    **self.settings.kafka_client_config(),
+                    **self.settings.kafka_producer_config(),
                     "acks": "all",
-                    "enable.idempotence": False,  # tansu: no idempotent producer
                     "max.in.flight.requests.per.connection": 1,  # chunks stay in order
                     "message.max.bytes": 1024 * 1024,
                     "linger.ms": 5,

@@ -56,13 +56,12 @@ class _Batch:
 
 class Publisher:
     def __init__(self, settings: Settings, *, linger_ms: float = 1.0) -> None:
-        conf: dict[str, Any] = dict(settings.kafka_client_config())
+        conf: dict[str, Any] = dict(settings.kafka_producer_config())
         conf.update(
             {
                 "acks": "all",
                 "linger.ms": linger_ms,
                 "partitioner": "murmur2_random",  # Java / aiokafka compatible key hashing
-                "enable.idempotence": False,  # tansu: no idempotent producer
                 "queue.buffering.max.messages": 500_000,
             }
         )

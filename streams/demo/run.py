@@ -190,7 +190,11 @@ class DemoRun:
             record_pid(self.work_dir, self.broker.pid)
             self.broker.wait_ready()
             self.settings = self.settings.model_copy(
-                update={"kafka_bootstrap": self.broker.bootstrap, "kafka_list_offsets_exact": False}
+                update={
+                    "kafka_bootstrap": self.broker.bootstrap,
+                    "kafka_list_offsets_exact": False,
+                    "kafka_idempotence": False,
+                }
             )
             self.summary.broker = f"embedded tansu {self.broker.bootstrap}"
         else:

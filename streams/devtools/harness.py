@@ -29,7 +29,7 @@ def input_topic(topics: TopicNames, event_type: str) -> str:
 def new_producer(settings: Settings) -> Producer:
     return Producer(
         {
-            **settings.kafka_client_config(),
+            **settings.kafka_producer_config(),
             # no linger: each request carries every partition queued so far, so a CPU-starved
             # producer thread cannot append a later event on one partition long before an
             # earlier one on another (the stream's ordering bound tolerates settle_s of that)

@@ -128,7 +128,7 @@ def test_checkpoint_log_round_trip_on_tansu(
 ) -> None:
     """The compacted topic is accepted by tansu (which does not compact) and the reader sees the
     compacted view: the latest value per key, tombstones applied, read to the fetch's end."""
-    settings = settings_for(tansu_bootstrap, partitions=1)
+    settings = settings_for(tansu_bootstrap, partitions=1, kafka_idempotence=False)
     prefix = unique_id("ckpt-tansu") + "."
     topics = TopicNames.prefixed(prefix)
     create_prefixed_topics(settings, prefix)

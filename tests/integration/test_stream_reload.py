@@ -122,6 +122,7 @@ def test_smoke_on_tansu(tansu_bootstrap: str, settings_for: SettingsFor, tmp_pat
         models_dir=tmp_path / "models",
         partitions=3,
         kafka_list_offsets_exact=False,
+        kafka_idempotence=False,
     )
     prefix = unique_id("tansu") + "."
     topics = TopicNames.prefixed(prefix)

@@ -30,7 +30,9 @@ SettingsFor = Callable[..., Settings]
 
 @pytest.fixture(scope="module")
 def tansu_settings(tansu_bootstrap: str, settings_for: SettingsFor) -> Settings:
-    return settings_for(tansu_bootstrap, partitions=3, kafka_list_offsets_exact=False)
+    return settings_for(
+        tansu_bootstrap, partitions=3, kafka_list_offsets_exact=False, kafka_idempotence=False
+    )
 
 
 def test_topic_plan_is_created_on_tansu(tansu_settings: Settings) -> None:

@@ -39,3 +39,10 @@ def test_topic_plan_is_keyed_and_never_relies_on_auto_creation() -> None:
     assert len(names) == len(set(names))
     assert {"token-genesis", "wallet-buy", "wallet-sell", "scores", "dead-letter"} <= set(names)
     assert all(t.config()["cleanup.policy"] in {"delete", "compact"} for t in TOPIC_PLAN)
+
+
+def test_producers_are_idempotent_on_kafka_and_off_for_tansu() -> None:
+    kafka = Settings().kafka_producer_config()
+    assert kafka["enable.idempotence"] is True and kafka["acks"] == "all"
+    tansu = Settings(kafka_idempotence=False).kafka_producer_config()
+    assert tansu["enable.idempotence"] is False
