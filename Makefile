@@ -41,6 +41,10 @@ bench: setup kafka-jars ## Benchmarks: feature engine, scoring kernel, ClickHous
 	$(BIN)/alphastream bench e2e --workers 1,2 --repeat 2 --rate 300
 	$(BIN)/alphastream bench lookup
 
+.PHONY: faults
+faults: setup kafka-jars ## Fault matrix at full durations on its own Apache Kafka: var/faults/faults.{md,json}
+	$(BIN)/python -m streams.devtools.faults --out var/faults
+
 lint: setup ## ruff + mypy --disallow-untyped-defs
 	$(BIN)/ruff check streams training tests
 	$(BIN)/ruff format --check streams training tests

@@ -1,0 +1,164 @@
+"""The faults, one small function each: strike, record when, undo (restart, resume)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+import orjson
+
+from streams.devtools.faults.scenario import Fault, Scenario
+from streams.devtools.harness import new_producer
+from streams.kafka_produce import produce_blocking
+
+
+def kill_worker(sc: Scenario, index: int) -> None:
+    """kill -9 one worker mid-burst, then start a replacement (the restart)."""
+    victim = sc.procs[index]
+    sc.fault_start_s = time.time()
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(30)
+    sc.launch()
+    sc.fault_end_s = time.time()
+
+
+def kill_one_of_two(sc: Scenario) -> None:
+    kill_worker(sc, 1)
+
+
+def kill_the_only_worker(sc: Scenario) -> None:
+    kill_worker(sc, 0)
+
+
+def pause_broker(sc: Scenario) -> None:
+    """The broker unreachable: SIGSTOP its process group for ``broker_pause_s``, then SIGCONT."""
+    pid = sc.broker.pid
+    if pid is None:
+        raise RuntimeError("the broker is not running")
+    sc.fault_start_s = time.time()
+    os.killpg(pid, signal.SIGSTOP)
+    try:
+        time.sleep(sc.durations.broker_pause_s)  # the fault itself lasts this long
+    finally:
+        os.killpg(pid, signal.SIGCONT)
+    sc.fault_end_s = time.time()
+
+
+def restart_broker(sc: Scenario) -> None:
+    """Stop Apache Kafka (SIGTERM, controlled shutdown) under load and start it on its data dir."""
+    sc.fault_start_s = time.time()
+    sc.broker.stop()
+    sc.broker.start()
+    sc.broker.wait_ready()
+    sc.fault_end_s = time.time()
+
+
+# ---- poison flood ----------------------------------------------------------------------------
+
+# kind -> the dead-letter reason it must get; None: not a decode failure (see poison_flood)
+POISON_REASONS: dict[str, str | None] = {
+    "bad_json": "bad_json",
+    "wrong_type": "wrong_type",
+    "oversized": "too_large",
+    "unknown_version": "bad_value",
+    "future_ts": None,  # well-formed, ts 10 minutes ahead of the market
+    "duplicate_event_id": None,  # a good buy sent a second time: must not be scored twice
+}
+FUTURE_SKEW_MS = 10 * 60 * 1000
+
+
+def poison_payload(kind: str, template: dict[str, Any], i: int) -> bytes:
+    """One malformed (or replayed) message of ``kind`` built from a good buy."""
+    marked = {**template, "event_id": f"poison-{kind}-{i}"}
+    if kind == "bad_json":
+        return b'{"event_id": "poison-bad-json-' + str(i).encode() + b'", '
+    if kind == "wrong_type":
+        return orjson.dumps({**marked, "sol_amount": "lots"})
+    if kind == "oversized":
+        return orjson.dumps({**marked, "pad": "x" * (66 * 1024)})
+    if kind == "unknown_version":
+        return orjson.dumps({**marked, "schema_version": 99})
+    if kind == "future_ts":
+        return orjson.dumps({**marked, "ts": int(template["ts"]) + FUTURE_SKEW_MS})
+    if kind == "duplicate_event_id":
+        return orjson.dumps(template)
+    raise ValueError(f"unknown poison kind {kind!r}")
+
+
+MALFORMED = [kind for kind, reason in POISON_REASONS.items() if reason is not None]
+REPLAYED = [kind for kind, reason in POISON_REASONS.items() if reason is None]
+
+
+def poison_flood(sc: Scenario) -> None:
+    """Messages that cannot decode: each must be dead-lettered with its reason."""
+    flood(sc, MALFORMED, sc.durations.poison_messages)
+
+
+def replayed_and_future_flood(sc: Scenario) -> None:
+    """Well-formed events that must not count: a good buy sent twice, a buy 10 min ahead."""
+    flood(sc, REPLAYED, max(2, sc.durations.poison_messages // 5))
+
+
+def flood(sc: Scenario, kinds: list[str], n: int) -> None:
+    """``n`` messages of ``kinds`` interleaved with the market over a third of the feed, on the
+    buys topic keyed like the buy they imitate (so they land among its partition)."""
+    by_id = {e["event_id"]: e for e in sc.events if e["type"] == "wallet_buy"}
+    producer = new_producer(sc.settings)
+    window_s = sc.durations.feed_s / 3
+    sc.fault_start_s = time.time()
+    for i in range(n):
+        ahead = sc.fault_start_s + i * window_s / n - time.time()
+        if ahead > 0:
+            producer.poll(0)
+            time.sleep(ahead)
+        template = _recent_buy(sc, by_id)
+        kind = kinds[i % len(kinds)]
+        produce_blocking(
+            producer,
+            sc.topics.buys,
+            poison_payload(kind, template, i),
+            key=str(template["mint"]).encode(),
+            timestamp=int(time.time() * 1000),
+        )
+    producer.flush(60)
+    sc.fault_end_s = time.time()
+    sc.offered_extra = n
+    counts = {k: len(range(j, n, len(kinds))) for j, k in enumerate(kinds)}
+    sc.notes["poison_sent"] = counts
+    for kind in kinds:
+        reason = POISON_REASONS[kind]
+        if reason is not None:
+            sc.expected_dead[reason] = sc.expected_dead.get(reason, 0) + counts[kind]
+
+
+def _recent_buy(sc: Scenario, by_id: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A good buy already sent (the latest one the feeder noted)."""
+    for event_id in reversed(list(sc.sent_s)[-200:]):
+        if event_id in by_id:
+            return by_id[event_id]
+    return next(iter(by_id.values()))
+
+
+# name -> (fault, workers in the group)
+ROWS: dict[str, tuple[Fault, int]] = {
+    "worker_sigkill_one_of_two": (kill_one_of_two, 2),
+    "worker_sigkill_only_worker": (kill_the_only_worker, 1),
+    "poison_flood": (poison_flood, 2),
+    "duplicate_and_future_events": (replayed_and_future_flood, 2),
+    "broker_unreachable": (pause_broker, 2),
+    "broker_restart": (restart_broker, 2),
+}
+
+UNTESTED: dict[str, str] = {
+    "sequencer_killed": "no separate sequencer: each worker orders its own partitions' events "
+    "(streams/app/ordering.py), so this is the worker SIGKILL rows",
+    "model_pair_corrupted_on_reload": "not in the matrix yet (single-fault test: "
+    "tests/integration/test_stream_reload.py)",
+    "clickhouse_down_60s": "not in the matrix yet (single-fault test: tests/integration/test_sink.py)",
+    "disk_full_state_dir": "not tested",
+    "clock_skew": "only as the future-ts buys of duplicate_and_future_events (10 min ahead); "
+    "timestamps in the past are not tested",
+    "slow_scores_consumer": "not tested",
+}

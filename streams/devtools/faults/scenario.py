@@ -1,0 +1,250 @@
+"""One row of the fault matrix: workers up, a market fed at a steady rate, the fault injected
+once a share of the buys is scored, then every output topic read back and measured."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streams.app import TopicNames, launch_worker
+from streams.app.admin import create_prefixed_topics
+from streams.devtools.harness import (
+    Collector,
+    feature_agreement,
+    new_producer,
+    produce_events,
+    wait_group_settled,
+    wait_workers_planned,
+)
+from streams.devtools.local.kafka import KafkaBroker
+from streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class Durations:
+    """How long each phase lasts: the CI form shortens them, ``make faults`` keeps them full."""
+
+    feed_s: float = 60.0  # wall time the market is spread over
+    broker_pause_s: float = 30.0
+    poison_messages: int = 10_000
+    drain_timeout_s: float = 240.0  # after the feed: until every buy is scored
+
+
+@dataclass
+class RowResult:
+    fault: str
+    offered: int = 0  # input messages produced (good events and poison)
+    buys: int = 0  # good buys among them: each must end as exactly one score
+    scored: int = 0  # distinct buys scored
+    dead_lettered: int = 0
+    duplicates: int = 0  # extra scores sharing an event_id
+    lost: int = 0  # buys with no score and no dead-letter record
+    features_equal_pct: float = 0.0  # served feature vectors equal to the offline replay
+    recover_s: float | None = None  # fault undone -> first score published after it
+    peak_latency_s: float = 0.0  # produce -> score, over buys sent from the fault on
+    completed: bool = False
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Scenario:
+    """What a fault function acts on, and where it records when it struck and was undone."""
+
+    settings: Settings
+    prefix: str
+    topics: TopicNames
+    broker: KafkaBroker
+    work_dir: Path
+    durations: Durations
+    events: list[dict[str, Any]]
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    sent_s: dict[str, float] = field(default_factory=dict)
+    fault_start_s: float = 0.0
+    fault_end_s: float = 0.0
+    offered_extra: int = 0  # poison messages a fault produced
+    expected_dead: dict[str, int] = field(default_factory=dict)  # reason -> count
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """One more worker of the group (not waited on)."""
+        log = self.work_dir / f"worker{len(self.procs)}.log"
+        proc = launch_worker(self.settings, topic_prefix=self.prefix, log_path=log)
+        self.procs.append(proc)
+        return proc
+
+
+Fault = Callable[[Scenario], None]
+
+
+def _start_group(sc: Scenario, workers: int) -> None:
+    for _ in range(workers):
+        sc.launch()
+    settled = wait_group_settled(sc.settings, sc.settings.app_id, workers, timeout_s=120)
+    if not (settled and wait_workers_planned(sc.work_dir.glob("worker*.log"), timeout_s=90)):
+        _stop_all(sc.procs)
+        raise RuntimeError(f"worker group did not settle; logs in {sc.work_dir}")
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> list[int | None]:
+    """SIGTERM every live worker at once, then wait (workers share the caller's process group,
+    so a group signal would not reach them); a SIGKILLed one keeps its exit code."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    codes: list[int | None] = []
+    for p in procs:
+        try:
+            codes.append(p.wait(60))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes.append(p.wait(10))
+    return codes
+
+
+def _feed(sc: Scenario) -> threading.Thread:
+    def note(event: Any, sent: float) -> None:
+        sc.sent_s[str(event["event_id"])] = sent
+
+    rate = len(sc.events) / sc.durations.feed_s
+    feeder = threading.Thread(
+        target=produce_events,
+        args=(new_producer(sc.settings), sc.topics, sc.events),
+        kwargs={"rate_per_s": rate, "on_sent": note},
+        daemon=True,
+    )
+    feeder.start()
+    return feeder
+
+
+def run_row(
+    name: str,
+    fault: Fault,
+    *,
+    settings: Settings,
+    broker: KafkaBroker,
+    events: list[dict[str, Any]],
+    expected_features: dict[str, list[float | None]],
+    work_dir: Path,
+    durations: Durations,
+    workers: int = 2,
+) -> RowResult:
+    """Run one fault row end to end on a fresh topic prefix and consumer group."""
+    prefix = f"fault-{name}-{time.time_ns()}."
+    create_prefixed_topics(settings, prefix)
+    sc = Scenario(
+        settings, prefix, TopicNames.prefixed(prefix), broker, work_dir, durations, events
+    )
+    work_dir.mkdir(parents=True, exist_ok=True)
+    topics = sc.topics
+    buys = {e["event_id"] for e in events if e["type"] == "wallet_buy"}
+    _start_group(sc, workers)
+    collector = Collector(settings, [topics.scores, topics.signals, topics.dead_letter])
+    try:
+        feeder = _feed(sc)
+        # strike once about a third of the buys is scored: mid-burst, with state built up
+        collector.wait_for(lambda: _scored_count(collector, topics) > len(buys) // 3, 120)
+        fault(sc)
+        feeder.join(durations.feed_s * 4 + 120)
+        done = collector.wait_for(
+            lambda: (
+                collector.has_scored(topics.scores, buys)
+                and _dead_count(collector, topics) >= sum(sc.expected_dead.values())
+            ),
+            timeout_s=durations.drain_timeout_s,
+            settle_s=3.0,
+        )
+    finally:
+        codes = _stop_all(sc.procs)
+        collector.close()
+    result = measure(name, sc, collector.records, buys, expected_features)
+    result.completed = done
+    result.notes.update(sc.notes, exit_codes=codes)
+    return result
+
+
+def _scored_count(collector: Collector, topics: TopicNames) -> int:
+    return len(collector.records[topics.scores])
+
+
+def _dead_count(collector: Collector, topics: TopicNames) -> int:
+    return len(collector.records[topics.dead_letter])
+
+
+def measure(
+    name: str,
+    sc: Scenario,
+    records: dict[str, list[dict[str, Any]]],
+    buys: set[str],
+    expected_features: dict[str, list[float | None]],
+) -> RowResult:
+    """The row's figures from everything read back off the output topics."""
+    topics = sc.topics
+    buy_scores = [s for s in records[topics.scores] if s["kind"] == "buy"]
+    scored_ids = [s["source_event_id"] for s in buy_scores]
+    dead = records[topics.dead_letter]
+    dead_ids = {d["event_id"] for d in dead}
+    equal, compared, _ = feature_agreement(records[topics.signals], expected_features)
+    after = [
+        s["_kafka_ts_ms"] / 1000.0
+        for s in buy_scores
+        if s["_kafka_ts_ms"] / 1000.0 > sc.fault_end_s
+    ]
+    latencies = [
+        s["_kafka_ts_ms"] / 1000.0 - sc.sent_s[s["source_event_id"]]
+        for s in buy_scores
+        if sc.sent_s.get(s["source_event_id"], 0.0) >= sc.fault_start_s
+    ]
+    reasons: dict[str, int] = {}
+    for d in dead:
+        reasons[d["reason"]] = reasons.get(d["reason"], 0) + 1
+    result = RowResult(
+        fault=name,
+        offered=len(sc.events) + sc.offered_extra,
+        buys=len(buys),
+        scored=len(set(scored_ids) & buys),
+        dead_lettered=len(dead),
+        duplicates=len(scored_ids) - len(set(scored_ids)),
+        lost=len(buys - set(scored_ids) - dead_ids),
+        features_equal_pct=round(100.0 * equal / compared, 3) if compared else 0.0,
+        recover_s=round(min(after) - sc.fault_end_s, 3) if after else None,
+        peak_latency_s=round(max(latencies), 3) if latencies else 0.0,
+    )
+    result.notes["dead_letter_reasons"] = reasons
+    result.notes["unexpected_scores"] = sorted(set(scored_ids) - buys)[:20]
+    result.notes["unexpected_score_count"] = len(set(scored_ids) - buys)
+    result.notes["backlog_drained_s"] = _backlog_drained_s(sc, buy_scores)
+    result.notes["good_rate_ratio"] = _good_rate_ratio(sc, buy_scores)
+    return result
+
+
+def _backlog_drained_s(sc: Scenario, buy_scores: list[dict[str, Any]]) -> float | None:
+    """Fault undone -> every buy sent before that scored (what was in flight came out)."""
+    before = [
+        s["_kafka_ts_ms"] / 1000.0
+        for s in buy_scores
+        if 0.0 < sc.sent_s.get(s["source_event_id"], 0.0) <= sc.fault_end_s
+    ]
+    return round(max(0.0, max(before) - sc.fault_end_s), 3) if before else None
+
+
+def _good_rate_ratio(sc: Scenario, buy_scores: list[dict[str, Any]]) -> float | None:
+    """Good buys scored while the fault lasted over good buys offered meanwhile (the market's
+    own rate varies, so the offered count is the yardstick; a worker keeping up holds ~1)."""
+    if sc.fault_end_s - sc.fault_start_s <= 1.0:
+        return None
+    buys = {s["source_event_id"] for s in buy_scores}
+    offered = sum(
+        1 for i, t in sc.sent_s.items() if sc.fault_start_s <= t < sc.fault_end_s and i in buys
+    )
+    published = {
+        s["source_event_id"]
+        for s in buy_scores
+        if sc.fault_start_s <= s["_kafka_ts_ms"] / 1000.0 < sc.fault_end_s
+    }
+    return round(len(published) / offered, 3) if offered else None

@@ -1,0 +1,123 @@
+"""The fault matrix in CI form: every row of ``make faults`` with short durations, on the
+session's Apache Kafka (the broker rows pause and restart it, then leave it answering)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.devtools.faults import ROWS, Durations, RowResult, run_row
+from streams.devtools.faults.rows import MALFORMED, POISON_REASONS
+from streams.devtools.harness import replay_features, sim_events
+from streams.devtools.local.kafka import KafkaBroker
+from tests.conftest import SettingsFor
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SHORT = Durations(feed_s=12.0, broker_pause_s=6.0, poison_messages=600, drain_timeout_s=150.0)
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], Any]:
+    events = sim_events(seed=16, hours=0.5, launch_rate_per_day=1500)
+    return events, replay_features(events, tmp_path_factory.mktemp("replay"))
+
+
+def _row(
+    name: str,
+    kafka_broker: KafkaBroker,
+    settings_for: SettingsFor,
+    tmp_path: Path,
+    market: tuple[list[dict[str, Any]], Any],
+) -> RowResult:
+    fault, workers = ROWS[name]
+    events, expected = market
+    settings = settings_for(kafka_broker.bootstrap, models_dir=tmp_path / "models")
+    result = run_row(name, fault, settings=settings, broker=kafka_broker, events=events,
+                     expected_features=expected, work_dir=tmp_path, durations=SHORT,
+                     workers=workers)  # fmt: skip
+    print(f"\n[faults] {result}")
+    return result
+
+
+def _assert_nothing_lost(result: RowResult) -> None:
+    assert result.completed, result
+    assert result.lost == 0 and result.scored == result.buys, result
+    assert result.recover_s is not None, "no score after the fault was undone"
+
+
+@pytest.mark.parametrize(
+    "name", ["worker_sigkill_one_of_two", "worker_sigkill_only_worker", "broker_unreachable"]
+)
+def test_fault_loses_nothing_and_keeps_features_exact(
+    name: str,
+    kafka_broker: KafkaBroker,
+    settings_for: SettingsFor,
+    tmp_path: Path,
+    market: tuple[list[dict[str, Any]], Any],
+) -> None:
+    result = _row(name, kafka_broker, settings_for, tmp_path, market)
+    _assert_nothing_lost(result)
+    assert result.notes["unexpected_score_count"] == 0 and result.dead_lettered == 0
+    assert result.features_equal_pct == 100.0, result  # a restarted worker rebuilds exactly
+
+
+def test_broker_restart_loses_nothing(
+    kafka_broker: KafkaBroker,
+    settings_for: SettingsFor,
+    tmp_path: Path,
+    market: tuple[list[dict[str, Any]], Any],
+) -> None:
+    """Every buy scored once or more; feature parity after a restart is measured, not held
+    (one run served 38% of vectors equal to the replay: README, fault matrix)."""
+    result = _row("broker_restart", kafka_broker, settings_for, tmp_path, market)
+    _assert_nothing_lost(result)
+    assert result.notes["unexpected_score_count"] == 0 and result.dead_lettered == 0
+    assert kafka_broker.pid is not None  # left running for the rest of the session
+
+
+def test_poison_flood_is_dead_lettered_and_good_rate_held(
+    kafka_broker: KafkaBroker,
+    settings_for: SettingsFor,
+    tmp_path: Path,
+    market: tuple[list[dict[str, Any]], Any],
+) -> None:
+    result = _row("poison_flood", kafka_broker, settings_for, tmp_path, market)
+    _assert_nothing_lost(result)
+    sent = result.notes["poison_sent"]
+    reasons = result.notes["dead_letter_reasons"]
+    assert sorted(reasons) == sorted(POISON_REASONS[k] for k in MALFORMED)
+    for kind in MALFORMED:
+        assert reasons[POISON_REASONS[kind]] == sent[kind], (kind, reasons)  # each exactly once
+    assert result.dead_lettered == sum(sent.values())
+    assert result.duplicates == 0 and result.features_equal_pct == 100.0, result
+    ratio = result.notes["good_rate_ratio"]
+    assert ratio is not None and ratio >= 0.8, ratio
+
+
+@pytest.fixture(scope="module")
+def replayed_row(
+    kafka_broker: KafkaBroker,
+    settings_for: SettingsFor,
+    tmp_path_factory: pytest.TempPathFactory,
+    market: tuple[list[dict[str, Any]], Any],
+) -> RowResult:
+    tmp = tmp_path_factory.mktemp("replayed")
+    return _row("duplicate_and_future_events", kafka_broker, settings_for, tmp, market)
+
+
+def test_replayed_and_future_buys_lose_nothing(replayed_row: RowResult) -> None:
+    _assert_nothing_lost(replayed_row)
+    assert replayed_row.dead_lettered == 0  # well-formed: nothing to dead-letter
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by the matrix: a good buy sent twice is applied and scored twice, and a buy "
+    "10 minutes ahead of the market is accepted and scored (no event_id dedup, no future bound)",
+)
+def test_replayed_and_future_buys_do_not_count(replayed_row: RowResult) -> None:
+    assert replayed_row.duplicates == 0, "a replayed event_id was scored twice"
+    assert replayed_row.notes["unexpected_score_count"] == 0, "future-ts buys were scored"
