@@ -46,7 +46,8 @@ def render_markdown(rows: Sequence[RowResult], untested: Mapping[str, str]) -> s
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
     notes = [f"- `{r.fault}`: {_short_notes(r)}" for r in rows if _short_notes(r)]
     lines += ["", *notes] if notes else []
-    lines += ["", "Not tested:", *(f"- `{name}`: {why}" for name, why in untested.items())]
+    if untested:
+        lines += ["", "Not tested:", *(f"- `{name}`: {why}" for name, why in untested.items())]
     return "\n".join(lines) + "\n"
 
 
