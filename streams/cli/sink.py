@@ -25,6 +25,8 @@ def sink(
                                      help="Flush a batch this many seconds after its first message"),
     metrics_port: int = typer.Option(0, "--metrics-port", envvar="ALPHASTREAM_SINK_METRICS_PORT",
                                      show_envvar=True, help="Serve Prometheus metrics on this port (0: off)"),
+    metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr", envvar="ALPHASTREAM_SINK_METRICS_ADDR",
+                                     show_envvar=True, help="Address the metrics server binds (0.0.0.0 in a container)"),
 ) -> None:  # fmt: skip
     """Run the sink until Ctrl-C / SIGTERM (at-least-once: offsets commit after each stored batch)."""
     settings = settings_of(ctx, kafka_bootstrap=bootstrap, clickhouse_dsn=dsn)
@@ -32,5 +34,5 @@ def sink(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr=metrics_addr)
     run(settings, stop, SinkConfig(max_rows=max_rows, max_wait_s=max_wait_s))
