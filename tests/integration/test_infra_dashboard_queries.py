@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry
 
 from streams.app.core import Inbound, StreamCore, TopicNames
-from streams.app.harness import sim_events
+from streams.app.harness import input_topic, sim_events
 from streams.app.metrics import WorkerMetrics
 from streams.events import TARGETS, InputEvent, decode_input
 from streams.features import GENESIS_NAMES, STANDARD_NAMES, FeatureEngine
@@ -30,10 +30,10 @@ from streams.store.endpoint import READONLY
 from streams.store.metrics import SinkMetrics
 from streams.testing import Curve, canonical, make_buy, make_genesis
 from tests.grafana import CLICKHOUSE_TYPE, Query, dashboards, queries, render_sql, variables
+from training.export import deploy_pair
 
 pytestmark = pytest.mark.integration
 TOPICS = TopicNames()
-TOPIC_OF = {"token_genesis": TOPICS.genesis, "wallet_buy": TOPICS.buys, "wallet_sell": TOPICS.sells}
 
 # The columns each panel's query must return: Grafana maps them by name (time = the x axis).
 EXPECTED_COLUMNS = {
@@ -75,8 +75,6 @@ def _graduating_token(start_ms: int) -> list[InputEvent]:
 
 
 def _deploy_models(models_dir: Path) -> None:
-    from training.export import deploy_pair
-
     for family, names in (("standard", STANDARD_NAMES), ("genesis", GENESIS_NAMES)):
         for i, target in enumerate(TARGETS):
             pair = synthetic_pair(names, family=family, target=target, seed=i)
@@ -93,7 +91,7 @@ def _stream_records(events: list[InputEvent], models_dir: Path) -> list[tuple[st
     )
     by_tp: dict[tuple[str, int], list[InputEvent]] = {}
     for event in events:
-        by_tp.setdefault((TOPIC_OF[event.type], 0), []).append(event)
+        by_tp.setdefault((input_topic(TOPICS, event.type), 0), []).append(event)
     tps = list(by_tp)
     core.rebuild(
         {tp: (0, len(evs)) for tp, evs in by_tp.items()}, tps, dict.fromkeys(tps, 0), now=0.0
@@ -102,7 +100,7 @@ def _stream_records(events: list[InputEvent], models_dir: Path) -> list[tuple[st
     records: list[tuple[str, bytes]] = []
     now = 10.0  # past every source's registration grace
     for event in events:
-        tp = (TOPIC_OF[event.type], 0)
+        tp = (input_topic(TOPICS, event.type), 0)
         offset, offsets[tp] = offsets[tp], offsets[tp] + 1
         core.accept(Inbound(tp, offset, event, event.mint.encode(), b"{}", None, []), now)
         records.extend((topic, value) for topic, _, value in core.step(now).records)
