@@ -38,6 +38,7 @@ TOPICS = TopicNames()
 # The columns each panel's query must return: Grafana maps them by name (time = the x axis).
 EXPECTED_COLUMNS = {
     ("sink", "Rows stored per minute"): ["time", "table", "rows"],
+    ("worker", "Duplicate deliveries in the store"): ["time", "duplicate_signals"],
     ("market", "Hourly hit rate against mean predicted probability"): ["time", "hit_rate", "mean_p"],
     ("market", "Calibration by decile"): ["decile", "signals", "mean_p", "hit_rate"],
     ("market", "Signals per hour by scorer"): ["time", "source", "signals"],
@@ -128,6 +129,7 @@ def loaded(chdb_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         if topic in (TOPICS.signals, TOPICS.outcomes)
     ]
     assert not writer.process(messages), "the sink dead-lettered stream output"
+    assert not writer.process(messages[:50]), "re-delivered"  # at-least-once: a redelivery
     refresh_summaries(client)
     span = client.query(
         "SELECT toUnixTimestamp64Milli(min(ts)), toUnixTimestamp64Milli(max(ts)) FROM signals"
