@@ -7,7 +7,8 @@
   Supported (anything else starting with ``$__`` raises, so a new macro cannot slip through):
 
   ==============================  =========================================================
-  ``$__timeFilter(col)``          ``col >= toDateTime(FROM_S) AND col <= toDateTime(TO_S)``
+  ``$__timeFilter(col)``          ``col >= toDateTime(FROM_S) AND col <= toDateTime(TO_S)`` (seconds
+                                  rounded outward so the range keeps its last millisecond)
   ``$__timeFilter_ms(col)``       the same with ``fromUnixTimestamp64Milli(FROM_MS / TO_MS)``
   ``$__fromTime`` / ``$__toTime``  ``toDateTime(FROM_S)`` / ``toDateTime(TO_S)``
   ``$__fromTime_ms`` / ``_ms``     ``fromUnixTimestamp64Milli(FROM_MS)`` / ``(TO_MS)``
