@@ -17,12 +17,13 @@ from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry
 
 from streams.app.core import Inbound, StreamCore, TopicNames
-from streams.app.harness import input_topic, sim_events
 from streams.app.metrics import WorkerMetrics
+from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
+from streams.devtools.harness import input_topic, sim_events
+from streams.devtools.synthetic.models import synthetic_pair
 from streams.events import TARGETS, InputEvent, decode_input
-from streams.features import GENESIS_NAMES, STANDARD_NAMES, FeatureEngine
+from streams.features.engine import FeatureEngine
 from streams.scoring import ModelRegistry, Scorer
-from streams.scoring.synthetic import synthetic_pair
 from streams.store import connect, migrate, refresh_summaries
 from streams.store.batch import BatchWriter, RawMessage
 from streams.store.clickhouse import ClickHouseStore

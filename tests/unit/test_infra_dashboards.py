@@ -10,8 +10,8 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from streams.app.metrics import WorkerMetrics
+from streams.contracts.features import STANDARD_NAMES
 from streams.events import TARGETS
-from streams.features import STANDARD_NAMES
 from streams.store.metrics import SinkMetrics
 from tests.grafana import (
     CLICKHOUSE_TYPE,
