@@ -188,9 +188,21 @@ def test_prometheus_scrapes_the_metric_ports_the_services_serve() -> None:
         assert target == "127.0.0.1:9090", f"{target} is no compose service's metrics port"
     assert SERVICES["sink"]["environment"]["ALPHASTREAM_SINK_METRICS_ADDR"] == "0.0.0.0"
     for name, port in _metrics_ports().items():
-        probe = " ".join(SERVICES[name]["healthcheck"]["test"])
-        assert f":{port}/" in probe, f"{name}'s healthcheck does not probe its metrics port"
         assert f"127.0.0.1:{port}:{port}" in SERVICES[name]["ports"]
+    sink_probe = " ".join(SERVICES["sink"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{_metrics_ports()['sink']}/metrics" in sink_probe
+
+
+def _http_port() -> int:
+    return int(SERVICES["worker"]["environment"]["ALPHASTREAM_HTTP_PORT"])
+
+
+def test_the_worker_is_healthy_when_its_http_surface_says_ready() -> None:
+    env = SERVICES["worker"]["environment"]
+    assert env["ALPHASTREAM_HTTP_HOST"] == "0.0.0.0"
+    probe = " ".join(SERVICES["worker"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{_http_port()}/ready" in probe
+    assert f"127.0.0.1:{_http_port()}:{_http_port()}" in SERVICES["worker"]["ports"]
     mount = next(v for v in SERVICES["prometheus"]["volumes"] if v.startswith("./prometheus.yml:"))
     assert mount.split(":")[1] == "/etc/prometheus/prometheus.yml"
 
@@ -252,9 +264,8 @@ def test_dockerfile_is_multi_stage_non_root_and_installs_the_wheel() -> None:
     install = " ".join(s.value[0] for s in runtime if s.cmd == "RUN")
     assert "pip install" in install and ".whl" in install and "-e " not in install
     assert [s for s in steps if s.cmd == "ENTRYPOINT"][-1].value == ("alphastream",)
-    assert {int(p) for s in runtime if s.cmd == "EXPOSE" for p in s.value} == set(
-        _metrics_ports().values()
-    )
+    exposed = {int(p) for s in runtime if s.cmd == "EXPOSE" for p in s.value}
+    assert exposed == {*_metrics_ports().values(), _http_port()}
     build_steps = " ".join(s.value[0] for s in steps[: len(steps) - len(runtime)] if s.cmd == "RUN")
     assert "pip wheel" in build_steps
 
