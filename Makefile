@@ -37,6 +37,7 @@ bench: setup kafka-jars ## Benchmarks: feature engine, scoring kernel, ClickHous
 	$(BIN)/alphastream bench engine
 	$(BIN)/alphastream bench scoring
 	$(BIN)/alphastream bench sink
+	$(BIN)/alphastream bench feeds
 	$(BIN)/alphastream bench e2e --workers 1,2 --repeat 2 --rate 300
 
 lint: setup ## ruff + mypy --disallow-untyped-defs

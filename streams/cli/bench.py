@@ -311,3 +311,32 @@ def state(
         f"{r.delta_ms:,.0f} ms for {r.delta_mb:,.1f} MB vs {r.full_ms:,.0f} ms for {r.full_mb:,.1f} MB",
     )
     Console().print(table)
+
+
+@bench_app.command("feeds")
+def feeds(
+    repeat: Annotated[
+        int,
+        typer.Option("--repeat", envvar="ALPHASTREAM_BENCH_REPEAT", show_envvar=True,
+                     help="Passes over each real-feed capture"),
+    ] = 20,
+) -> None:  # fmt: skip
+    """Real-feed decoders: frames/s and µs per frame on the logsSubscribe and PumpPortal
+    captures (decode only: no socket, no producer)."""
+    from streams.ingest.bench import CAPTURES, bench_decoder, load_capture
+    from streams.ingest.frames import FrameDecoder
+    from streams.ingest.pumpportal import PumpPortalDecoder
+    from streams.ingest.solana_logs import SolanaLogsDecoder
+
+    runs: list[tuple[FrameDecoder, Path]] = [
+        (SolanaLogsDecoder(), CAPTURES / "helius" / "logs_subscribe_pumpfun.jsonl"),
+        (PumpPortalDecoder(), CAPTURES / "pumpportal" / "session1.jsonl"),
+    ]
+    table = Table("source", "frames", "events / skipped / dead", "frames/s", "µs per frame")
+    for decoder, capture in runs:
+        r = bench_decoder(decoder, load_capture(capture), repeat)
+        table.add_row(
+            r.source, f"{r.frames:,}", f"{r.events:,} / {r.skipped:,} / {r.dead:,}",
+            f"{r.frames_per_s:,.0f}", f"{r.us_per_frame:,.1f}",
+        )  # fmt: skip
+    Console().print(table)
