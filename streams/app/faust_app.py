@@ -91,10 +91,9 @@ class WorkerOptions:
     """Runtime knobs that are not part of the shared ``Settings``."""
 
     topics: TopicNames = field(default_factory=TopicNames)
-    idle_s: float = 0.25  # re-sequencer: a quiet, caught-up partition stops holding after this
-    # with fresh marks: an event is released once it is settle_s old, the cross-partition
-    # out-of-order window tolerated from producers (librdkafka's default linger.ms is 5)
-    settle_s: float = 0.05
+    # re-sequencer grace and settle window; their defaults (and meaning) live in ``Settings``
+    idle_s: float = Settings.model_fields["idle_s"].default
+    settle_s: float = Settings.model_fields["settle_s"].default
     max_buffer: int = 200_000  # re-sequencer bound (events)
     tick_s: float = 0.05  # how often the watermark is re-checked without new input
     backlog_gather_s: float = 0.002  # pause between steps while some partition is behind
@@ -238,6 +237,7 @@ class StreamWorker:
         self._delta_mints = 0
         self._stale_keys: set[str] = set()
         metrics.set_models(registry.versions())
+        metrics.models_rejected.set(len(registry.rejections))
 
     # --- rebalance ----------------------------------------------------------------------------
 
@@ -861,6 +861,7 @@ class StreamWorker:
     def reload_models(self) -> None:
         if self.registry.maybe_reload(time.time()):
             self.metrics.set_models(self.registry.versions())
+            self.metrics.models_rejected.set(len(self.registry.rejections))
 
     async def stop(self) -> None:
         self._stopping = True  # no step runs after this: the final checkpoint is consistent

@@ -89,6 +89,12 @@ class WorkerMetrics:
             registry=r,
         )
 
+        self.models_rejected = Gauge(
+            "alphastream_models_rejected",
+            "Model pairs in the models dir rejected by the last scan (the previous version serves)",
+            registry=r,
+        )
+
     def set_models(self, versions: dict[str, dict[str, str]]) -> None:
         self.model_version.clear()
         for family, targets in versions.items():
