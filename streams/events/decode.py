@@ -11,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from streams.events.models import INPUT_TYPES, SCHEMA_VERSION, DeadLetter, InputEvent
+from streams.resources import schema_dir
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "events"
+SCHEMA_DIR = schema_dir("events")  # the JSON Schema files, shipped as package data
 DEFAULT_MAX_BYTES = 64 * 1024
 
 Problem = tuple[str, str]  # (reason code, message)
