@@ -58,6 +58,7 @@ def _cli(blocked: list[str], *args: str) -> subprocess.CompletedProcess[str]:
     return _python("from streams.cli import main; main()", blocked, *args)
 
 
+@pytest.mark.slow  # a fresh interpreter per check
 def test_runtime_imports_without_optional_packages() -> None:
     blocked = [m for m in OPTIONAL if m != "training"]  # scoring still reads training.metadata
     code = "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in RUNTIME)
@@ -65,6 +66,7 @@ def test_runtime_imports_without_optional_packages() -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow  # a fresh interpreter per check
 def test_help_lists_every_command_without_extras() -> None:
     done = _cli(sorted(MODULE_EXTRA), "--help")
     assert done.returncode == 0, done.stderr
@@ -72,6 +74,7 @@ def test_help_lists_every_command_without_extras() -> None:
         assert command in done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "blocked", "extra"),
     [
