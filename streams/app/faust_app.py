@@ -246,6 +246,7 @@ class StreamWorker:
         inputs = set(self.topics.inputs)
         mine = {(tp.topic, tp.partition) for tp in assigned if tp.topic in inputs}
         self.ready.clear()
+        self.metrics.planned.set(0)
         if self._plan_task is not None and not self._plan_task.done():
             self._plan_task.cancel()
         self._plan_task = asyncio.ensure_future(self._replan(mine))
@@ -315,6 +316,7 @@ class StreamWorker:
                 len(revoked),
                 len(self.warming),
             )
+        self.metrics.planned.set(1)
         await self._check_warm(set())
 
     async def _restore(
