@@ -1,7 +1,6 @@
 """Event contracts: typed models generated-in-step with ``schemas/events`` and a fast decoder."""
 
-from streams.events.decode import DecodeError, decode_input, decode_many, encode
-from streams.events.models import (
+from streams.contracts.events import (
     INPUT_TYPES,
     TARGETS,
     Buy,
@@ -12,8 +11,10 @@ from streams.events.models import (
     Score,
     Sell,
     Signal,
+    TokenMigrated,
     Trade,
 )
+from streams.events.decode import DecodeError, IgnoredFields, decode_input, decode_many, encode
 
 __all__ = [
     "INPUT_TYPES",
@@ -22,11 +23,13 @@ __all__ = [
     "DeadLetter",
     "DecodeError",
     "Genesis",
+    "IgnoredFields",
     "InputEvent",
     "Outcome",
     "Score",
     "Sell",
     "Signal",
+    "TokenMigrated",
     "Trade",
     "decode_input",
     "decode_many",

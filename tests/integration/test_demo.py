@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.local.process import pid_alive
+from streams.devtools.local.process import pid_alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

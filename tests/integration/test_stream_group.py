@@ -17,7 +17,7 @@ import pytest
 
 from streams.app import TopicNames, launch_worker
 from streams.app.admin import create_prefixed_topics
-from streams.app.harness import (
+from streams.devtools.harness import (
     Collector,
     feature_agreement,
     new_producer,
@@ -26,7 +26,7 @@ from streams.app.harness import (
     sim_events,
     wait_group_settled,
 )
-from streams.local.process import free_port
+from streams.devtools.local.process import free_port
 from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.worker_procs import metric, wait_planned

@@ -10,8 +10,8 @@ import urllib.request
 from pathlib import Path
 
 from streams.app import launch_worker
-from streams.app.harness import wait_group_settled
-from streams.local.process import free_port
+from streams.devtools.harness import wait_group_settled
+from streams.devtools.local.process import free_port
 from streams.settings import Settings
 
 
