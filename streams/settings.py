@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9464, ge=0, description="Worker Prometheus metrics port (0: off)")
     web: bool = Field(False, description="Start faust's web server in the worker")
     web_port: int = Field(6066, ge=1, description="Port of faust's web server (with WEB)")
+    http_port: int = Field(
+        0,
+        ge=0,
+        description="Serve /scores/{mint}, /healthz, /ready, /metrics and /board on this port (0: off)",
+    )
+    http_host: str = Field(
+        "127.0.0.1", description="Address the worker's HTTP server binds (0.0.0.0 in a container)"
+    )
     topic_prefix: str = Field(
         "", description="Prefix of every topic name (isolated runs on a shared broker)"
     )

@@ -21,6 +21,8 @@ def worker(
     metrics_port: int | None = setting_option("metrics_port", "--metrics-port"),
     web: bool | None = setting_option("web", "--web/--no-web"),
     web_port: int | None = setting_option("web_port", "--web-port"),
+    http_port: int | None = setting_option("http_port", "--http-port"),
+    http_host: str | None = setting_option("http_host", "--http-host"),
     topic_prefix: str | None = setting_option("topic_prefix", "--topic-prefix"),
     idle_s: float | None = setting_option("idle_s", "--idle-s"),
     settle_s: float | None = setting_option("settle_s", "--settle-s"),
@@ -46,6 +48,8 @@ def worker(
         metrics_port=metrics_port,
         web=web,
         web_port=web_port,
+        http_port=http_port,
+        http_host=http_host,
         topic_prefix=topic_prefix,
         idle_s=idle_s,
         settle_s=settle_s,
@@ -57,6 +61,8 @@ def worker(
         settle_s=settings.settle_s,
         web=settings.web,
         web_port=settings.web_port,
+        http_port=settings.http_port or None,
+        http_host=settings.http_host,
     )
     metrics = WorkerMetrics()
     if settings.metrics_port:

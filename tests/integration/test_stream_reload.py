@@ -104,7 +104,7 @@ def test_hot_reload_live(
         label = f"{first.metadata.model_id}@{first.metadata.version}"
         serving = {"family": "standard", "target": "reach_2x_1h", "model": label}
         assert collector.wait_for(
-            lambda: running.sample("alphastream_model_loaded", serving) == 1, 60
+            lambda: running.sample("alphastream_model_info", serving) == 1, 60
         )
         after = feed_and_wait(phases[1])
         assert {s["models"].get("reach_2x_1h") for s in after} == {label}
