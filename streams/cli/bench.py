@@ -324,7 +324,7 @@ def feeds(
 ) -> None:  # fmt: skip
     """Real-feed decoders: frames/s and µs per frame on the logsSubscribe and PumpPortal
     captures (decode only: no socket, no producer)."""
-    from streams.ingest.bench import CAPTURES, bench_decoder, load_capture
+    from streams.devtools.bench.feeds import CAPTURES, bench_decoder, load_capture
     from streams.ingest.frames import FrameDecoder
     from streams.ingest.pumpportal import PumpPortalDecoder
     from streams.ingest.solana_logs import SolanaLogsDecoder
