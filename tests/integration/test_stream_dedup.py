@@ -49,7 +49,9 @@ def test_a_buy_produced_twice_is_scored_once_and_counted_once(
     produced.insert(_copy_position(events, original, 20_000), twice)  # 20 s later, new offset
     n_migrated = sum(e["type"] == "token_migrated" for e in events)
     assert n_migrated > 0, "the market should graduate at least one token"
-    produce_events(new_producer(settings), topics, produced, in_order=True)
+    producer = new_producer(settings)
+    produce_events(producer, topics, produced, in_order=True)
+    del producer  # delivered (in_order flushes each): no client left retrying a stopped broker
 
     buy_ids = {e["event_id"] for e in events if e["type"] == "wallet_buy"}
     metrics = WorkerMetrics()
