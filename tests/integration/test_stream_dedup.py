@@ -14,9 +14,9 @@ import pytest
 from streams.app import TopicNames, WorkerOptions, run_worker
 from streams.app.admin import create_prefixed_topics
 from streams.app.faust_app import StreamWorker
-from streams.app.harness import Collector, new_producer, produce_events, sim_events
 from streams.app.metrics import WorkerMetrics
-from streams.features import FeatureEngine
+from streams.devtools.harness import Collector, new_producer, produce_events, sim_events
+from streams.features.engine import FeatureEngine
 from tests.conftest import SettingsFor, unique_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

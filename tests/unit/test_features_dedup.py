@@ -12,10 +12,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.events.models import InputEvent
-from streams.features import EngineConfig, EngineOutput, EngineState, FeatureEngine
-from streams.features.registry import MINUTE_MS
+from streams.contracts.events import InputEvent
+from streams.contracts.features import MINUTE_MS
+from streams.features.engine import EngineConfig, EngineOutput, FeatureEngine
 from streams.features.rocks import RocksState
+from streams.features.state import EngineState
 from streams.testing import Curve, make_buy, make_genesis, random_market
 
 WINDOW_MS = EngineConfig().dedup_window_ms
@@ -162,7 +163,7 @@ def test_rocks_backend_carries_seen_through_a_commit_and_a_reopen(tmp_path: Path
 
 
 def test_null_name_and_symbol_are_unknown_not_empty() -> None:
-    from streams.features.registry import GENESIS_NAMES
+    from streams.contracts.features import GENESIS_NAMES
 
     start = 1_767_225_600_000
     rows = {}

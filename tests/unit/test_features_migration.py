@@ -7,10 +7,10 @@ import dataclasses
 
 import numpy as np
 
+from streams.contracts.events import InputEvent
+from streams.contracts.features import HOUR_MS, STANDARD_NAMES
 from streams.events import TokenMigrated
-from streams.events.models import InputEvent
-from streams.features import EngineOutput, FeatureEngine
-from streams.features.registry import HOUR_MS, STANDARD_NAMES
+from streams.features.engine import EngineOutput, FeatureEngine
 from streams.testing import Curve, make_buy, make_genesis, make_sell, next_event_id
 
 T0 = 1_767_225_600_000
