@@ -155,7 +155,7 @@ class StreamCore:
         metrics: WorkerMetrics,
         topics: TopicNames | None = None,
         *,
-        idle_s: float = 0.25,
+        idle_s: float,  # the worker passes Settings.idle_s; no second default here
         settle_s: float = 0.0,
         marks_exact: bool = True,
         max_buffer: int = 200_000,

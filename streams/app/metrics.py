@@ -116,6 +116,17 @@ class WorkerMetrics:
             registry=r,
         )
 
+        self.planned = Gauge(
+            "alphastream_assignment_planned",
+            "1 once the engine is built, restored or re-planned for the latest partition "
+            "assignment; 0 from an assignment until then (a readiness signal for rebalances)",
+            registry=r,
+        )
+        self.models_rejected = Gauge(
+            "alphastream_models_rejected",
+            "Model pairs in the models dir rejected by the last scan (the previous version serves)",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "alphastream_consumer_lag_messages",
             "Input messages of an owned partition not yet through the engine (high-water minus "
