@@ -27,8 +27,8 @@ demo: setup ## The main job: embedded broker + chdb, simulated market, scoring, 
 test: setup kafka-jars ## All tests: unit, property and integration (real Kafka, tansu, chdb)
 	$(BIN)/pytest tests
 
-test-unit: setup ## Unit and property tests only (no servers)
-	$(BIN)/pytest tests/unit
+test-unit: setup ## Unit and property tests only (no servers, no tests marked slow)
+	$(BIN)/pytest tests/unit -m "not slow"
 
 test-integration: setup kafka-jars ## Integration tests against real Apache Kafka, tansu and chdb
 	$(BIN)/pytest tests/integration
@@ -39,6 +39,7 @@ bench: setup kafka-jars ## Benchmarks: feature engine, scoring kernel, ClickHous
 	$(BIN)/alphastream bench sink
 	$(BIN)/alphastream bench feeds
 	$(BIN)/alphastream bench e2e --workers 1,2 --repeat 2 --rate 300
+	$(BIN)/alphastream bench lookup
 
 lint: setup ## ruff + mypy --disallow-untyped-defs
 	$(BIN)/ruff check streams training tests

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.cli import app
+from streams.cli.common import setting_option, settings_of
 
 bench_app = typer.Typer(help="Benchmarks (engine; more subcommands are added by other modules).")
 app.add_typer(bench_app, name="bench")
@@ -177,7 +178,6 @@ def e2e(
     import tempfile
     from contextlib import ExitStack
 
-    from streams.cli.common import settings_of
     from streams.devtools.bench.e2e import (
         E2EResult,
         deploy_synthetic_models,
@@ -252,8 +252,12 @@ def _print_e2e(console: Console, results: list[Any], ratios: dict[int, float]) -
     )
 
 
+_CACHE_ENTRIES = setting_option("state_cache_entries", "--cache-entries")
+
+
 @bench_app.command("state")
 def state(
+    ctx: typer.Context,
     hours: Annotated[
         float,
         typer.Option("--hours", envvar="ALPHASTREAM_BENCH_HOURS", show_envvar=True,
@@ -269,11 +273,7 @@ def state(
         typer.Option("--commit-every", envvar="ALPHASTREAM_BENCH_COMMIT_EVERY", show_envvar=True,
                      help="Events between two RocksDB commits (checkpoints)"),
     ] = 20_000,
-    cache_entries: Annotated[
-        int,
-        typer.Option("--cache-entries", envvar="ALPHASTREAM_STATE_CACHE_ENTRIES", show_envvar=True,
-                     help="Values kept deserialized per store after a commit"),
-    ] = 500_000,
+    cache_entries: int | None = _CACHE_ENTRIES,
     seed: Annotated[
         int, typer.Option("--seed", envvar="ALPHASTREAM_BENCH_SEED", show_envvar=True)
     ] = 1,
@@ -286,7 +286,8 @@ def state(
 
     payloads = simulated_payloads(hours, launch_rate, seed)
     events = sorted((decode_input(p) for p in payloads), key=lambda e: (e.ts, e.event_id))
-    r = run_state_bench(events, commit_every, cache_entries)
+    settings = settings_of(ctx, state_cache_entries=cache_entries)
+    r = run_state_bench(events, commit_every, settings.state_cache_entries)
     table = Table("metric", "value")
     table.add_row("events", f"{r.events:,}")
     table.add_row("engine events/s, memory", f"{r.memory_events_per_s:,.0f}")
@@ -339,4 +340,40 @@ def feeds(
             r.source, f"{r.frames:,}", f"{r.events:,} / {r.skipped:,} / {r.dead:,}",
             f"{r.frames_per_s:,.0f}", f"{r.us_per_frame:,.1f}",
         )  # fmt: skip
+    Console().print(table)
+
+
+@bench_app.command("lookup")
+def lookup(
+    requests: int = typer.Option(5000, "--requests", envvar="ALPHASTREAM_BENCH_LOOKUP_REQUESTS", show_envvar=True,
+                                 help="Timed requests (after a short warm-up)"),
+    concurrency: int = typer.Option(4, "--concurrency", envvar="ALPHASTREAM_BENCH_LOOKUP_CONCURRENCY",
+                                    show_envvar=True, help="Requests in flight at once"),
+    mints: int = typer.Option(50_000, "--mints", envvar="ALPHASTREAM_BENCH_LOOKUP_MINTS", show_envvar=True,
+                              help="Tokens held in the score view"),
+    update_rate: float = typer.Option(2000.0, "--update-rate", envvar="ALPHASTREAM_BENCH_LOOKUP_UPDATE_RATE",
+                                      show_envvar=True, help="Scores per second published into the view meanwhile"),
+) -> None:  # fmt: skip
+    """Latency of GET /scores/{mint} (p50/p99) from a local client against the worker's server."""
+    from streams.devtools.bench.lookup import run_lookup_bench
+
+    result = run_lookup_bench(requests, concurrency, mints, update_rate)
+    table = Table(title="GET /scores/{mint}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in (
+        ("requests / in flight", f"{result.requests:,} / {result.concurrency}"),
+        ("mints held / scores per s published", f"{result.mints:,} / {result.update_rate:,.0f}"),
+        ("round trip p50 ms", f"{result.p50_ms:.2f}"),
+        ("round trip p90 ms", f"{result.p90_ms:.2f}"),
+        ("round trip p99 ms", f"{result.p99_ms:.2f}"),
+        ("round trip max ms", f"{result.max_ms:.2f}"),
+        (
+            "inside the handler: p50 / p99 ms",
+            f"{result.server_p50_ms:.3f} / {result.server_p99_ms:.3f}",
+        ),
+        ("requests per s", f"{result.per_s:,.0f}"),
+        ("404s", f"{result.not_found}"),
+    ):
+        table.add_row(name, value)
     Console().print(table)
