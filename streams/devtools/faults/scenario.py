@@ -7,6 +7,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,9 @@ from streams.devtools.harness import (
     new_producer,
     produce_events,
     wait_group_settled,
-    wait_workers_planned,
 )
 from streams.devtools.local.kafka import KafkaBroker
+from streams.devtools.local.process import free_port
 from streams.settings import Settings
 
 
@@ -64,6 +65,7 @@ class Scenario:
     durations: Durations
     events: list[dict[str, Any]]
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    metrics_ports: list[int] = field(default_factory=list)
     sent_s: dict[str, float] = field(default_factory=dict)
     fault_start_s: float = 0.0
     fault_end_s: float = 0.0
@@ -74,8 +76,12 @@ class Scenario:
     def launch(self) -> subprocess.Popen[bytes]:
         """One more worker of the group (not waited on)."""
         log = self.work_dir / f"worker{len(self.procs)}.log"
-        proc = launch_worker(self.settings, topic_prefix=self.prefix, log_path=log)
+        port = free_port()
+        proc = launch_worker(
+            self.settings, topic_prefix=self.prefix, log_path=log, metrics_port=port
+        )
         self.procs.append(proc)
+        self.metrics_ports.append(port)
         return proc
 
 
@@ -86,9 +92,31 @@ def _start_group(sc: Scenario, workers: int) -> None:
     for _ in range(workers):
         sc.launch()
     settled = wait_group_settled(sc.settings, sc.settings.app_id, workers, timeout_s=120)
-    if not (settled and wait_workers_planned(sc.work_dir.glob("worker*.log"), timeout_s=90)):
+    if not (settled and _wait_planned(sc.metrics_ports, timeout_s=90)):
         _stop_all(sc.procs)
         raise RuntimeError(f"worker group did not settle; logs in {sc.work_dir}")
+
+
+def _wait_planned(ports: list[int], timeout_s: float) -> bool:
+    """Until every worker's ``alphastream_assignment_planned`` gauge reads 1 (its engine is
+    built or re-planned for its latest assignment: more than the broker's view of the group)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(_gauge(port, "alphastream_assignment_planned") == 1.0 for port in ports):
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def _gauge(port: int, name: str) -> float:
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    except OSError:  # the worker is still starting its metrics server
+        return 0.0
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def _stop_all(procs: list[subprocess.Popen[bytes]]) -> list[int | None]:
