@@ -63,6 +63,9 @@ class ModelReference:
     pr_auc: float | None = None
     # Rows of the test slice the bins and expectations were measured on (None: treat as exact).
     sample_size: int | None = None
+    # A veto model (e.g. is_dead_soon) guards against an event: missing it costs more than a
+    # false alarm, so under-predicting its event is judged more strictly (see verdict.py).
+    veto: bool = False
 
     def top_decile_cut(self) -> float | None:
         if self.top_decile_threshold is not None:

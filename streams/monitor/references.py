@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.monitor.metrics import ModelReference
+from streams.monitor.verdict import VETO_TARGETS
 from training.evaluate import SCORE_KEY
 from training.metadata import ModelMetadata, read_metadata, stem_of_metadata_file
 
@@ -31,6 +32,7 @@ def reference_of(metadata: ModelMetadata) -> ModelReference:
         base_rate=metadata.base_rate,
         pr_auc=metadata.pr_auc,
         sample_size=_test_rows(extras.get("splits")),
+        veto=metadata.target in VETO_TARGETS,
     )
 
 
