@@ -27,8 +27,8 @@ demo: setup ## The main job: embedded broker + chdb, simulated market, scoring, 
 test: setup kafka-jars ## All tests: unit, property and integration (real Kafka, tansu, chdb)
 	$(BIN)/pytest tests
 
-test-unit: setup ## Unit and property tests only (no servers)
-	$(BIN)/pytest tests/unit
+test-unit: setup ## Unit and property tests only (no servers, no tests marked slow)
+	$(BIN)/pytest tests/unit -m "not slow"
 
 test-integration: setup kafka-jars ## Integration tests against real Apache Kafka, tansu and chdb
 	$(BIN)/pytest tests/integration
@@ -37,7 +37,9 @@ bench: setup kafka-jars ## Benchmarks: feature engine, scoring kernel, ClickHous
 	$(BIN)/alphastream bench engine
 	$(BIN)/alphastream bench scoring
 	$(BIN)/alphastream bench sink
+	$(BIN)/alphastream bench feeds
 	$(BIN)/alphastream bench e2e --workers 1,2 --repeat 2 --rate 300
+	$(BIN)/alphastream bench lookup
 
 lint: setup ## ruff + mypy --disallow-untyped-defs
 	$(BIN)/ruff check streams training tests
@@ -45,10 +47,10 @@ lint: setup ## ruff + mypy --disallow-untyped-defs
 	$(BIN)/mypy
 
 kafka-up: setup kafka-jars ## Start a single-node KRaft Apache Kafka on 127.0.0.1:9092 (background)
-	$(BIN)/python -m streams.local.kafka up
+	$(BIN)/python -m streams.devtools.local.kafka up
 
 kafka-down: ## Stop the broker started by kafka-up
-	$(BIN)/python -m streams.local.kafka down
+	$(BIN)/python -m streams.devtools.local.kafka down
 
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

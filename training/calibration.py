@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streams.metrics import Reliability, brier, reliability
+from streams.scoring.calibration import platt
 
 __all__ = ["PlattFit", "Reliability", "brier", "calibrate", "fit_platt", "reliability"]
 
@@ -64,8 +65,6 @@ def _penalized_loss(design: np.ndarray, t: np.ndarray, theta: np.ndarray, ridge:
 
 def calibrate(raw: np.ndarray, fit: PlattFit) -> np.ndarray:
     """The serving formula, imported from the scorer."""
-    from streams.scoring import platt
-
     return np.asarray(platt(np.asarray(raw, dtype=np.float64), fit.a, fit.b), dtype=np.float64)
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from streams.contracts.metadata import ModelMetadata, pair_stem
 from training import card
 from training.calibration import PlattFit, reliability
 from training.evaluate import decile_table
 from training.frame import TrainingFrame
-from training.metadata import ModelMetadata, pair_stem
 from training.quality import GateReport
 
 INTERVAL_LABELS = {

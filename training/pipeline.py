@@ -16,12 +16,14 @@ import optuna
 import pandas as pd
 import sklearn
 
+from streams.contracts.metadata import ModelMetadata, PlattCalibration, metadata_path, pair_stem
+from streams.contracts.types import Family
+from streams.scoring.rules import RuleScorer
 from training.calibration import brier, calibrate, fit_platt, reliability
 from training.card_data import write_model_card
 from training.evaluate import build_reference, score_metrics
 from training.export import deploy_pair, export_onnx, parity_check, sha256_hex
 from training.frame import TrainingFrame, resolved_for
-from training.metadata import Family, ModelMetadata, PlattCalibration, metadata_path, pair_stem
 from training.oracle import OracleResult, load_truth, oracle_pr_auc
 from training.quality import GateReport, QualityGateFailed, run_gate
 from training.search import MAX_THREADS, SearchResult, Slice, run_search
@@ -236,8 +238,6 @@ def rule_scores(data: TrainingFrame, test: pd.DataFrame) -> np.ndarray | None:
     (None when the frame lacks the rule's inputs, e.g. a synthetic frame)."""
     if "rule_score" in test.columns and test["rule_score"].notna().any():
         return test["rule_score"].to_numpy(dtype=np.float64)
-    from streams.scoring import RuleScorer
-
     try:
         scorer = RuleScorer(data.family, data.feature_names)
     except KeyError:

@@ -8,16 +8,17 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
 import pandas as pd
 
+from streams import store
+from streams.contracts.features import FEATURE_SET_VERSION, GENESIS_NAMES, STANDARD_NAMES
+from streams.contracts.types import FAMILIES, Family
 from streams.settings import Settings
-from training.frame import FAMILIES, FrameError, TrainingFrame, normalize_frame
-from training.metadata import Family
+from training.frame import FrameError, TrainingFrame, normalize_frame
 
 REPLAY_FILES = {"standard": "buys.parquet", "genesis": "genesis.parquet"}
 
@@ -25,9 +26,8 @@ REPLAY_FILES = {"standard": "buys.parquet", "genesis": "genesis.parquet"}
 def registry_features(family: str) -> tuple[tuple[str, ...], str]:
     """The family's ordered feature names and the feature-set version, from the engine registry."""
     _check_family(family)
-    features = importlib.import_module("streams.features")  # the engine's registry, lazily
-    names = features.STANDARD_NAMES if family == "standard" else features.GENESIS_NAMES
-    return tuple(names), str(features.FEATURE_SET_VERSION)
+    names = STANDARD_NAMES if family == "standard" else GENESIS_NAMES
+    return tuple(names), FEATURE_SET_VERSION
 
 
 def from_frame(
@@ -59,8 +59,6 @@ def load_clickhouse(
     feature_set: str | None = None,
 ) -> TrainingFrame:
     _check_family(family)
-    from streams import store
-
     names, version = _names_and_version(family, feature_names, feature_set)
     client = store.connect(settings.clickhouse_url())
     try:

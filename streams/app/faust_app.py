@@ -72,11 +72,16 @@ from streams.app.core import (
 )
 from streams.app.fast_drain import FastDrainApp
 from streams.app.highwater import HighwaterProbe
+from streams.app.http import WorkerHttp
 from streams.app.local_state import LocalState
 from streams.app.metrics import WorkerMetrics
 from streams.app.publisher import Publisher
 from streams.app.raw_schema import RawSchema
+from streams.app.scoreview import ScoreView
+from streams.contracts.features import FEATURE_SET_VERSION, GENESIS_NAMES, STANDARD_NAMES
 from streams.events import DecodeError, decode_input
+from streams.features.engine import FeatureEngine
+from streams.features.state import EngineState
 from streams.scoring import ModelRegistry, Scorer
 from streams.settings import Settings
 
@@ -91,15 +96,17 @@ class WorkerOptions:
     """Runtime knobs that are not part of the shared ``Settings``."""
 
     topics: TopicNames = field(default_factory=TopicNames)
-    idle_s: float = 0.25  # re-sequencer: a quiet, caught-up partition stops holding after this
-    # with fresh marks: an event is released once it is settle_s old, the cross-partition
-    # out-of-order window tolerated from producers (librdkafka's default linger.ms is 5)
-    settle_s: float = 0.05
+    # re-sequencer grace and settle window; their defaults (and meaning) live in ``Settings``
+    idle_s: float = Settings.model_fields["idle_s"].default
+    settle_s: float = Settings.model_fields["settle_s"].default
     max_buffer: int = 200_000  # re-sequencer bound (events)
     tick_s: float = 0.05  # how often the watermark is re-checked without new input
     backlog_gather_s: float = 0.002  # pause between steps while some partition is behind
     web: bool = False
     web_port: int = 6066
+    http_port: int | None = None  # lookup/health/board server: None off, 0 any free port
+    http_host: str = "127.0.0.1"
+    lag_interval_s: float = 1.0  # how often the consumer-lag gauges are refreshed
 
 
 def _broker_urls(bootstrap: str) -> list[str]:
@@ -132,14 +139,10 @@ def _ssl_context(settings: Settings) -> Any:
 
 
 def default_engine_factory() -> Callable[[], Any]:
-    from streams.features.engine import FeatureEngine
-
     return FeatureEngine
 
 
 def default_registry(settings: Settings) -> ModelRegistry:
-    from streams.features.registry import GENESIS_NAMES, STANDARD_NAMES
-
     return ModelRegistry(
         settings.models_dir,
         {"standard": tuple(STANDARD_NAMES), "genesis": tuple(GENESIS_NAMES)},
@@ -148,9 +151,16 @@ def default_registry(settings: Settings) -> ModelRegistry:
 
 
 def _feature_set() -> str:
-    from streams.features.registry import FEATURE_SET_VERSION
-
     return FEATURE_SET_VERSION
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("alphastream")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
 
 
 @dataclass
@@ -238,6 +248,52 @@ class StreamWorker:
         self._delta_mints = 0
         self._stale_keys: set[str] = set()
         metrics.set_models(registry.versions())
+        metrics.models_rejected.set(len(registry.rejections))
+        metrics.set_build(_version(), self.core.feature_set)
+        # what the HTTP endpoints serve (filled as scores are delivered)
+        self.view = ScoreView()
+        self.view.note_models(registry.versions(), time.time())
+        self.http: WorkerHttp | None = None
+        if options.http_port is not None:
+            self.http = WorkerHttp(self, options.http_host, options.http_port)
+        self._lag_at = 0.0
+
+    # --- what the HTTP endpoints read -----------------------------------------------------
+
+    def readiness(self) -> tuple[bool, str]:
+        """(ready, reason): the engine is built and every owned partition is warm."""
+        if self._stopping:
+            return False, "stopping"
+        if not self._built:
+            return False, "planning: restoring or replaying the engine"
+        if self.warming:
+            return False, f"warming up {len(self.warming)} owned partitions"
+        if not self.ready.is_set():
+            return False, "waiting for a partition assignment"
+        return True, f"consuming {len(self.core.assigned)} owned partitions"
+
+    def owner_partition(self, mint: str) -> tuple[int | None, bool]:
+        """The input partition of ``mint`` (None: never seen) and whether this worker owns it."""
+        partition = self.core.mint_partition.get(mint)
+        if partition is None:
+            return None, False
+        return partition, (self.topics.buys, partition) in self.core.assigned
+
+    @property
+    def metrics_registry(self) -> Any:
+        return self.metrics.registry
+
+    async def start_http(self) -> None:
+        if self.http is not None:
+            await self.http.start()
+
+    def _update_lag(self) -> None:
+        """Consumer lag per owned partition from the cached high-water marks (no broker call)."""
+        now = time.monotonic()
+        if now - self._lag_at < self.options.lag_interval_s:
+            return
+        self._lag_at = now
+        self.metrics.set_lag(self.core.consumer_lags())
 
     # --- rebalance ----------------------------------------------------------------------------
 
@@ -246,6 +302,7 @@ class StreamWorker:
         inputs = set(self.topics.inputs)
         mine = {(tp.topic, tp.partition) for tp in assigned if tp.topic in inputs}
         self.ready.clear()
+        self.metrics.planned.set(0)
         if self._plan_task is not None and not self._plan_task.done():
             self._plan_task.cancel()
         self._plan_task = asyncio.ensure_future(self._replan(mine))
@@ -315,6 +372,7 @@ class StreamWorker:
                 len(revoked),
                 len(self.warming),
             )
+        self.metrics.planned.set(1)
         await self._check_warm(set())
 
     async def _restore(
@@ -402,8 +460,6 @@ class StreamWorker:
         self, manifest: Manifest, latest: dict[str, bytes], assigned: set[TP]
     ) -> tuple[Any, dict[str, int]]:
         """Decode a checkpoint into an engine with this worker's ownership flags (thread)."""
-        from streams.features.state import EngineState
-
         if manifest.codec == DELTA:
             snap, mints = delta_view(manifest, latest)
         else:
@@ -833,6 +889,8 @@ class StreamWorker:
         for fn in box.acks:
             fn()
         done = time.time()
+        if box.scores:
+            self.view.update(box.scores, done)
         for produced in box.produced_s:
             self.metrics.e2e_latency.observe(max(0.0, done - produced))
 
@@ -842,6 +900,7 @@ class StreamWorker:
 
     async def tick(self) -> None:
         self.wake()
+        self._update_lag()
 
     def _log_ordering_stats(self) -> None:
         sample = self.metrics.registry.get_sample_value
@@ -859,8 +918,11 @@ class StreamWorker:
         )
 
     def reload_models(self) -> None:
-        if self.registry.maybe_reload(time.time()):
+        now = time.time()
+        if self.registry.maybe_reload(now):
             self.metrics.set_models(self.registry.versions())
+            self.metrics.models_rejected.set(len(self.registry.rejections))
+            self.view.note_models(self.registry.versions(), now)
 
     async def stop(self) -> None:
         self._stopping = True  # no step runs after this: the final checkpoint is consistent
@@ -873,6 +935,8 @@ class StreamWorker:
                 await self.write_checkpoint()
             except Exception:
                 log.exception("final checkpoint failed")
+        if self.http is not None:
+            await self.http.stop()
         await self.broadcast.close()
         self.publisher.close()
         self.checkpoint_log.close()
@@ -952,6 +1016,7 @@ def create_app(
     app.task(worker.run_broadcast)
     app.task(worker.run_processor)
     app.task(worker.run_checkpoints)
+    app.task(worker.start_http)
     app.on_partitions_assigned.connect(worker.on_partitions_assigned)  # type: ignore[arg-type]
 
     async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:

@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.app.runner import settings_env
-from streams.local.process import free_port, log_tail, pid_alive, stop_pid, stop_process
+from streams.devtools.local.process import free_port, log_tail, pid_alive, stop_pid, stop_process
 from streams.settings import Settings
 
 PID_FILE = "demo.pids"
@@ -78,7 +78,7 @@ class WorkerProcess:
             text = response.read().decode()
         served = set()
         for family in text_string_to_metric_families(text):
-            if family.name == "alphastream_model_loaded":
+            if family.name == "alphastream_model_info":
                 served |= {s.labels["model"] for s in family.samples if s.value == 1.0}
         return served
 

@@ -15,7 +15,7 @@ import pytest
 
 from streams.app import TopicNames
 from streams.app.admin import create_prefixed_topics
-from streams.app.harness import (
+from streams.devtools.harness import (
     Collector,
     feature_agreement,
     new_producer,
@@ -23,13 +23,12 @@ from streams.app.harness import (
     replay_features,
     sim_events,
 )
-from streams.local.process import free_port
+from streams.devtools.local.process import free_port
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.worker_procs import (
     metric,
     start_worker,
     stop_worker,
-    wait_for_log,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -80,7 +79,8 @@ def test_restart_restores_from_local_rocksdb(
             producer, topics, market[half:], in_order=True
         )  # a backlog for the restarted worker
         procs.append(start_worker(settings, prefix, logs[1], port))
-        restored = wait_for_log(logs[1], RESTORED, 60)
+        # start_worker waited for its planned metric: the restore is done and logged
+        restored = RESTORED.search(logs[1].read_text(errors="replace"))
         assert restored, f"second worker did not restore from its local state; log {logs[1]}"
         done = collector.wait_for(
             lambda: collector.has_scored(topics.scores, buys),

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from streams.events import InputEvent, decode_input, encode
-from streams.features import EngineOutput, EngineState, FeatureEngine
+from streams.features.engine import EngineOutput, FeatureEngine
 from streams.features.rocks import RocksState, RocksStore
-from streams.features.state import InMemoryStore, WalletState
+from streams.features.state import EngineState, InMemoryStore, WalletState
 
 
 def _wallet(ts: int, n_buys: int = 0) -> WalletState:
@@ -134,6 +134,7 @@ def _rows(out: EngineOutput) -> list[tuple[Any, ...]]:
     ] + [(o.event_id, o.ts, repr(o)) for o in out.outcomes]
 
 
+@pytest.mark.slow  # a simulated market through both backends
 def test_engine_on_rocksdb_equals_memory(tmp_path: Path) -> None:
     events = _market()
     half = len(events) // 2

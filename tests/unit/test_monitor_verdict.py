@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from streams.contracts.metadata import reference_from_values
 from streams.monitor.evaluate import evaluate
 from streams.monitor.metrics import (
     HitRate,
@@ -18,7 +19,6 @@ from streams.monitor.metrics import (
     wilson_interval,
 )
 from streams.monitor.verdict import Level, Thresholds, is_veto_label, judge
-from training.metadata import reference_from_values
 
 QUIET = WindowMetrics(
     signals=1_000,

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streams.contracts.metadata import read_metadata
+from streams.devtools.synthetic.frames import SyntheticData, synthetic_frame
 from streams.scoring import ModelRegistry, platt
 from training.export import PARITY_TOLERANCE
 from training.frame import TrainingFrame
-from training.metadata import read_metadata
 from training.pipeline import TrainConfig, TrainOutcome, new_version, previous_params, train_model
 from training.quality import QualityGateFailed
 from training.search import SEARCH_SPACE, Slice, run_search
 from training.sources import from_frame
-from training.synthetic import SyntheticData, synthetic_frame
 
 TARGET = "reach_2x_1h"
 
@@ -46,6 +46,7 @@ def trained(
     return train_model(frame, config), config
 
 
+@pytest.mark.slow  # shares one training run (Optuna + LightGBM)
 def test_deployed_pair_loads_and_scores_like_lightgbm_plus_platt(
     trained: tuple[TrainOutcome, TrainConfig], frame: TrainingFrame
 ) -> None:
@@ -64,6 +65,7 @@ def test_deployed_pair_loads_and_scores_like_lightgbm_plus_platt(
     assert np.max(np.abs(platt(raw_onnx, a, b) - platt(raw_lgb, a, b))) <= bound
 
 
+@pytest.mark.slow  # shares one training run (Optuna + LightGBM)
 def test_metadata_records_splits_metrics_reference_and_search(
     trained: tuple[TrainOutcome, TrainConfig],
 ) -> None:
@@ -88,6 +90,7 @@ def test_metadata_records_splits_metrics_reference_and_search(
     assert intervals["pr_auc"]["value"] == pytest.approx(meta.pr_auc)
 
 
+@pytest.mark.slow  # shares one training run (Optuna + LightGBM)
 def test_card_has_page_and_figures(trained: tuple[TrainOutcome, TrainConfig]) -> None:
     outcome, config = trained
     page = outcome.card_path.read_text(encoding="utf-8")
@@ -99,6 +102,7 @@ def test_card_has_page_and_figures(trained: tuple[TrainOutcome, TrainConfig]) ->
     assert "tokens weighted equally" in page and "reliability curve" in page
 
 
+@pytest.mark.slow  # shares one training run (Optuna + LightGBM)
 def test_next_search_starts_from_the_deployed_params(
     trained: tuple[TrainOutcome, TrainConfig], frame: TrainingFrame
 ) -> None:

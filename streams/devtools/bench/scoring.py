@@ -1,0 +1,170 @@
+"""Scoring benchmark: Scorer (onnxruntime + Platt + rule) vs LightGBM ``Booster.predict``.
+
+Single-row latency and batched throughput for 1 and all 4 targets of one family, plus a merged
+graph (all targets of a family in one ONNX graph, one run per batch) to see whether merging pays.
+Run through ``alphastream bench scoring`` or ``run_scoring_bench()``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from streams.contracts.events import TARGETS
+from streams.contracts.features import STANDARD_NAMES
+from streams.contracts.types import INPUT_NAME, OUTPUT_NAME
+from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
+from streams.scoring.registry import (
+    ModelRegistry,
+    input_dtype,
+    model_input,
+    new_session,
+)
+from streams.scoring.scorer import Scorer
+from training.export import deploy_pair
+
+
+@dataclass(frozen=True, slots=True)
+class BenchRow:
+    engine: str  # scorer | scorer_merged_onnx | lightgbm
+    n_models: int
+    batch: int
+    median_us: float  # per call
+    p99_us: float
+    rows_per_s: float
+
+
+def bench_feature_names(n_features: int = 68) -> tuple[str, ...]:
+    """The real standard feature list (68), or its first ``n_features`` names plus padding."""
+    names = STANDARD_NAMES[:n_features]
+    return (*names, *(f"pad_{i}" for i in range(n_features - len(names))))
+
+
+def _time_calls(call: Callable[[], object], min_calls: int, min_seconds: float) -> np.ndarray:
+    for _ in range(10):
+        call()
+    samples: list[int] = []
+    started = time.perf_counter()
+    while len(samples) < min_calls or time.perf_counter() - started < min_seconds:
+        t0 = time.perf_counter_ns()
+        call()
+        samples.append(time.perf_counter_ns() - t0)
+    return np.asarray(samples, dtype=np.float64) / 1000.0
+
+
+def merged_session(onnx_models: Sequence[bytes]) -> ort.InferenceSession:
+    """One graph running several models on the shared ``input`` (outputs ``m{i}_probabilities``)."""
+    parts = [onnx.load_from_string(b) for b in onnx_models]
+    nodes: list[onnx.NodeProto] = []
+    initializers: list[onnx.TensorProto] = []
+    outputs: list[onnx.ValueInfoProto] = []
+    for i, part in enumerate(parts):
+        prefixed = onnx.compose.add_prefix(part, prefix=f"m{i}_")
+        for node in prefixed.graph.node:
+            node.input[:] = [INPUT_NAME if n == f"m{i}_{INPUT_NAME}" else n for n in node.input]
+            nodes.append(node)
+        initializers.extend(prefixed.graph.initializer)
+        outputs.extend(o for o in prefixed.graph.output if o.name == f"m{i}_{OUTPUT_NAME}")
+    graph = onnx.helper.make_graph(
+        nodes, "merged", [parts[0].graph.input[0]], outputs, initializers
+    )
+    model = onnx.helper.make_model(graph, opset_imports=parts[0].opset_import)
+    model.ir_version = parts[0].ir_version
+    return new_session(model.SerializeToString())
+
+
+def _engines(
+    scorer: Scorer, merged: ort.InferenceSession, boosters: list[lightgbm.Booster], X: np.ndarray
+) -> dict[str, Callable[[], object]]:
+    """What is timed: the full Scorer (ONNX per model + Platt + rule), one merged-graph run
+    (ONNX only, cast to the graph's input dtype included), and LightGBM predict per model (raw only)."""
+    feed = {INPUT_NAME: X}
+    dtype = input_dtype(merged)
+
+    def scorer_call() -> object:
+        return scorer.score_batch("standard", X)
+
+    def merged_call() -> object:
+        feed[INPUT_NAME] = model_input(X, dtype)
+        return merged.run(None, feed)
+
+    def lightgbm_call() -> object:
+        return [b.predict(X, num_threads=1) for b in boosters]
+
+    return {
+        "scorer": scorer_call,
+        "merged_onnx_run": merged_call,
+        "lightgbm_predict": lightgbm_call,
+    }
+
+
+def run_scoring_bench(
+    n_features: int = 68,
+    n_trees: int = 200,
+    batch_sizes: Sequence[int] = (1, 256),
+    min_seconds: float = 1.0,
+    n_rows: int = 20_000,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> list[BenchRow]:
+    names = bench_feature_names(n_features)
+    note = progress or (lambda _msg: None)
+    pairs: list[SyntheticPair] = []
+    for i, target in enumerate(TARGETS):
+        note(f"training {target} ({n_trees} trees, {len(names)} features)")
+        pairs.append(
+            synthetic_pair(names, target=target, seed=seed + i, n_rows=n_rows, n_trees=n_trees)
+        )
+    X_all = pairs[0].X
+    results: list[BenchRow] = []
+    with tempfile.TemporaryDirectory(prefix="alphastream-bench-") as tmp:
+        for n_models in (1, len(pairs)):
+            models_dir = Path(tmp) / f"models_{n_models}"
+            for pair in pairs[:n_models]:
+                deploy_pair(pair.onnx_bytes, pair.metadata, models_dir)
+            scorer = Scorer(ModelRegistry(models_dir, {"standard": names}, reload_interval_s=3600))
+            merged = merged_session([p.onnx_bytes for p in pairs[:n_models]])
+            boosters = [p.booster for p in pairs[:n_models]]
+            for batch in batch_sizes:
+                X = np.ascontiguousarray(X_all[:batch])
+                note(f"timing {n_models} model(s), batch {batch}")
+                engines = _engines(scorer, merged, boosters, X)
+                for engine, call in engines.items():
+                    us = _time_calls(call, min_calls=50, min_seconds=min_seconds)
+                    median = float(np.median(us))
+                    results.append(
+                        BenchRow(
+                            engine=engine,
+                            n_models=n_models,
+                            batch=batch,
+                            median_us=median,
+                            p99_us=float(np.percentile(us, 99)),
+                            rows_per_s=batch / (median / 1e6),
+                        )
+                    )
+    return results
+
+
+def format_rows(rows: Sequence[BenchRow]) -> str:
+    header = (
+        f"{'engine':<18} {'models':>6} {'batch':>6} {'median_us':>10} {'p99_us':>10} {'rows/s':>12}"
+    )
+    lines = [header]
+    for r in rows:
+        lines.append(
+            f"{r.engine:<18} {r.n_models:>6} {r.batch:>6} {r.median_us:>10.1f} "
+            f"{r.p99_us:>10.1f} {r.rows_per_s:>12.0f}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(format_rows(run_scoring_bench(progress=print)))

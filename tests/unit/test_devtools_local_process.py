@@ -1,0 +1,95 @@
+"""Process plumbing of the local brokers, exercised on plain OS processes (no broker)."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from streams.devtools.local.process import (
+    BrokerNotReady,
+    broker_answers,
+    free_port,
+    log_tail,
+    pid_alive,
+    stop_pid,
+    stop_process,
+    wait_until_answers,
+)
+
+
+def _spawn(code: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+
+
+def test_free_port_can_be_bound() -> None:
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+    assert 0 < port < 65536
+
+
+def test_nothing_listening_is_not_a_broker() -> None:
+    assert broker_answers(f"127.0.0.1:{free_port()}") is False
+
+
+def test_log_tail_returns_the_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "broker.log"
+    log.write_text("".join(f"line {i}\n" for i in range(100)))
+    assert log_tail(log, 3) == "line 97\nline 98\nline 99"
+    assert "no log" in log_tail(tmp_path / "missing.log")
+
+
+def test_a_process_that_exits_fails_fast_with_its_log(tmp_path: Path) -> None:
+    log = tmp_path / "broker.log"
+    log.write_text("ERROR could not bind the listener\n")
+    proc = _spawn("raise SystemExit(3)")
+    proc.wait(timeout=10)
+    started = time.monotonic()
+    with pytest.raises(BrokerNotReady, match="code 3") as err:
+        wait_until_answers(f"127.0.0.1:{free_port()}", proc, log, timeout_s=30)
+    assert "could not bind the listener" in str(err.value)
+    assert time.monotonic() - started < 10  # did not sit out the timeout
+
+
+def test_no_answer_times_out_with_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "broker.log"
+    log.write_text("still starting\n")
+    with pytest.raises(BrokerNotReady, match="not ready") as err:
+        wait_until_answers(f"127.0.0.1:{free_port()}", None, log, timeout_s=0.5)
+    assert "still starting" in str(err.value)
+
+
+def test_stop_process_terminates_with_sigterm() -> None:
+    proc = _spawn("import time; time.sleep(60)")
+    assert stop_process(proc, grace_s=10) == -signal.SIGTERM
+
+
+def test_stop_process_escalates_to_sigkill_when_sigterm_is_ignored() -> None:
+    code = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], start_new_session=True, stdout=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    assert stop_process(proc, grace_s=0.5) == -signal.SIGKILL
+    proc.stdout.close()
+
+
+def test_stop_pid_stops_a_process_known_only_by_pid() -> None:
+    proc = _spawn("import time; time.sleep(60)")
+    assert pid_alive(proc.pid)
+    # grace 0: straight to SIGKILL (our own child stays a zombie, still 'alive', until reaped).
+    assert stop_pid(proc.pid, grace_s=0.0) is True
+    proc.wait(timeout=10)
+    assert not pid_alive(proc.pid)
+    assert stop_pid(proc.pid) is False
