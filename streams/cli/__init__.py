@@ -35,6 +35,7 @@ def _load_settings(ctx: typer.Context) -> None:
 COMMANDS = (
     "demo", "simulate", "worker", "replay", "train", "monitor",
     "db", "sink", "sql", "topics", "bench",
+    "ingest", "record",
 )  # fmt: skip
 
 
