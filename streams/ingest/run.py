@@ -67,7 +67,9 @@ def _pumpportal(settings: Settings, options: SourceOptions) -> tuple[FrameDecode
             "without one the server refuses them"
         )
     decoder = PumpPortalDecoder(
-        trade_mints=options.trade_mints, trade_wallets=options.trade_wallets
+        token_keys=options.trade_mints,
+        account_keys=options.trade_wallets,
+        has_api_key=key is not None,
     )
     url = options.url or settings.pumpportal_url
     if key is not None:
