@@ -46,19 +46,17 @@ def build_source(name: str, settings: Settings, options: SourceOptions) -> tuple
 
 
 def _solana_logs(settings: Settings, options: SourceOptions) -> tuple[FrameDecoder, str]:
-    from streams.ingest.solana_logs import SolanaLogsDecoder
-
     url = options.url or (
         settings.solana_ws_url.get_secret_value() if settings.solana_ws_url else None
     )
     if not url:
         raise SourceError("solana-logs needs --url or ALPHASTREAM_SOLANA_WS_URL (wss://...)")
+    from streams.ingest.solana_logs import SolanaLogsDecoder
+
     return SolanaLogsDecoder(), url
 
 
 def _pumpportal(settings: Settings, options: SourceOptions) -> tuple[FrameDecoder, str]:
-    from streams.ingest.pumpportal import PumpPortalDecoder
-
     key = settings.pumpportal_api_key
     wants_trades = bool(options.trade_mints or options.trade_wallets)
     if wants_trades and key is None:
@@ -66,6 +64,8 @@ def _pumpportal(settings: Settings, options: SourceOptions) -> tuple[FrameDecode
             "PumpPortal trade subscriptions need an API key (ALPHASTREAM_PUMPPORTAL_API_KEY); "
             "without one the server refuses them"
         )
+    from streams.ingest.pumpportal import PumpPortalDecoder
+
     decoder = PumpPortalDecoder(
         token_keys=options.trade_mints,
         account_keys=options.trade_wallets,
