@@ -18,7 +18,8 @@ OUTCOMES = "outcomes"
 DEAD_LETTER = "dead-letter"
 ALERTS = "alerts"
 CHECKPOINTS = "engine-checkpoints"
-INPUT_TOPICS = (GENESIS, BUYS, SELLS)
+MIGRATIONS = "token-migrated"
+INPUT_TOPICS = (GENESIS, BUYS, SELLS, MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ TOPIC_PLAN: tuple[TopicSpec, ...] = (
     TopicSpec(GENESIS, "mint", "input: token launches", 7 * DAY_MS),
     TopicSpec(BUYS, "mint", "input: wallet buys", 7 * DAY_MS),
     TopicSpec(SELLS, "mint", "input: wallet sells", 7 * DAY_MS),
+    TopicSpec(MIGRATIONS, "mint", "input: tokens leaving the curve (v2)", 7 * DAY_MS),
     TopicSpec(SCORES, "mint", "output: one score per buy and per genesis window", 7 * DAY_MS),
     TopicSpec(
         SIGNALS, "mint", "output: served feature snapshots (for ClickHouse/training)", 30 * DAY_MS

@@ -1,6 +1,6 @@
 """Event contracts: typed models generated-in-step with ``schemas/events`` and a fast decoder."""
 
-from streams.events.decode import DecodeError, decode_input, decode_many, encode
+from streams.events.decode import DecodeError, IgnoredFields, decode_input, decode_many, encode
 from streams.events.models import (
     INPUT_TYPES,
     TARGETS,
@@ -12,6 +12,7 @@ from streams.events.models import (
     Score,
     Sell,
     Signal,
+    TokenMigrated,
     Trade,
 )
 
@@ -22,11 +23,13 @@ __all__ = [
     "DeadLetter",
     "DecodeError",
     "Genesis",
+    "IgnoredFields",
     "InputEvent",
     "Outcome",
     "Score",
     "Sell",
     "Signal",
+    "TokenMigrated",
     "Trade",
     "decode_input",
     "decode_many",

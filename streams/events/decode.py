@@ -4,11 +4,18 @@ The schema files in ``schemas/events`` are the single source of truth: this modu
 once at import and compiles each into a flat list of field checks. Parsing is orjson; a failure
 raises :class:`DecodeError` naming the reason code, the field and what was wrong, so the caller
 can dead-letter the message instead of crashing.
+
+Inputs are versioned by major (``schema_version``): one compiled contract per (type, major),
+chosen by the event's own ``type`` and ``schema_version``. The compatibility rule within major
+2: an event whose ``schema_minor`` is newer than :data:`KNOWN_SCHEMA_MINOR` may carry fields this
+reader does not know; they are dropped before the model is built and tallied in the caller's
+``ignored`` counter, keyed ``(type, field)``, instead of failing as ``unknown_field``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -16,13 +23,22 @@ from typing import Any
 
 import orjson
 
-from streams.events.models import INPUT_TYPES, SCHEMA_VERSION, DeadLetter, InputEvent
+from streams.events.fastcheck import compile_fast_check
+from streams.events.models import (
+    INPUT_SCHEMA_VERSIONS,
+    INPUT_TYPES,
+    KNOWN_SCHEMA_MINOR,
+    SCHEMA_VERSION,
+    DeadLetter,
+    InputEvent,
+)
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "events"
 DEFAULT_MAX_BYTES = 64 * 1024
 
 Problem = tuple[str, str]  # (reason code, message)
 Check = Callable[[Any], Problem | None]  # None when the value is fine
+IgnoredFields = Counter[tuple[str, str]]  # (event type, field) -> accepted-and-ignored count
 
 
 class DecodeError(ValueError):
@@ -35,9 +51,9 @@ class DecodeError(ValueError):
         self.message = message
 
 
-def load_schema(name: str) -> dict[str, Any]:
-    """The JSON Schema of one event type, e.g. ``load_schema("wallet-buy")``."""
-    return dict(orjson.loads((SCHEMA_DIR / f"{name}.v1.schema.json").read_bytes()))
+def load_schema(name: str, version: int = 1) -> dict[str, Any]:
+    """The JSON Schema of one event type and major, e.g. ``load_schema("wallet-buy", 2)``."""
+    return dict(orjson.loads((SCHEMA_DIR / f"{name}.v{version}.schema.json").read_bytes()))
 
 
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
@@ -157,87 +173,26 @@ def _kind(value: Any) -> str:
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Contract:
     model: type
+    version: int
     required: tuple[str, ...]
     fields: dict[str, Check]
     fast: Callable[[dict[str, Any]], bool]  # True only for objects the checks above accept
 
 
 @cache
-def _contracts() -> dict[str, _Contract]:
-    out: dict[str, _Contract] = {}
+def _contracts() -> dict[str, dict[int, _Contract]]:
+    """type -> major -> contract, for every schema file an input type has."""
+    out: dict[str, dict[int, _Contract]] = {}
     for type_name, (model, topic) in INPUT_TYPES.items():
-        schema = load_schema(topic)
-        fields = {k: _compile(v) for k, v in schema["properties"].items()}
-        fast = compile_fast_check(schema, f"fast_{type_name}")
-        out[type_name] = _Contract(model, tuple(schema["required"]), fields, fast)
+        by_major = out.setdefault(type_name, {})
+        for version in INPUT_SCHEMA_VERSIONS:
+            if not (SCHEMA_DIR / f"{topic}.v{version}.schema.json").exists():
+                continue  # e.g. token-migrated exists only from v2 on
+            schema = load_schema(topic, version)
+            fields = {k: _compile(v) for k, v in schema["properties"].items()}
+            fast = compile_fast_check(schema, f"fast_{type_name}_v{version}")
+            by_major[version] = _Contract(model, version, tuple(schema["required"]), fields, fast)
     return out
-
-
-# --- fast path -----------------------------------------------------------------------------
-# One generated straight-line function per contract answers "valid?" without building a reason
-# (about 5x cheaper than walking the closures above). It is conservative: whenever it says no,
-# or meets a keyword it does not know, the closure path decides and names the reason.
-
-_FAST_KEYWORDS = {
-    "const", "enum", "type", "minimum", "exclusiveMinimum", "maximum", "minLength", "maxLength",
-    "description", "$comment", "title", "examples",
-}  # fmt: skip
-_FAST_TYPES = {
-    "string": "type(v) is str",
-    "integer": "type(v) is int",
-    "number": "(type(v) is float or type(v) is int)",
-    "boolean": "type(v) is bool",
-    "null": "v is None",
-    "object": "type(v) is dict",
-    "array": "type(v) is list",
-}
-_NUMERIC = "(type(v) is float or type(v) is int)"
-
-
-def _fast_field_lines(index: int, spec: dict[str, Any], env: dict[str, Any]) -> list[str]:
-    if set(spec) - _FAST_KEYWORDS:
-        return ["return False"]  # something only the closure path understands
-    lines: list[str] = []
-    if "const" in spec:
-        env[f"C{index}"], env[f"T{index}"] = spec["const"], type(spec["const"])
-        lines.append(f"if type(v) is not T{index} or v != C{index}: return False")
-    if "enum" in spec:
-        env[f"E{index}"] = tuple(spec["enum"])
-        lines.append(f"if v not in E{index}: return False")
-    if "type" in spec:
-        names = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-        lines.append(f"if not ({' or '.join(_FAST_TYPES[n] for n in names)}): return False")
-    for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<=")):
-        if key in spec:
-            env[f"B{index}{key}"] = spec[key]
-            # written as "not (v op b)" so NaN is refused here and left to the closure path
-            lines.append(f"if {_NUMERIC} and not (v {op} B{index}{key}): return False")
-    if "minLength" in spec or "maxLength" in spec:
-        lo, hi = spec.get("minLength", 0), spec.get("maxLength", 1 << 62)
-        lines.append(f"if type(v) is str and not ({lo} <= len(v) <= {hi}): return False")
-    return lines
-
-
-def compile_fast_check(schema: dict[str, Any], name: str) -> Callable[[dict[str, Any]], bool]:
-    """Generate ``name(obj) -> bool`` for a flat object schema (the input contracts)."""
-    props: dict[str, Any] = schema.get("properties", {})
-    env: dict[str, Any] = {
-        "REQUIRED": frozenset(schema.get("required", ())),
-        "ALLOWED": frozenset(props),
-        "MISSING": object(),
-    }
-    body = [
-        "if not REQUIRED <= obj.keys() or not obj.keys() <= ALLOWED: return False",
-    ]
-    for index, (field_name, spec) in enumerate(props.items()):
-        body.append(f"v = obj.get({field_name!r}, MISSING)")
-        body.append("if v is not MISSING:")
-        body.extend(f"    {line}" for line in _fast_field_lines(index, spec, env))
-    body.append("return True")
-    source = f"def {name}(obj):\n" + "".join(f"    {line}\n" for line in body)
-    exec(compile(source, f"<fast check {name}>", "exec"), env)  # our own generated source
-    fn: Callable[[dict[str, Any]], bool] = env[name]
-    return fn
 
 
 def parse_object(payload: bytes) -> dict[str, Any]:
@@ -259,9 +214,14 @@ def parse_object(payload: bytes) -> dict[str, Any]:
 
 
 def decode_input(
-    payload: bytes, topic: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    payload: bytes,
+    topic: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    ignored: IgnoredFields | None = None,
 ) -> InputEvent:
     """Decode and validate one input event; ``topic`` (if given) must match the event type.
+
+    Fields accepted under the minor-version rule are counted into ``ignored`` when given.
 
     >>> try:
     ...     decode_input(b'{"type": "wallet_swap"}')
@@ -273,8 +233,8 @@ def decode_input(
         raise DecodeError("too_large", f"payload is {len(payload)} bytes, limit {max_bytes}")
     obj = parse_object(payload)
     type_name = obj.get("type")
-    contract = _contracts().get(type_name) if isinstance(type_name, str) else None
-    if contract is None or not isinstance(type_name, str):
+    by_major = _contracts().get(type_name) if isinstance(type_name, str) else None
+    if by_major is None or not isinstance(type_name, str):
         raise DecodeError(
             "unknown_type", f"type must be one of {list(INPUT_TYPES)}, got {type_name!r}", "type"
         )
@@ -282,26 +242,62 @@ def decode_input(
         raise DecodeError(
             "wrong_topic", f"a {type_name} event does not belong on topic {topic}", "type"
         )
-    return _validate(contract, obj)
+    version = obj.get("schema_version")
+    # type() and not isinstance: True and 1.0 hash like 1 and would find the v1 contract
+    contract = by_major.get(version) if type(version) is int else None
+    if contract is None:
+        raise _version_error(type_name, version, by_major)
+    return _validate(contract, obj, ignored)
 
 
-def _validate(contract: _Contract, obj: dict[str, Any]) -> InputEvent:
+def _version_error(type_name: str, version: Any, by_major: dict[int, _Contract]) -> DecodeError:
+    if version is None:
+        return DecodeError(
+            "missing_field", "required field 'schema_version' is missing", "schema_version"
+        )
+    if type(version) is not int:
+        return DecodeError(
+            "wrong_type", f"schema_version: must be integer, got {_kind(version)}", "schema_version"
+        )
+    return DecodeError(
+        "bad_value",
+        f"schema_version: a {type_name} event must be one of {sorted(by_major)}, got {version}",
+        "schema_version",
+    )
+
+
+def _validate(
+    contract: _Contract, obj: dict[str, Any], ignored: IgnoredFields | None = None
+) -> InputEvent:
     if contract.fast(obj):
         fast_event: InputEvent = contract.model(**obj)
         return fast_event
-    return _validate_with_reasons(contract, obj)
+    return _validate_with_reasons(contract, obj, ignored)
 
 
-def _validate_with_reasons(contract: _Contract, obj: dict[str, Any]) -> InputEvent:
+def _newer_minor(contract: _Contract, obj: dict[str, Any]) -> bool:
+    """True when the event says it was written against a minor this reader does not know."""
+    minor = obj.get("schema_minor")
+    return contract.version >= 2 and type(minor) is int and minor > KNOWN_SCHEMA_MINOR
+
+
+def _validate_with_reasons(
+    contract: _Contract, obj: dict[str, Any], ignored: IgnoredFields | None = None
+) -> InputEvent:
     for key in contract.required:
         if key not in obj:
             raise DecodeError("missing_field", f"required field {key!r} is missing", key)
     fields = contract.fields
+    unknown = [key for key in obj if key not in fields]
+    if unknown and _newer_minor(contract, obj):
+        obj = {k: v for k, v in obj.items() if k in fields}
+        if ignored is not None:
+            ignored.update((obj["type"], key) for key in unknown)
     for key, value in obj.items():
         check = fields.get(key)
         if check is None:
             raise DecodeError(
-                "unknown_field", f"field {key!r} is not in schema v{SCHEMA_VERSION}", key
+                "unknown_field", f"field {key!r} is not in schema v{contract.version}", key
             )
         err = check(value)
         if err is not None:
@@ -311,14 +307,17 @@ def _validate_with_reasons(contract: _Contract, obj: dict[str, Any]) -> InputEve
 
 
 def decode_many(
-    payloads: Iterable[bytes], topic: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    payloads: Iterable[bytes],
+    topic: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    ignored: IgnoredFields | None = None,
 ) -> tuple[list[InputEvent], list[tuple[int, DecodeError]]]:
     """Decode a batch: ``(oks, errs)`` where each error carries the index of its payload."""
     oks: list[InputEvent] = []
     errs: list[tuple[int, DecodeError]] = []
     for i, payload in enumerate(payloads):
         try:
-            oks.append(decode_input(payload, topic, max_bytes))
+            oks.append(decode_input(payload, topic, max_bytes, ignored))
         except DecodeError as exc:
             errs.append((i, exc))
     return oks, errs

@@ -1,5 +1,7 @@
-"""Typed event models. Field names and order match ``schemas/events/*.v1.schema.json`` exactly.
+"""Typed event models. Field names and order match ``schemas/events/*.schema.json`` exactly.
 
+An input model holds the fields of its newest major version (v2): the v1 schema's properties
+are a prefix of it, and a v1 event decodes with every v2-only field ``None``.
 ``tests/unit/test_contracts.py`` keeps the two in step: every schema property is a field here
 and vice versa, and the decoder is compiled from the schema files themselves.
 """
@@ -9,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # what this package writes (outputs, dead letters, simulated v1 inputs)
+INPUT_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2)  # input majors the decoder has a schema for
+KNOWN_SCHEMA_MINOR = 0  # newest minor of major 2 this reader knows (the compatibility rule)
 TARGETS: tuple[str, ...] = ("reach_2x_1h", "reach_3x_30m", "reach_2x_10m", "is_dead_soon")
 Venue = Literal["curve", "amm"]
 
@@ -22,13 +26,24 @@ class Genesis:
     ts: int
     mint: str
     creator: str
-    name: str
-    symbol: str
+    name: str | None  # None (v2 only): the feed did not carry it, so features treat it as unknown
+    symbol: str | None
     virtual_sol_reserves: float
     virtual_token_reserves: float
     real_token_reserves: float
     slot: int | None = None
     signature: str | None = None
+    # v2 (all optional)
+    schema_minor: int | None = None
+    ts_source: str | None = None
+    launchpad: str | None = None
+    program_id: str | None = None
+    quote_mint: str | None = None
+    uri: str | None = None
+    bonding_curve: str | None = None
+    token_total_supply: float | None = None
+    is_mayhem_mode: bool | None = None
+    is_cashback: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +62,18 @@ class Trade:
     venue: str
     slot: int | None = None
     signature: str | None = None
+    # v2 (all optional)
+    schema_minor: int | None = None
+    ts_source: str | None = None
+    launchpad: str | None = None
+    program_id: str | None = None
+    quote_mint: str | None = None
+    fee_sol: float | None = None
+    creator_fee_sol: float | None = None
+    real_sol_reserves: float | None = None
+    creator: str | None = None
+    ix_name: str | None = None
+    is_mayhem_mode: bool | None = None
 
     @property
     def price(self) -> float:
@@ -64,13 +91,39 @@ class Sell(Trade):
     pass
 
 
-InputEvent = Genesis | Buy | Sell
+@dataclass(frozen=True, slots=True)
+class TokenMigrated:
+    """The token left its bonding curve (graduated); v2 only. Amounts are ``None`` when unknown."""
+
+    schema_version: int
+    type: str
+    event_id: str
+    ts: int
+    mint: str
+    slot: int | None = None
+    signature: str | None = None
+    schema_minor: int | None = None
+    ts_source: str | None = None
+    launchpad: str | None = None
+    program_id: str | None = None
+    quote_mint: str | None = None
+    pool: str | None = None
+    sol_amount: float | None = None  # SOL moved into the pool
+    token_amount: float | None = None  # whole tokens moved into the pool
+    pool_migration_fee: float | None = None
+    bonding_curve: str | None = None
+    destination: str | None = None
+
+
+InputEvent = Genesis | Buy | Sell | TokenMigrated
+InputModel = type[Genesis] | type[Buy] | type[Sell] | type[TokenMigrated]
 
 # event "type" discriminator -> (model, topic)
-INPUT_TYPES: dict[str, tuple[type[Genesis] | type[Buy] | type[Sell], str]] = {
+INPUT_TYPES: dict[str, tuple[InputModel, str]] = {
     "token_genesis": (Genesis, "token-genesis"),
     "wallet_buy": (Buy, "wallet-buy"),
     "wallet_sell": (Sell, "wallet-sell"),
+    "token_migrated": (TokenMigrated, "token-migrated"),
 }
 
 

@@ -315,8 +315,8 @@ def genesis_features(
         "gen_log_return_std": _log_return_std(launch, early),
         "gen_first_buy_delay_s": (buys[0][0] - t0) / 1000.0 if n_buys else NAN,
         "gen_last_trade_age_s": (ts - early[-1][0]) / 1000.0 if early else NAN,
-        "gen_name_len": float(len(tok.name)),
-        "gen_symbol_len": float(len(tok.symbol)),
+        "gen_name_len": float(len(tok.name)) if tok.name is not None else NAN,
+        "gen_symbol_len": float(len(tok.symbol)) if tok.symbol is not None else NAN,
         "gen_buyer_sol_hhi": sum((acc[1] / sol_volume) ** 2 for acc in per_buyer.values())
         if n_buys and sol_volume > 0
         else NAN,

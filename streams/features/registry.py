@@ -510,8 +510,20 @@ _GENESIS: tuple[tuple[str, str, str, str, str], ...] = (
         )
         for b in _GEN_BINS
     ),
-    ("gen_name_len", "characters in the token name", "count", NEVER, "genesis"),
-    ("gen_symbol_len", "characters in the token symbol", "count", NEVER, "genesis"),
+    (
+        "gen_name_len",
+        "characters in the token name",
+        "count",
+        "the feed did not carry the name (v2 genesis with null name)",
+        "genesis",
+    ),
+    (
+        "gen_symbol_len",
+        "characters in the token symbol",
+        "count",
+        "the feed did not carry the symbol (v2 genesis with null symbol)",
+        "genesis",
+    ),
     (
         "gen_buyer_sol_hhi",
         "Herfindahl index of the first-minute buyers' shares of buy SOL",

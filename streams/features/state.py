@@ -199,8 +199,8 @@ class TokenState(Value):
         self.genesis_event_id: str | None = None
         self.genesis_slot: int | None = None
         self.launch_price: float | None = None
-        self.name = ""
-        self.symbol = ""
+        self.name: str | None = ""  # None: a v2 genesis without it (unknown, features NaN)
+        self.symbol: str | None = ""
         self.initial_vsol = 0.0
         self.cre_prev_launch_ts: int | None = None
         self.gen_pending = False
