@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from streams.events import DecodeError, decode_input
-from streams.events.decode import dead_letter_for
+from streams.events.decode import IgnoredFields, dead_letter_for
 from streams.ingest.backoff import Backoff, BackoffPolicy, RecentIds, SilenceWatch
 from streams.ingest.frames import FrameDecoder
 from streams.ingest.metrics import IngestMetrics
@@ -203,8 +204,9 @@ class Connector:
         except TypeError as exc:
             self._dead_letter(_as_bytes(raw), "unencodable", str(exc), received_ms)
             return
+        ignored: IgnoredFields = Counter()
         try:
-            decoded = decode_input(payload)
+            decoded = decode_input(payload, ignored=ignored)
         except DecodeError as err:
             mint = event.get("mint")
             self._dead_letter(payload, err.reason, err.message, received_ms, code=err.reason,
@@ -215,6 +217,8 @@ class Connector:
         self.events_out += 1
         self._last_event = self.rt.clock()
         self.metrics.events.labels(self.source, decoded.type).inc()
+        for (type_name, field_name), count in ignored.items():  # newer minor: kept, not used
+            self.metrics.ignored_fields.labels(self.source, type_name, field_name).inc(count)
 
     def _dead_letter(
         self, payload: bytes, reason: str, detail: str, received_ms: int, *,

@@ -45,6 +45,12 @@ class IngestMetrics:
             ["source", "reason"],
             registry=r,
         )
+        self.ignored_fields = Counter(
+            "alphastream_ingest_ignored_fields",
+            "Fields of a newer schema_minor accepted and ignored (the compatibility rule)",
+            ["source", "type", "field"],
+            registry=r,
+        )
         self.connects = Counter(
             "alphastream_ingest_connects",
             "Websocket connections opened and subscribed",
@@ -81,7 +87,7 @@ class IngestMetrics:
         self.last_event_age.labels(source).set_function(age_s)
 
     def summary(self, source: str) -> dict[str, dict[str, float]]:
-        """Counter totals of one source, by their other label ("" when they have none):
+        """Counter totals of one source, by their other labels (joined by "/", "" for none):
         ``{"events": {"wallet_buy": 12.0}, "frames": {"": 40.0}, ...}``."""
         out: dict[str, dict[str, float]] = {}
         for family in self.registry.collect():
@@ -91,7 +97,7 @@ class IngestMetrics:
             for sample in family.samples:
                 if not sample.name.endswith("_total") or sample.labels.get("source") != source:
                     continue
-                other = next((v for k, v in sample.labels.items() if k != "source"), "")
+                other = "/".join(v for k, v in sample.labels.items() if k != "source")
                 out.setdefault(short, {})[other] = sample.value
         return out
 

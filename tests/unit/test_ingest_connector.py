@@ -271,3 +271,24 @@ def test_last_event_age_follows_the_clock(tmp_path: Path) -> None:
 )
 def test_logged_urls_carry_no_key(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+def test_fields_of_a_newer_minor_pass_and_are_counted(tmp_path: Path) -> None:
+    newer = buy(1, schema_version=2, schema_minor=3, ts_source="block_time", future_field=1.5)
+    same_minor = buy(2, schema_version=2, schema_minor=0, future_field=1.5)
+
+    async def main() -> Connector:
+        frames = [newer, same_minor, buy(3)]
+        async with ScriptedFeedServer([Session(frames, "hold")], subscribe_count=2) as server:
+            connector, _ = await run_connector(server, tmp_path, FakeTime(), max_events=2)
+        return connector
+
+    connector = asyncio.run(main())
+    assert [e["event_id"] for e in events_in(tmp_path)] == ["t:0001", "t:0003"]
+    assert events_in(tmp_path)[0]["future_field"] == 1.5  # produced as it came
+    assert [d["reason"] for d in dead_in(tmp_path)] == ["unknown_field"]  # not newer: strict
+    ignored = connector.metrics.value(
+        "alphastream_ingest_ignored_fields_total",
+        source=SOURCE, type="wallet_buy", field="future_field",
+    )  # fmt: skip
+    assert ignored == 1
