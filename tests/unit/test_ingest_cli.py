@@ -38,3 +38,17 @@ def test_record_names_the_unknown_source(tmp_path: Path) -> None:
     code, output = invoke(["record", "geyser", "--out", str(tmp_path), "--max-events", "1"])
     assert code == 2
     assert "unknown source 'geyser'" in output
+
+
+def test_the_pumpportal_key_reaches_the_url_and_nothing_that_is_logged() -> None:
+    from pydantic import SecretStr
+
+    from streams.ingest.connector import redact_url
+    from streams.ingest.run import _with_query
+    from streams.settings import Settings
+
+    settings = Settings(pumpportal_api_key=SecretStr("k-123"))
+    url = _with_query(settings.pumpportal_url, {"api-key": "k-123"})
+    assert url == "wss://pumpportal.fun/api/data?api-key=k-123"
+    assert "k-123" not in redact_url(url)
+    assert "k-123" not in str(settings.masked()) and "k-123" not in repr(settings)
