@@ -64,7 +64,7 @@ def record(
     sink.meta(
         {"source": source, "url": redact_url(feed_url), "ended_by": end,
          "started_utc": started.isoformat(), "ended_utc": dt.datetime.now(dt.UTC).isoformat(),
-         **totals}
+         "counters": totals}
     )  # fmt: skip
     console.print(f"{sink.delivered:,} events -> {out / 'events.jsonl'} ({end}); "
                   f"dead letters {totals.get('dead_letters', {})}")  # fmt: skip

@@ -114,8 +114,10 @@ class Connector:
                     end = await self._session(ws, stop)
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
                 end = "error"
+                # an InvalidURI's text is the URL itself (key included); the others carry none
+                reason = type(exc).__name__ if isinstance(exc, InvalidURI) else repr(exc)
                 log.warning("%s: connection to %s failed: %s", self.source,
-                            redact_url(self.config.url), type(exc).__name__)  # fmt: skip
+                            redact_url(self.config.url), reason)  # fmt: skip
             finally:
                 self.metrics.connected.labels(self.source).set(0)
             if end in ("stop", "limit"):

@@ -65,14 +65,22 @@ def expected_dead(decoder: FrameDecoder, frames: list[str]) -> int:
     return sum(len(decoder.decode(frame, 1_780_000_000_000).dead) for frame in frames)
 
 
+def broken_frames(frames: list[str]) -> list[str]:
+    """Frames no decoder can map: a truncated real frame, a JSON array, not JSON at all."""
+    longest = max(frames, key=len)
+    return [longest[: len(longest) // 2], "[1, 2, 3]", "\x00\x01 not json"]
+
+
 def replay_through_kafka(
     settings: Settings, make_decoder: Callable[[], FrameDecoder], capture: Path, *, resend: int
 ) -> FeedRun:
     """The capture over two connections: the first drops after half the frames, the second
-    starts ``resend`` frames earlier (a reconnect that replays recent frames)."""
+    starts ``resend`` frames earlier (a reconnect that replays recent frames), after a few
+    :func:`broken_frames`."""
     frames = load_capture(capture)
     cut = len(frames) // 2
-    sessions = [Session(frames[:cut], "drop"), Session(frames[cut - resend :], "hold")]
+    second = [*broken_frames(frames), *frames[cut - resend :]]
+    sessions = [Session(frames[:cut], "drop"), Session(second, "hold")]
     prefix = unique_id("ingest") + "."
     create_prefixed_topics(settings, prefix)
     decoder = make_decoder()

@@ -292,3 +292,22 @@ def test_fields_of_a_newer_minor_pass_and_are_counted(tmp_path: Path) -> None:
         source=SOURCE, type="wallet_buy", field="future_field",
     )  # fmt: skip
     assert ignored == 1
+
+
+def test_a_failed_connect_is_logged_without_the_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    stop = asyncio.Event()
+
+    async def stop_now(seconds: float) -> None:
+        stop.set()
+
+    url = f"ws://127.0.0.1:{_closed_port()}/?api-key=SECRET-KEY"
+    runtime = Runtime(clock=FakeTime().clock, sleep=stop_now)
+    sink = JsonlSink(tmp_path)
+    connector = Connector(ScriptDecoder(), sink, ConnectorConfig(url=url), IngestMetrics(), runtime)
+    with caplog.at_level("INFO", logger="streams.ingest.connector"):
+        assert asyncio.run(asyncio.wait_for(connector.run(stop), 30)) == "stop"
+    sink.close()
+    assert "connection to ws://127.0.0.1" in caplog.text and "refused" in caplog.text.lower()
+    assert "SECRET-KEY" not in caplog.text
