@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from streams.app import TopicNames, WorkerOptions, run_worker
 from streams.app.admin import create_prefixed_topics
@@ -111,6 +112,19 @@ def replay_through_kafka(
     return run
 
 
+def _high_water(consumer: Consumer, tp: TopicPartition, timeout_s: float = 60.0) -> int:
+    """The partition's high-water mark, asking again while leadership settles (a fresh broker
+    answers NOT_LEADER_FOR_PARTITION for a moment)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(tp, 10)[1])
+        except KafkaException as exc:
+            if not exc.args[0].retriable() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def read_to_end(settings: Settings, prefix: str) -> list[Record]:
     """Every record on the run's input and dead-letter topics, up to their high-water marks."""
     names = [topic for _, topic in INPUT_TYPES.values()] + [DEAD_LETTER]
@@ -121,7 +135,7 @@ def read_to_end(settings: Settings, prefix: str) -> list[Record]:
         ends: dict[tuple[str, int], int] = {}
         for name in names:
             for p in meta.topics[prefix + name].partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(prefix + name, p), 10)
+                high = _high_water(consumer, TopicPartition(prefix + name, p))
                 if high > 0:
                     ends[(prefix + name, p)] = high
         consumer.assign([TopicPartition(t, p, 0) for (t, p) in ends])

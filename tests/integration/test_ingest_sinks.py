@@ -5,6 +5,7 @@ refused up front."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ def roundtrip(settings: Settings) -> None:
     create_prefixed_topics(settings, prefix)
     sink = KafkaSink(settings, topic_prefix=prefix)
     for event in EVENTS:
-        payload = encode(decode_input(encode(event)))
+        payload = encode(event)
         sink.event(decode_input(payload), payload)
     letter = dead_letter_for(b"\x00garbage", DecodeError("feed_unmapped", "x: y"),
                              topic="ingest:test", partition=None, offset=None,
@@ -66,3 +67,40 @@ def test_missing_topics_are_refused_before_the_feed_starts(
 ) -> None:
     with pytest.raises(SinkError, match="topics missing"):
         KafkaSink(settings_for(kafka_bootstrap), topic_prefix=unique_id("absent") + ".")
+
+
+def _max_message_bytes(admin: Any, topic: str) -> str:
+    from confluent_kafka.admin import ConfigResource
+
+    (future,) = admin.describe_configs([ConfigResource("topic", topic)]).values()
+    return str(future.result(30)["max.message.bytes"].value)
+
+
+def test_a_refused_delivery_surfaces_as_a_sink_error(
+    kafka_bootstrap: str, settings_for: SettingsFor
+) -> None:
+    from confluent_kafka.admin import (
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+    )
+
+    settings = settings_for(kafka_bootstrap, ingest_idempotence=True)
+    prefix = unique_id("refuse") + "."
+    create_prefixed_topics(settings, prefix)
+    admin = AdminClient(settings.kafka_client_config())
+    entry = ConfigEntry("max.message.bytes", "64",
+                        incremental_operation=AlterConfigOpType.SET)  # fmt: skip
+    tight = ConfigResource("topic", prefix + "wallet-buy", incremental_configs=[entry])
+    for future in admin.incremental_alter_configs([tight]).values():
+        future.result(30)
+    deadline = time.monotonic() + 60
+    while _max_message_bytes(admin, prefix + "wallet-buy") != "64":  # the broker applies it later
+        assert time.monotonic() < deadline, "the topic config never took effect"
+        time.sleep(0.2)
+    sink = KafkaSink(settings, topic_prefix=prefix)
+    payload = encode(EVENTS[1])
+    sink.event(decode_input(payload), payload)
+    with pytest.raises(SinkError, match="deliveries failed"):
+        sink.close()
