@@ -37,6 +37,7 @@ bench: setup kafka-jars ## Benchmarks: feature engine, scoring kernel, ClickHous
 	$(BIN)/alphastream bench engine
 	$(BIN)/alphastream bench scoring
 	$(BIN)/alphastream bench sink
+	$(BIN)/alphastream bench feeds
 	$(BIN)/alphastream bench e2e --workers 1,2 --repeat 2 --rate 300
 
 lint: setup ## ruff + mypy --disallow-untyped-defs
@@ -45,10 +46,10 @@ lint: setup ## ruff + mypy --disallow-untyped-defs
 	$(BIN)/mypy
 
 kafka-up: setup kafka-jars ## Start a single-node KRaft Apache Kafka on 127.0.0.1:9092 (background)
-	$(BIN)/python -m streams.local.kafka up
+	$(BIN)/python -m streams.devtools.local.kafka up
 
 kafka-down: ## Stop the broker started by kafka-up
-	$(BIN)/python -m streams.local.kafka down
+	$(BIN)/python -m streams.devtools.local.kafka down
 
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -28,19 +28,16 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streams.events import DecodeError, InputEvent, Outcome, decode_input, encode
-from streams.events.decode import dead_letter_for
-from streams.features import (
+from streams.contracts.features import (
     FEATURE_SET_VERSION,
     GENESIS_NAMES,
     LABELS,
     PEAK_HORIZONS_MS,
     STANDARD_NAMES,
-    EngineConfig,
-    EngineOutput,
-    FeatureEngine,
-    SignalRow,
 )
+from streams.events import DecodeError, InputEvent, Outcome, decode_input, encode
+from streams.events.decode import dead_letter_for
+from streams.features.engine import EngineConfig, EngineOutput, FeatureEngine, SignalRow
 
 LABEL_NAMES: tuple[str, ...] = tuple(LABELS)
 PEAK_NAMES: tuple[str, ...] = (*PEAK_HORIZONS_MS, "min_1h")

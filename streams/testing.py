@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from streams.events.models import SCHEMA_VERSION, Buy, Genesis, InputEvent, Sell
+from streams.contracts.events import SCHEMA_VERSION, Buy, Genesis, InputEvent, Sell
 from streams.features.curve import (
     FEE_RATE,
     INITIAL_REAL_TOKENS,

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from streams.local.kafka import KafkaBroker, ensure_jars
-from streams.local.tansu import TansuBroker
+from streams.devtools.local.kafka import KafkaBroker, ensure_jars
+from streams.devtools.local.tansu import TansuBroker
 from streams.settings import Settings
 
 SettingsFor = Callable[..., Settings]

@@ -1,6 +1,6 @@
 """Test-slice metrics, the score-decile view, and the reference distributions for drift (PSI).
 
-Metadata ``reference`` holds ``training.metadata.ReferenceDistribution`` values (quantile edges +
+Metadata ``reference`` holds ``streams.contracts.metadata.ReferenceDistribution`` values (quantile edges +
 fractions + missing rate) keyed ``"score"`` for the calibrated score on the test slice and by
 feature name for the top features by gain.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from training.metadata import ReferenceDistribution, reference_from_values
+from streams.contracts.metadata import ReferenceDistribution, reference_from_values
 
 REFERENCE_BINS = 10
 TOP_FEATURES = 10

@@ -23,14 +23,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from streams.contracts.metadata import ModelMetadata, metadata_path, metadata_to_json, onnx_path
+from streams.contracts.types import INPUT_NAME, OUTPUT_NAME, TMP_PREFIX
 from streams.scoring.registry import new_session, positive_probability
-from training.metadata import ModelMetadata, metadata_path, metadata_to_json, onnx_path
 
-INPUT_NAME = "input"
-OUTPUT_NAME = "probabilities"
 LABEL_NAME = "label"
 PARITY_TOLERANCE = 1e-5
-TMP_PREFIX = ".tmp-"
 
 
 def sha256_hex(data: bytes) -> str:

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from streams.events.models import TARGETS
+from streams.contracts.types import TARGETS
 
-FAMILIES: tuple[str, ...] = ("standard", "genesis")
 LABEL_HORIZON_MS = 3_600_000  # the 1h labels resolve at most this long after the signal
 KEY_COLUMNS: tuple[str, ...] = ("event_id", "ts", "mint")
 

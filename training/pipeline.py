@@ -16,12 +16,13 @@ import optuna
 import pandas as pd
 import sklearn
 
+from streams.contracts.metadata import ModelMetadata, PlattCalibration, metadata_path, pair_stem
+from streams.contracts.types import Family
 from training import card
 from training.calibration import PlattFit, brier, calibrate, fit_platt, reliability
 from training.evaluate import build_reference, decile_table, score_metrics
 from training.export import deploy_pair, export_onnx, parity_check, sha256_hex
 from training.frame import TrainingFrame, resolved_for
-from training.metadata import Family, ModelMetadata, PlattCalibration, metadata_path, pair_stem
 from training.oracle import OracleResult, load_truth, oracle_pr_auc
 from training.quality import GateReport, QualityGateFailed, run_gate
 from training.search import MAX_THREADS, SearchResult, Slice, run_search

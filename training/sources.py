@@ -15,9 +15,9 @@ from typing import cast
 
 import pandas as pd
 
+from streams.contracts.types import FAMILIES, Family
 from streams.settings import Settings
-from training.frame import FAMILIES, FrameError, TrainingFrame, normalize_frame
-from training.metadata import Family
+from training.frame import FrameError, TrainingFrame, normalize_frame
 
 REPLAY_FILES = {"standard": "buys.parquet", "genesis": "genesis.parquet"}
 

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
+from streams.contracts.types import TP
 from streams.settings import Settings
 
-TP = tuple[str, int]
 R = TypeVar("R")
 
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from streams.contracts.types import TP
 from streams.features.state import EngineState
 
-TP = tuple[str, int]
 CHUNK_BYTES = 512 * 1024
 KEEP = 3  # recent checkpoints kept per writer (manifest slots)
 CODEC = "zlib"

@@ -25,13 +25,13 @@ import numpy as np
 from streams.app.metrics import WorkerMetrics
 from streams.app.ordering import Resequencer
 from streams.app.outputs import (
-    FAMILY_OF_KIND,
     SignalRowLike,
     build_events,
     headline_scores,
     signal_event_id,
 )
-from streams.events import DecodeError, InputEvent, Outcome, encode
+from streams.contracts.types import FAMILY_OF_KIND, TP
+from streams.events import InputEvent, Outcome, encode
 from streams.events.decode import dead_letter_for
 from streams.scoring import BatchScores, RollingPercentile
 from streams.topics import (
@@ -47,7 +47,6 @@ from streams.topics import (
 
 log = logging.getLogger(__name__)
 
-TP = tuple[str, int]
 AckFn = Callable[[], object]
 Record = tuple[str, bytes, bytes]  # topic, key, value
 
@@ -498,7 +497,3 @@ class StreamCore:
                 box.produced_s.append(produced)
         box.scored += len(rows)
         self.metrics.scored.labels(kind).inc(len(rows))
-
-
-def decode_error_kind(exc: Exception) -> str:
-    return exc.reason if isinstance(exc, DecodeError) else "processing_error"

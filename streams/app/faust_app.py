@@ -76,7 +76,10 @@ from streams.app.local_state import LocalState
 from streams.app.metrics import WorkerMetrics
 from streams.app.publisher import Publisher
 from streams.app.raw_schema import RawSchema
+from streams.contracts.features import FEATURE_SET_VERSION, GENESIS_NAMES, STANDARD_NAMES
 from streams.events import DecodeError, decode_input
+from streams.features.engine import FeatureEngine
+from streams.features.state import EngineState
 from streams.scoring import ModelRegistry, Scorer
 from streams.settings import Settings
 
@@ -132,14 +135,10 @@ def _ssl_context(settings: Settings) -> Any:
 
 
 def default_engine_factory() -> Callable[[], Any]:
-    from streams.features.engine import FeatureEngine
-
     return FeatureEngine
 
 
 def default_registry(settings: Settings) -> ModelRegistry:
-    from streams.features.registry import GENESIS_NAMES, STANDARD_NAMES
-
     return ModelRegistry(
         settings.models_dir,
         {"standard": tuple(STANDARD_NAMES), "genesis": tuple(GENESIS_NAMES)},
@@ -148,8 +147,6 @@ def default_registry(settings: Settings) -> ModelRegistry:
 
 
 def _feature_set() -> str:
-    from streams.features.registry import FEATURE_SET_VERSION
-
     return FEATURE_SET_VERSION
 
 
@@ -402,8 +399,6 @@ class StreamWorker:
         self, manifest: Manifest, latest: dict[str, bytes], assigned: set[TP]
     ) -> tuple[Any, dict[str, int]]:
         """Decode a checkpoint into an engine with this worker's ownership flags (thread)."""
-        from streams.features.state import EngineState
-
         if manifest.codec == DELTA:
             snap, mints = delta_view(manifest, latest)
         else:

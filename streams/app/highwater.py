@@ -16,9 +16,8 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from streams.contracts.types import TP
 from streams.settings import Settings
-
-TP = tuple[str, int]
 
 log = logging.getLogger(__name__)
 

@@ -114,10 +114,6 @@ class Resequencer(Generic[T]):
         ):
             state.next_offset = next_offset
 
-    def remove_source(self, source: Hashable) -> None:
-        """Stop waiting for a partition (its already-buffered items stay buffered)."""
-        self.sources.pop(source, None)
-
     def note_highwater(self, source: Hashable, highwater: int | None) -> None:
         state = self.sources.get(source)
         if state is not None and highwater is not None and highwater >= 0:

@@ -8,11 +8,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from streams.events.models import SCHEMA_VERSION, Score, Signal
+from streams.contracts.events import SCHEMA_VERSION, Score, Signal
 from streams.scoring import BatchScores
 
 HEADLINE_TARGET = "reach_2x_1h"
-FAMILY_OF_KIND = {"buy": "standard", "genesis": "genesis"}
 
 
 class SignalRowLike(Protocol):

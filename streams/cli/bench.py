@@ -1,16 +1,7 @@
-"""``alphastream bench ...``: benchmarks. ``bench engine``: feature-engine throughput and memory."""
+"""``alphastream bench ...``: the commands; the benches themselves live in streams/devtools/bench."""
 
 from __future__ import annotations
 
-import cProfile
-import gc
-import io
-import pstats
-import sys
-import time
-import tracemalloc
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,109 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.cli import app
-from streams.events import InputEvent, decode_input, encode
-from streams.features import EngineConfig, FeatureEngine
 
 bench_app = typer.Typer(help="Benchmarks (engine; more subcommands are added by other modules).")
 app.add_typer(bench_app, name="bench")
-
-
-@dataclass(slots=True)
-class EngineBench:
-    events: int
-    signals: int
-    outcomes: int
-    engine_events_per_s: float
-    with_parse_events_per_s: float
-    profile_top: str
-    tokens: int
-    wallets: int
-    bytes_per_token: float
-    bytes_per_wallet: float
-    traced_state_mb: float
-
-
-def deep_size(obj: Any, seen: set[int] | None = None) -> int:
-    """Bytes held by ``obj`` and everything it references (shared objects counted once)."""
-    seen = set() if seen is None else seen
-    stack = [obj]
-    total = 0
-    while stack:
-        cur = stack.pop()
-        if id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        total += sys.getsizeof(cur)
-        if isinstance(cur, dict):
-            stack.extend(cur.keys())
-            stack.extend(cur.values())
-        elif isinstance(cur, list | tuple | deque | set):
-            stack.extend(cur)
-        elif hasattr(cur, "__slots__"):
-            stack.extend(getattr(cur, s) for s in cur.__slots__ if hasattr(cur, s))
-    return total
-
-
-def _run(events: list[InputEvent], config: EngineConfig) -> tuple[FeatureEngine, int, int]:
-    engine = FeatureEngine(config)
-    signals = outcomes = 0
-    for event in events:
-        out = engine.process(event)
-        signals += len(out.signals)
-        outcomes += len(out.outcomes)
-    return engine, signals, outcomes
-
-
-def bench_engine(payloads: list[bytes], config: EngineConfig | None = None) -> EngineBench:
-    """Engine alone, parse + engine, a cProfile top-10, and memory per tracked token / wallet."""
-    cfg = config or EngineConfig()
-    t = time.perf_counter()
-    events = sorted((decode_input(p) for p in payloads), key=lambda e: (e.ts, e.event_id))
-    parse_s = time.perf_counter() - t
-    t = time.perf_counter()
-    _, signals, outcomes = _run(events, cfg)
-    engine_s = time.perf_counter() - t
-    profiler = cProfile.Profile()
-    profiler.enable()
-    _run(events, cfg)
-    profiler.disable()
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(10)
-    gc.collect()
-    tracemalloc.start()
-    engine, _, _ = _run(events, cfg)
-    traced = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    state = engine.state
-    seen: set[int] = set()
-    token_bytes = deep_size(dict(state.tokens.items()), seen) + deep_size(
-        dict(state.pending.items()), seen
-    )
-    wallet_bytes = deep_size(dict(state.wallets.items()), seen) + deep_size(
-        dict(state.cooc.items()), seen
-    )
-    n = len(events)
-    return EngineBench(
-        events=n,
-        signals=signals,
-        outcomes=outcomes,
-        engine_events_per_s=n / engine_s if engine_s else 0.0,
-        with_parse_events_per_s=n / (engine_s + parse_s) if engine_s + parse_s else 0.0,
-        profile_top=text.getvalue(),
-        tokens=len(state.tokens),
-        wallets=len(state.wallets),
-        bytes_per_token=token_bytes / max(len(state.tokens), 1),
-        bytes_per_wallet=wallet_bytes / max(len(state.wallets), 1),
-        traced_state_mb=traced / 1e6,
-    )
-
-
-def _simulated_payloads(hours: float, launch_rate: float, seed: int) -> list[bytes]:
-    from streams.sim import SimConfig
-    from streams.sim import simulate as run_market
-
-    config = SimConfig(seed=seed, hours=hours, launch_rate_per_day=launch_rate)
-    return [encode(event) for event in run_market(config)]
 
 
 @bench_app.command("engine")
@@ -146,11 +37,13 @@ def engine(
     ] = 1,
 ) -> None:  # fmt: skip
     """Feature-engine events/s (parse excluded and included), cProfile top-10, memory per entity."""
+    from streams.devtools.bench.engine import bench_engine, simulated_payloads
+
     console = Console()
     payloads = (
         [line.rstrip(b"\r\n") for line in events.open("rb") if line.strip()]
         if events is not None
-        else _simulated_payloads(hours, launch_rate, seed)
+        else simulated_payloads(hours, launch_rate, seed)
     )
     result = bench_engine(payloads)
     table = Table("metric", "value")
@@ -186,7 +79,7 @@ def scoring(
 ) -> None:  # fmt: skip
     """Scorer (onnxruntime + Platt + rule) vs a merged ONNX graph vs LightGBM predict:
     single-row and batch-256 latency/throughput for 1 and 4 models."""
-    from streams.scoring.bench import run_scoring_bench
+    from streams.devtools.bench.scoring import run_scoring_bench
 
     console = Console()
     with console.status("scoring benchmark") as status:
@@ -224,7 +117,7 @@ def sink(
     """Rows/s through the sink core (decode + validate + convert + batched insert) into chdb."""
     from rich.progress import Progress
 
-    from streams.store.bench import insert_throughput
+    from streams.devtools.bench.sink import insert_throughput
 
     with Progress() as progress:
         task = progress.add_task("sink batches", total=None)
@@ -284,14 +177,14 @@ def e2e(
     import tempfile
     from contextlib import ExitStack
 
-    from streams.app.bench_e2e import (
+    from streams.cli.common import settings_of
+    from streams.devtools.bench.e2e import (
         E2EResult,
         deploy_synthetic_models,
         parse_worker_counts,
         run_e2e,
         scaling,
     )
-    from streams.cli.common import settings_of
 
     try:
         counts = parse_worker_counts(workers)
@@ -302,7 +195,7 @@ def e2e(
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-e2e-")))
         if start_kafka and bootstrap is None:
-            from streams.local.kafka import KafkaBroker, ensure_jars
+            from streams.devtools.local.kafka import KafkaBroker, ensure_jars
 
             with console.status("starting Apache Kafka"):
                 broker = stack.enter_context(KafkaBroker(tmp / "kafka", libs=ensure_jars()))
@@ -387,9 +280,11 @@ def state(
 ) -> None:  # fmt: skip
     """Engine on the memory vs the RocksDB state backend: events/s, commit cost per MB of
     changed state, and local vs Kafka-checkpoint restore time of the same state."""
-    from streams.app.state_bench import run_state_bench
+    from streams.devtools.bench.engine import simulated_payloads
+    from streams.devtools.bench.state import run_state_bench
+    from streams.events import decode_input
 
-    payloads = _simulated_payloads(hours, launch_rate, seed)
+    payloads = simulated_payloads(hours, launch_rate, seed)
     events = sorted((decode_input(p) for p in payloads), key=lambda e: (e.ts, e.event_id))
     r = run_state_bench(events, commit_every, cache_entries)
     table = Table("metric", "value")
@@ -415,4 +310,33 @@ def state(
         "memory backend, per checkpoint: delta (changes) vs full (snapshot)",
         f"{r.delta_ms:,.0f} ms for {r.delta_mb:,.1f} MB vs {r.full_ms:,.0f} ms for {r.full_mb:,.1f} MB",
     )
+    Console().print(table)
+
+
+@bench_app.command("feeds")
+def feeds(
+    repeat: Annotated[
+        int,
+        typer.Option("--repeat", envvar="ALPHASTREAM_BENCH_REPEAT", show_envvar=True,
+                     help="Passes over each real-feed capture"),
+    ] = 20,
+) -> None:  # fmt: skip
+    """Real-feed decoders: frames/s and µs per frame on the logsSubscribe and PumpPortal
+    captures (decode only: no socket, no producer)."""
+    from streams.ingest.bench import CAPTURES, bench_decoder, load_capture
+    from streams.ingest.frames import FrameDecoder
+    from streams.ingest.pumpportal import PumpPortalDecoder
+    from streams.ingest.solana_logs import SolanaLogsDecoder
+
+    runs: list[tuple[FrameDecoder, Path]] = [
+        (SolanaLogsDecoder(), CAPTURES / "helius" / "logs_subscribe_pumpfun.jsonl"),
+        (PumpPortalDecoder(), CAPTURES / "pumpportal" / "session1.jsonl"),
+    ]
+    table = Table("source", "frames", "events / skipped / dead", "frames/s", "µs per frame")
+    for decoder, capture in runs:
+        r = bench_decoder(decoder, load_capture(capture), repeat)
+        table.add_row(
+            r.source, f"{r.frames:,}", f"{r.events:,} / {r.skipped:,} / {r.dead:,}",
+            f"{r.frames_per_s:,.0f}", f"{r.us_per_frame:,.1f}",
+        )  # fmt: skip
     Console().print(table)

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from streams.settings import Settings, env_var
+from streams.settings import Settings
 
 
 def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
@@ -14,7 +14,3 @@ def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
     base: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
     given = {k: v for k, v in overrides.items() if v is not None}
     return base.model_copy(update=given) if given else base
-
-
-def envvar_help(field: str, text: str) -> str:
-    return f"{text} [env: {env_var(field)}]"

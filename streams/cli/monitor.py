@@ -13,7 +13,7 @@ from rich.table import Table
 
 from streams.cli import app
 from streams.cli.common import settings_of
-from streams.events.models import TARGETS
+from streams.contracts.events import TARGETS
 from streams.monitor.alerts import alerts_for, publish_alerts
 from streams.monitor.evaluate import ModelResult, worst_level
 from streams.monitor.report import TABLE_HEADERS, table_cells, write_report

@@ -12,9 +12,10 @@ from rich.table import Table
 
 from streams.cli import app
 from streams.cli.common import settings_of
-from streams.events.models import TARGETS
+from streams.contracts.events import TARGETS
+from streams.contracts.types import FAMILIES
 from streams.settings import Settings
-from training.frame import FAMILIES, FrameError, TrainingFrame
+from training.frame import FrameError, TrainingFrame
 from training.pipeline import (
     CalibrationFailed,
     ParityFailed,

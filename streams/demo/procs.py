@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.app.runner import settings_env
-from streams.local.process import free_port, log_tail, pid_alive, stop_pid, stop_process
+from streams.devtools.local.process import free_port, log_tail, pid_alive, stop_pid, stop_process
 from streams.settings import Settings
 
 PID_FILE = "demo.pids"

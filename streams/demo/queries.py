@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from clickhouse_connect.driver.client import Client
 
-from streams.events.models import TARGETS
-
-KIND_OF_FAMILY = {"standard": "buy", "genesis": "genesis"}
+from streams.contracts.events import TARGETS
+from streams.contracts.types import KIND_OF_FAMILY
 
 # Signals a deployed model scored (one family and target) whose outcome has resolved; the
 # label is final from the 1h stage on, so any stage row gives it.

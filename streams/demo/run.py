@@ -40,9 +40,9 @@ from streams.demo.feed import MarketFeed
 from streams.demo.observe import ScoreWatcher
 from streams.demo.procs import PID_FILE, PhaseFailed, WorkerPool, record_pid, stop_strays
 from streams.demo.report import ReportInputs, write_report
+from streams.devtools.local.process import broker_answers
+from streams.devtools.local.tansu import TansuBroker
 from streams.interrupt import install_interrupt, restore_handlers
-from streams.local.process import broker_answers
-from streams.local.tansu import TansuBroker
 from streams.settings import Settings
 from streams.sim import SimConfig
 from streams.store.sink import SinkConfig

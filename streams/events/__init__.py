@@ -1,7 +1,6 @@
 """Event contracts: typed models generated-in-step with ``schemas/events`` and a fast decoder."""
 
-from streams.events.decode import DecodeError, IgnoredFields, decode_input, decode_many, encode
-from streams.events.models import (
+from streams.contracts.events import (
     INPUT_TYPES,
     TARGETS,
     Buy,
@@ -15,6 +14,7 @@ from streams.events.models import (
     TokenMigrated,
     Trade,
 )
+from streams.events.decode import DecodeError, IgnoredFields, decode_input, decode_many, encode
 
 __all__ = [
     "INPUT_TYPES",

@@ -23,8 +23,7 @@ from typing import Any
 
 import orjson
 
-from streams.events.fastcheck import compile_fast_check
-from streams.events.models import (
+from streams.contracts.events import (
     INPUT_SCHEMA_VERSIONS,
     INPUT_TYPES,
     KNOWN_SCHEMA_MINOR,
@@ -32,6 +31,7 @@ from streams.events.models import (
     DeadLetter,
     InputEvent,
 )
+from streams.events.fastcheck import compile_fast_check
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "events"
 DEFAULT_MAX_BYTES = 64 * 1024

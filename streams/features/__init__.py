@@ -1,45 +1,6 @@
-"""Point-in-time feature engine, outcome tracker and feature registry (pure: no Kafka, no clock)."""
+"""Point-in-time feature engine and outcome tracker (pure: no Kafka, no clock).
 
-from streams.features.engine import (
-    EngineConfig,
-    EngineOutput,
-    EngineStats,
-    FeatureEngine,
-    SignalRow,
-)
-from streams.features.registry import (
-    FEATURE_SET_VERSION,
-    GENESIS_FEATURES,
-    GENESIS_INDEX,
-    GENESIS_NAMES,
-    LABELS,
-    PEAK_HORIZONS_MS,
-    STANDARD_FEATURES,
-    STANDARD_INDEX,
-    STANDARD_NAMES,
-    FeatureSpec,
-    LabelSpec,
-)
-from streams.features.state import EngineState, InMemoryStore, KVStore
-
-__all__ = [
-    "FEATURE_SET_VERSION",
-    "GENESIS_FEATURES",
-    "GENESIS_INDEX",
-    "GENESIS_NAMES",
-    "LABELS",
-    "PEAK_HORIZONS_MS",
-    "STANDARD_FEATURES",
-    "STANDARD_INDEX",
-    "STANDARD_NAMES",
-    "EngineConfig",
-    "EngineOutput",
-    "EngineState",
-    "EngineStats",
-    "FeatureEngine",
-    "FeatureSpec",
-    "InMemoryStore",
-    "KVStore",
-    "LabelSpec",
-    "SignalRow",
-]
+Import what you need from its modules (``streams.features.engine`` for ``FeatureEngine``,
+``streams.features.state`` for the state stores); the feature registry is
+``streams.contracts.features``. Importing this package imports nothing else.
+"""

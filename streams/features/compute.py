@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from streams.contracts.features import STANDARD_NAMES
+from streams.features.context import FeatureContext
 from streams.features.curve import INITIAL_REAL_TOKENS, TOTAL_SUPPLY, curve_progress
-from streams.features.registry import STANDARD_NAMES
 from streams.features.state import (
     CoocState,
     CreatorState,
@@ -27,31 +28,12 @@ from streams.features.state import (
 )
 
 if TYPE_CHECKING:
-    from streams.events.models import Buy, Sell
-    from streams.features.engine import FeatureEngine
+    from streams.contracts.events import Buy, Sell
 
 NAN = float("nan")
 Trade = list[Any]  # [ts, wallet, sol, is_buy, price, slot]
 _DAY_MS = 86_400_000
 _exp = math.exp
-
-
-def _ratio(num: float, den: float) -> float:
-    return num / den if den else NAN
-
-
-def _price_at(tok: TokenState, window_start: int, ts_cut: int) -> float:
-    """Price at ``ts_cut``: last trade at or before it, else the launch price if launched."""
-    if window_start > tok.base:
-        return tok.p_px[window_start - 1 - tok.base]
-    if (
-        window_start == 0
-        and tok.launch_price is not None
-        and tok.t0 is not None
-        and tok.t0 <= ts_cut
-    ):
-        return tok.launch_price
-    return NAN
 
 
 _CREATOR_NAMES = (
@@ -93,7 +75,7 @@ _REGIME_NAMES = (
 )  # fmt: skip
 
 
-def _regime_values(engine: FeatureEngine, regime: RegimeState, ts: int) -> tuple[float, ...]:
+def _regime_values(ctx: FeatureContext, regime: RegimeState, ts: int) -> tuple[float, ...]:
     evict_regime(regime, ts)
     n_res = len(regime.resolved)
     return (
@@ -103,12 +85,12 @@ def _regime_values(engine: FeatureEngine, regime: RegimeState, ts: int) -> tuple
         float(regime.buys_n),
         regime.buys_sol,
         float(len(regime.launches)),
-        float(len(engine.state.tokens)),
+        float(len(ctx.tokens)),
     )
 
 
-def _regime_block(engine: FeatureEngine, regime: RegimeState, ts: int) -> dict[str, float]:
-    return dict(zip(_REGIME_NAMES, _regime_values(engine, regime, ts), strict=True))
+def _regime_block(ctx: FeatureContext, regime: RegimeState, ts: int) -> dict[str, float]:
+    return dict(zip(_REGIME_NAMES, _regime_values(ctx, regime, ts), strict=True))
 
 
 _COOC_NAMES = (
@@ -117,15 +99,15 @@ _COOC_NAMES = (
 
 
 def _cooc_values(
-    engine: FeatureEngine, tok: TokenState, cooc: CoocState | None, ts: int
+    ctx: FeatureContext, tok: TokenState, cooc: CoocState | None, ts: int
 ) -> tuple[float, float, float, float]:
     if cooc is None:
         return (0.0, 0.0, 0.0, 0.0)
     weights = cooc.partners
     if not weights:
         return (0.0, 0.0, 0.0, 0.0)
-    min_weight = engine.config.cooc_min_weight
-    scale = _exp(-(ts - cooc.ref_ts) * engine._cooc_decay)  # one reference time per table
+    min_weight = ctx.cooc_min_weight
+    scale = _exp(-(ts - cooc.ref_ts) * ctx.cooc_decay)  # one reference time per table
     n_partners = in_token = 0
     weight_in = top = 0.0
     buyers = tok.wallets
@@ -163,7 +145,7 @@ if (*_MAIN_NAMES, *_CREATOR_NAMES, *_COOC_NAMES, *_REGIME_NAMES) != STANDARD_NAM
 
 
 def standard_features(
-    engine: FeatureEngine, ev: Buy | Sell, ts: int, tok: TokenState, wallet: WalletState,
+    ctx: FeatureContext, ev: Buy | Sell, ts: int, tok: TokenState, wallet: WalletState,
     creator: CreatorState | None, cooc: CoocState | None, price: float, prev_price: float | None,
     prev_trade_ts: int | None, prev_buys: int, first_in_token: bool,
 ) -> np.ndarray:  # fmt: skip
@@ -180,7 +162,7 @@ def standard_features(
     first_price = tok.first_price or 0.0
     launch_price = tok.launch_price or 0.0
     max_price = tok.max_price
-    # prices at ts - 60 s / ts - 5 min (``_price_at``, inlined): the trade before the window,
+    # prices at ts - 60 s / ts - 5 min: the trade before the window,
     # else the launch price when the window starts at the first trade and t0 is before the cut
     base, w60, w5m = tok.base, tok.w60, tok.w5m
     launch = tok.launch_price
@@ -257,20 +239,20 @@ def standard_features(
         wallet.sol_spent / n_buys if n_buys else NAN,
         (ts - wallet.first_ts) / 1000.0,
         (ts - last_buy_ts) / 1000.0 if last_buy_ts is not None else NAN,
-        wallet.rate * _exp(-(ts - wallet.rate_ts) * engine._rate_decay),
+        wallet.rate * _exp(-(ts - wallet.rate_ts) * ctx.rate_decay),
         float(n_res),
         *wallet_history,
         float(wallet.n_created),
         wallet.entry_age_sum / entry_age_n if entry_age_n else NAN,
         *_creator_values(tok, creator),
-        *_cooc_values(engine, tok, cooc, ts),
-        *_regime_values(engine, engine._regime, ts),
+        *_cooc_values(ctx, tok, cooc, ts),
+        *_regime_values(ctx, ctx.regime, ts),
     ]
     return np.array(row, dtype=np.float64)
 
 
 def genesis_features(
-    engine: FeatureEngine, tok: TokenState, ts: int, creator: CreatorState | None, price: float
+    ctx: FeatureContext, tok: TokenState, ts: int, creator: CreatorState | None, price: float
 ) -> dict[str, float]:
     """Features of the genesis signal at ``ts`` = t0 + 60 s, from the token's first-minute trades."""
     assert tok.t0 is not None and tok.launch_price is not None
@@ -325,10 +307,10 @@ def genesis_features(
     }
     values.update(_slot_block(tok, buys, early))
     values.update(_bins_block(t0, launch, early, buys))
-    values.update(_buyers_block(engine, tok, list(per_buyer), ts))
-    values.update(_genesis_creator_block(engine, tok, creator, ts))
-    values.update(_regime_block(engine, engine._regime, ts))
-    values["reg_graduations_1h"] = float(len(engine._regime.grads))
+    values.update(_buyers_block(ctx, tok, list(per_buyer), ts))
+    values.update(_genesis_creator_block(ctx, tok, creator, ts))
+    values.update(_regime_block(ctx, ctx.regime, ts))
+    values["reg_graduations_1h"] = float(len(ctx.regime.grads))
     return values
 
 
@@ -387,11 +369,10 @@ def _bins_block(t0: int, launch: float, early: list[Trade], buys: list[Trade]) -
 
 
 def _buyers_block(
-    engine: FeatureEngine, tok: TokenState, buyers: list[str], ts: int
+    ctx: FeatureContext, tok: TokenState, buyers: list[str], ts: int
 ) -> dict[str, float]:
-    wallets = engine.state.wallets
+    wallets = ctx.wallets
     token_wallets = tok.wallets
-    cfg = engine.config
     rates: list[float] = []
     dead: list[float] = []
     smart = 0
@@ -410,10 +391,10 @@ def _buyers_block(
         if w.n_resolved:
             rates.append(w.wins_2x / w.n_resolved)
             dead.append(w.n_dead / w.n_resolved)
-            if w.n_resolved >= cfg.smart_min_resolved and rates[-1] >= cfg.smart_min_win_rate:
+            if w.n_resolved >= ctx.smart_min_resolved and rates[-1] >= ctx.smart_min_win_rate:
                 smart += 1
     n = len(buyers)
-    pairs, best = _cobuyer_pairs(engine, buyers, ts)
+    pairs, best = _cobuyer_pairs(ctx, buyers, ts)
     return {
         "gen_buyers_with_history": float(len(rates)),
         "gen_buyers_mean_win_rate": sum(rates) / len(rates) if rates else NAN,
@@ -428,14 +409,14 @@ def _buyers_block(
     }
 
 
-def _cobuyer_pairs(engine: FeatureEngine, buyers: list[str], ts: int) -> tuple[int, int]:
+def _cobuyer_pairs(ctx: FeatureContext, buyers: list[str], ts: int) -> tuple[int, int]:
     present = set(buyers)
-    decay = engine._cooc_decay
-    min_weight = engine.config.cooc_min_weight
+    decay = ctx.cooc_decay
+    min_weight = ctx.cooc_min_weight
     pairs = 0
     best = 0
     for address in buyers:
-        table = engine.state.cooc.get(address)
+        table = ctx.cooc.get(address)
         if table is None:
             continue
         scale = _exp(-(ts - table.ref_ts) * decay)
@@ -456,10 +437,10 @@ def _cobuyer_pairs(engine: FeatureEngine, buyers: list[str], ts: int) -> tuple[i
 
 
 def _genesis_creator_block(
-    engine: FeatureEngine, tok: TokenState, creator: CreatorState | None, ts: int
+    ctx: FeatureContext, tok: TokenState, creator: CreatorState | None, ts: int
 ) -> dict[str, float]:
     out = _creator_block(tok, creator, ts)
-    wallet = engine.state.wallets.get(tok.creator) if tok.creator is not None else None
+    wallet = ctx.wallets.get(tok.creator) if tok.creator is not None else None
     out["cre_wallet_n_buys"] = float(wallet.n_buys) if wallet is not None else 0.0
     out["cre_wallet_win_rate"] = wallet.win_rate() if wallet is not None else NAN
     return out

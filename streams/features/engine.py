@@ -22,16 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from streams.events.models import SCHEMA_VERSION, Buy, Genesis, InputEvent, Outcome, Sell
-from streams.features import outcomes
-from streams.features.compute import genesis_features, standard_features
-from streams.features.registry import (
+from streams.contracts.events import SCHEMA_VERSION, Buy, Genesis, InputEvent, Outcome, Sell
+from streams.contracts.features import (
     GENESIS_NAMES,
     HOUR_MS,
     MINUTE_MS,
     STAGE_1H_MS,
     STAGE_24H_MS,
 )
+from streams.features import outcomes
+from streams.features.compute import genesis_features, standard_features
+from streams.features.context import FeatureContext
 from streams.features.state import (
     COOC_REBASE_MS,
     COOC_REF_STEP_MS,
@@ -40,8 +41,6 @@ from streams.features.state import (
     CoocState,
     CreatorState,
     EngineState,
-    InMemoryStore,
-    KVStore,
     MetaState,
     PendingSignal,
     RegimeState,
@@ -57,9 +56,9 @@ _FIVE_MIN_MS = 5 * MINUTE_MS
 _exp = math.exp
 
 
-def _fast_get(store: KVStore[Any]) -> Callable[[str], Any]:
-    """The store's lookup; for the in-memory backend its dict's own ``get`` (no method hop)."""
-    return store.data.get if isinstance(store, InMemoryStore) else store.get
+def _fast_get(store: StateStore[Any]) -> Callable[[str], Any]:
+    """The store's cheapest lookup (the backend decides; in memory: its dict's own ``get``)."""
+    return store.lookup()
 
 
 def _fast_touch(store: StateStore[Any]) -> Callable[[str], None]:
@@ -158,6 +157,17 @@ class FeatureEngine:
         self._smart_min_resolved = self.config.smart_min_resolved
         self._smart_min_win_rate = self.config.smart_min_win_rate
         self._prune_min = self.config.prune_min
+        self._features = FeatureContext(
+            tokens=st.tokens,
+            wallets=st.wallets,
+            cooc=st.cooc,
+            regime=regime,
+            cooc_decay=self._cooc_decay,
+            rate_decay=self._rate_decay,
+            cooc_min_weight=self.config.cooc_min_weight,
+            smart_min_resolved=self.config.smart_min_resolved,
+            smart_min_win_rate=self.config.smart_min_win_rate,
+        )
         self._out = EngineOutput()
         # hot path: bound store methods (the in-memory backend's dict get, its dirty-marking put)
         self._get_token = _fast_get(st.tokens)
@@ -474,7 +484,7 @@ class FeatureEngine:
                     self._get_creator(creator_address) if creator_address is not None else None
                 )
                 row = standard_features(
-                    self, ev, ts, tok, wallet, creator, self._get_cooc(address), price,
+                    self._features, ev, ts, tok, wallet, creator, self._get_cooc(address), price,
                     prev_price, prev_trade_ts, prev_buys, first_in_token,
                 )  # fmt: skip
                 self._out.signals.append(
@@ -518,13 +528,6 @@ class FeatureEngine:
             outcomes.prune_path(tok, self._prune_min)
         if new_token:  # stored only now: its own signal does not count it as an active token
             self._put_token(mint, tok)
-
-    def _is_smart(self, wallet: WalletState) -> bool:
-        cfg = self.config
-        return (
-            wallet.n_resolved >= cfg.smart_min_resolved
-            and wallet.wins_2x >= cfg.smart_min_win_rate * wallet.n_resolved
-        )
 
     def _next_seq(self) -> int:
         self._meta.seq += 1
@@ -622,7 +625,7 @@ class FeatureEngine:
         event_id = f"{tok.genesis_event_id}:g60"
         if tok.owned:
             creator = self._get_creator(tok.creator) if tok.creator is not None else None
-            values = genesis_features(self, tok, due, creator, price)
+            values = genesis_features(self._features, tok, due, creator, price)
             row = np.array(_take_genesis(values), dtype=np.float64)
             self._out.signals.append(
                 SignalRow("genesis", event_id, due, mint, None, tok.creator, price, row)

@@ -14,7 +14,7 @@ slice deletion per call.
 
 from __future__ import annotations
 
-from streams.features.registry import DEAD_QUIET_MS, PEAK_HORIZONS_MS
+from streams.contracts.features import DEAD_QUIET_MS, PEAK_HORIZONS_MS
 from streams.features.state import PendingSignal, TokenState, shared_labels
 
 HORIZONS_MS: tuple[int, ...] = tuple(PEAK_HORIZONS_MS.values())  # 10m, 30m, 1h, 4h, 24h

@@ -15,7 +15,7 @@ pending signals held by the due queues) are pinned: never evicted. Keys are
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, cast
@@ -139,6 +139,12 @@ class RocksStore(Generic[V]):
 
     def __len__(self) -> int:
         return self._n
+
+    def lookup(self) -> Callable[[str], V | None]:
+        return self.get  # a cache miss may read the database: no shortcut
+
+    def forget_changes(self) -> None:
+        """Nothing to drop: this backend keeps its changes until they are committed."""
 
     def drain(self) -> tuple[dict[str, bytes], set[str]]:
         """Serialized values of changed keys and the deleted keys (as ``InMemoryStore.drain``);
@@ -277,15 +283,6 @@ class RocksState:
         del commit
         for store in self.stores().values():
             store.requeue()
-
-    def put_meta(self, records: Iterable[tuple[bytes, bytes | None]]) -> None:
-        batch = WriteBatch(raw_mode=True)
-        for key, value in records:
-            if value is None:
-                batch.delete(key)
-            else:
-                batch.put(key, value)
-        self.db.write(batch)
 
     def close(self) -> None:
         if not self.closed:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import orjson
@@ -84,6 +83,13 @@ class StateStore(KVStore[V], Protocol[V]):
 
     def touch(self, key: str) -> None: ...
     def drain(self) -> tuple[dict[str, bytes], set[str]]: ...
+    def lookup(self) -> Callable[[str], V | None]:
+        """The cheapest callable that reads one value (the engine binds it on its hot path)."""
+        ...
+
+    def forget_changes(self) -> None:
+        """The caller just took a whole snapshot: drop the change tracking it made moot."""
+        ...
 
 
 class InMemoryStore(Generic[V]):
@@ -91,11 +97,18 @@ class InMemoryStore(Generic[V]):
 
     __slots__ = ("data", "deleted", "dirty", "name")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, data: dict[str, V] | None = None) -> None:
         self.name = name
-        self.data: dict[str, V] = {}
+        self.data: dict[str, V] = {} if data is None else data
         self.dirty: set[str] = set()
         self.deleted: set[str] = set()
+
+    def lookup(self) -> Callable[[str], V | None]:
+        return self.data.get  # the dict's own get: no method hop
+
+    def forget_changes(self) -> None:
+        self.dirty.clear()
+        self.deleted.clear()
 
     def get(self, key: str) -> V | None:
         return self.data.get(key)
@@ -500,14 +513,6 @@ class EngineState:
             setattr(state, name, stores[name])
         return state
 
-    @classmethod
-    def open_rocks(cls, path: str | Path, cache_limit: int = 500_000) -> EngineState:
-        """The state kept in the RocksDB database at ``path`` (created if missing); see
-        :mod:`streams.features.rocks` for committing it."""
-        from streams.features.rocks import RocksState
-
-        return RocksState(Path(path), cache_limit).state
-
     STORE_TYPES: ClassVar[dict[str, type[Value]]] = {
         "tokens": TokenState,
         "wallets": WalletState,
@@ -526,12 +531,9 @@ class EngineState:
         return {name: store.drain() for name, store in self.stores().items()}
 
     def forget_changes(self) -> None:
-        """Drop the change tracking of in-memory stores (their caller just took a whole
-        snapshot); a persistent backend keeps its own until it commits."""
+        """The caller just took a whole snapshot (each backend decides what that makes moot)."""
         for store in self.stores().values():
-            if isinstance(store, InMemoryStore):
-                store.dirty.clear()
-                store.deleted.clear()
+            store.forget_changes()
 
     def snapshot(self) -> dict[str, dict[str, bytes]]:
         """Every value of every store, serialized."""
@@ -542,10 +544,10 @@ class EngineState:
 
     @classmethod
     def from_snapshot(cls, snap: dict[str, dict[str, bytes]]) -> EngineState:
-        state = cls()
-        for name, store in state.stores().items():
-            assert isinstance(store, InMemoryStore)
-            value_type = cls.STORE_TYPES[name]
-            for key, raw in snap.get(name, {}).items():
-                store.data[key] = value_type.from_bytes(raw)
-        return state
+        stores: dict[str, StateStore[Any]] = {
+            name: InMemoryStore(
+                name, {key: value_type.from_bytes(raw) for key, raw in snap.get(name, {}).items()}
+            )
+            for name, value_type in cls.STORE_TYPES.items()
+        }
+        return cls.from_stores(stores)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from clickhouse_connect.driver.client import Client
 
-from streams.events.models import TARGETS
+from streams.contracts.events import TARGETS
 from streams.monitor.frames import CORE_COLUMNS
 
 _MODELS_QUERY = """

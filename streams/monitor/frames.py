@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from streams.events.models import TARGETS
+from streams.contracts.events import TARGETS
 from streams.monitor.metrics import MonitorInputs
 
 CORE_COLUMNS: tuple[str, ...] = ("event_id", "ts", "mint", "model", "score", "label", "resolved_ts")

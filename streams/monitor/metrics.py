@@ -24,7 +24,7 @@ PSI_FLOOR = 1e-4  # bin shares below this are floored so an empty bin does not g
 
 
 class BinnedDistribution(Protocol):
-    """Quantile bins of a training-time distribution (``training.metadata.ReferenceDistribution``).
+    """Quantile bins of a training-time distribution (``streams.contracts.metadata.ReferenceDistribution``).
 
     ``fractions`` has ``len(edges) + 1`` entries for (-inf, e0], (e0, e1], ..., (e_last, inf) over
     the non-missing values; ``missing_rate`` is the share of NaN values.

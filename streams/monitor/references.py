@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.contracts.metadata import ModelMetadata, read_metadata, stem_of_metadata_file
 from streams.monitor.metrics import ModelReference
 from training.evaluate import SCORE_KEY
-from training.metadata import ModelMetadata, read_metadata, stem_of_metadata_file
 
 log = logging.getLogger(__name__)
 

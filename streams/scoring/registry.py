@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from training.metadata import (
+from streams.contracts.metadata import (
     METADATA_SUFFIX,
     ModelMetadata,
     metadata_from_json,
@@ -26,12 +26,10 @@ from training.metadata import (
     pair_stem,
     stem_of_metadata_file,
 )
+from streams.contracts.types import INPUT_NAME, OUTPUT_NAME, TMP_PREFIX
 
 log = logging.getLogger(__name__)
 
-INPUT_NAME = "input"
-OUTPUT_NAME = "probabilities"
-TMP_PREFIX = ".tmp-"
 Key = tuple[str, str]  # (family, target)
 
 

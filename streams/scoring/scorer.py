@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streams.events.models import TARGETS
+from streams.contracts.events import TARGETS
 from streams.scoring.calibration import platt
 from streams.scoring.registry import ModelRegistry, model_input
 from streams.scoring.rules import RuleScorer

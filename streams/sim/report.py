@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 HOUR_MS = 3_600_000
 DUMP_WINDOW_MS = 20 * 60_000
@@ -37,12 +35,6 @@ class _Mint:
     grad_ts: int = -1
     grad_price: float = 0.0
     amm_min_20m: float = float("inf")
-
-
-def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("rb") as fh:
-        for line in fh:
-            yield orjson.loads(line)
 
 
 def forward_max(ts: np.ndarray, price: np.ndarray, horizon_ms: int) -> np.ndarray:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
 import pandas as pd
 
+from streams.contracts.types import Family
 from streams.events import Outcome, Signal
-
-Family = Literal["standard", "genesis"]
-FAMILY_KIND: dict[str, str] = {"standard": "buy", "genesis": "genesis"}
 
 
 class StoreUnavailableError(RuntimeError):

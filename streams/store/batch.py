@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from streams.contracts.events import DeadLetter
 from streams.events import DecodeError, Outcome, Signal
 from streams.events.decode import dead_letter_for
-from streams.events.models import DeadLetter
 from streams.store.base import Store, StoreRejectedError, StoreUnavailableError
 from streams.store.metrics import SinkMetrics
 from streams.store.rows import decode_outcome, decode_signal, outcome_row, signal_row

@@ -10,8 +10,9 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
+from streams.contracts.types import Family
 from streams.events import TARGETS, Outcome, Signal
-from streams.store.base import Family, StoreRejectedError, StoreUnavailableError
+from streams.store.base import StoreRejectedError, StoreUnavailableError
 from streams.store.rows import (
     OUTCOME_COLUMNS,
     PEAK_COLUMNS,

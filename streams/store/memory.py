@@ -8,8 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from streams.contracts.types import KIND_OF_FAMILY, Family
 from streams.events import TARGETS, Outcome, Signal
-from streams.store.base import FAMILY_KIND, Family, StoreRejectedError
+from streams.store.base import StoreRejectedError
 from streams.store.rows import PEAK_COLUMNS, newer_outcome, outcome_row, signal_row
 from streams.store.training import assemble_frame
 
@@ -55,7 +56,7 @@ class MemoryStore:
         feature_set: str | None = None,
         resolved_only: bool = True,
     ) -> pd.DataFrame:
-        kind = FAMILY_KIND[family]
+        kind = KIND_OF_FAMILY[family]
         chosen = [
             s for s in self._signals.values()
             if s.kind == kind and feature_set in (None, "", s.feature_set)

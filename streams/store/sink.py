@@ -17,8 +17,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from streams.contracts.events import DeadLetter
 from streams.events import encode
-from streams.events.models import DeadLetter
 from streams.store.base import Store
 from streams.store.batch import Backoff, BatchWriter, RawMessage, SinkStoppedError
 from streams.store.metrics import SinkMetrics

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from clickhouse_connect.driver.client import Client
 
+from streams.contracts.types import KIND_OF_FAMILY, Family
 from streams.events import TARGETS
-from streams.store.base import FAMILY_KIND, Family
 from streams.store.rows import PEAK_COLUMNS
 
 SCORE_COLUMNS: tuple[str, ...] = (
@@ -65,7 +65,7 @@ def training_frame(
     order or width); without it every vector must have ``len(feature_names)`` values.
     """
     params = {
-        "kind": FAMILY_KIND[family],
+        "kind": KIND_OF_FAMILY[family],
         "feature_set": feature_set or "",
     }
     query = _QUERY.replace("{join}", "INNER" if resolved_only else "LEFT")

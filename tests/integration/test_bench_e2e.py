@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.app.bench_e2e import deploy_synthetic_models, run_e2e, scaling
+from streams.devtools.bench.e2e import deploy_synthetic_models, run_e2e, scaling
 from tests.conftest import SettingsFor
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

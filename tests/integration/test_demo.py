@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from streams.local.process import pid_alive
+from streams.devtools.local.process import pid_alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

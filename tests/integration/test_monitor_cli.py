@@ -14,18 +14,18 @@ from typer.testing import CliRunner
 
 from streams import store
 from streams.cli import _register, app
-from streams.events import Outcome, Signal
-from streams.kafka_admin import create_topics
-from streams.settings import Settings
-from streams.store.clickhouse import ClickHouseStore
-from streams.topics import ALERTS
-from training.metadata import (
+from streams.contracts.metadata import (
     ModelMetadata,
     PlattCalibration,
     metadata_path,
     reference_from_values,
     write_metadata,
 )
+from streams.events import Outcome, Signal
+from streams.kafka_admin import create_topics
+from streams.settings import Settings
+from streams.store.clickhouse import ClickHouseStore
+from streams.topics import ALERTS
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,9 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import CollectorRegistry
 
+from streams.devtools.local.process import free_port
+from streams.devtools.synthetic.store import Dataset, make_dataset
 from streams.events import encode
-from streams.local.process import free_port
 from streams.store import connect, migrate
 from streams.store.base import Store
 from streams.store.batch import Backoff
@@ -23,7 +24,6 @@ from streams.store.endpoint import run_query
 from streams.store.metrics import SinkMetrics
 from streams.store.service import run
 from streams.store.sink import KafkaSink, SinkConfig
-from streams.store.synthetic import Dataset, make_dataset
 from tests.conftest import SettingsFor
 
 pytestmark = pytest.mark.integration

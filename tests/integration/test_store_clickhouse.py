@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from streams.devtools.synthetic.store import Dataset, make_dataset
 from streams.events import TARGETS
 from streams.store import connect, migrate, refresh_summaries
 from streams.store.clickhouse import ClickHouseStore
 from streams.store.migrations import load_migrations
-from streams.store.synthetic import Dataset, make_dataset
 
 pytestmark = pytest.mark.integration
 

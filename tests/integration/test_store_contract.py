@@ -11,12 +11,12 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
+from streams.devtools.synthetic.store import Dataset, make_dataset
 from streams.events import TARGETS, Outcome, Signal
 from streams.store import connect, migrate
 from streams.store.base import Store, StoreRejectedError
 from streams.store.clickhouse import ClickHouseStore
 from streams.store.memory import MemoryStore
-from streams.store.synthetic import Dataset, make_dataset
 
 SERVER_DSN = os.environ.get("ALPHASTREAM_TEST_CLICKHOUSE_DSN")
 FEATURES = [f"f{i}" for i in range(5)]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from streams.devtools.synthetic.store import make_dataset
 from streams.store import connect, migrate, refresh_summaries
 from streams.store.clickhouse import ClickHouseStore
 from streams.store.endpoint import READONLY
-from streams.store.synthetic import make_dataset
 
 pytestmark = pytest.mark.integration
 DOC = Path(__file__).resolve().parents[2] / "docs" / "queries.md"

@@ -25,7 +25,7 @@ SEED = """
 import sys
 from streams.store import connect, migrate
 from streams.store.clickhouse import ClickHouseStore
-from streams.store.synthetic import make_dataset
+from streams.devtools.synthetic.store import make_dataset
 client = connect(sys.argv[1]); migrate(client)
 data = make_dataset(int(sys.argv[2]))
 ClickHouseStore(client).write(data.signals, data.outcomes)

@@ -17,7 +17,7 @@ import pytest
 
 from streams.app import TopicNames, launch_worker
 from streams.app.admin import create_prefixed_topics
-from streams.app.harness import (
+from streams.devtools.harness import (
     Collector,
     feature_agreement,
     new_producer,

@@ -15,7 +15,7 @@ import pytest
 
 from streams.app import TopicNames
 from streams.app.admin import create_prefixed_topics
-from streams.app.harness import (
+from streams.devtools.harness import (
     Collector,
     feature_agreement,
     new_producer,
@@ -23,7 +23,7 @@ from streams.app.harness import (
     replay_features,
     sim_events,
 )
-from streams.local.process import free_port
+from streams.devtools.local.process import free_port
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.worker_procs import (
     metric,

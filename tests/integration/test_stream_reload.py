@@ -17,9 +17,9 @@ import pytest
 from streams.app import TopicNames, WorkerOptions, run_worker
 from streams.app.admin import create_prefixed_topics
 from streams.app.faust_app import StreamWorker
-from streams.app.harness import Collector, new_producer, produce_events, sim_events
-from streams.features import STANDARD_NAMES
-from streams.scoring.synthetic import synthetic_pair
+from streams.contracts.features import STANDARD_NAMES
+from streams.devtools.harness import Collector, new_producer, produce_events, sim_events
+from streams.devtools.synthetic.models import synthetic_pair
 from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
 from training.export import deploy_pair

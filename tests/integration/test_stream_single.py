@@ -16,7 +16,7 @@ import pytest
 from streams.app import TopicNames, WorkerOptions, run_worker
 from streams.app.admin import create_prefixed_topics
 from streams.app.faust_app import StreamWorker
-from streams.app.harness import (
+from streams.devtools.harness import (
     Collector,
     bad_messages,
     feature_agreement,

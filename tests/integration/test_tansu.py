@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from streams.devtools.local.tansu import TANSU_SESSION_TIMEOUT_MS
 from streams.kafka_admin import create_topics, list_topics
-from streams.local.tansu import TANSU_SESSION_TIMEOUT_MS
 from streams.settings import Settings
 from streams.topics import TOPIC_PLAN
 from tests.integration.test_foundation import (

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from streams.app import launch_worker
-from streams.app.harness import wait_group_settled, wait_workers_planned
+from streams.devtools.harness import wait_group_settled, wait_workers_planned
 from streams.settings import Settings
 
 

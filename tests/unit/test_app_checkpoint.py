@@ -28,12 +28,13 @@ from streams.app.checkpoint import (
     split_chunks,
 )
 from streams.app.core import Inbound, Outbox, StreamCore, TopicNames
-from streams.app.harness import sim_events
 from streams.app.metrics import WorkerMetrics
 from streams.app.outputs import features_for_json
+from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
+from streams.contracts.types import TP
+from streams.devtools.harness import sim_events
 from streams.events import InputEvent, decode_input
-from streams.features import GENESIS_NAMES, STANDARD_NAMES, FeatureEngine
-from streams.features.engine import EngineOutput
+from streams.features.engine import EngineOutput, FeatureEngine
 from streams.features.state import EngineState
 from streams.scoring import ModelRegistry, Scorer
 from streams.testing import run_events
@@ -41,7 +42,6 @@ from streams.testing import run_events
 TOPICS = TopicNames()
 TOPIC_OF = {"token_genesis": TOPICS.genesis, "wallet_buy": TOPICS.buys, "wallet_sell": TOPICS.sells}
 PARTITIONS = 3
-TP = tuple[str, int]
 
 
 @pytest.fixture(scope="module")

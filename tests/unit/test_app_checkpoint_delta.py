@@ -16,7 +16,8 @@ from streams.app.checkpoint import (
     latest_values,
     stale_state_keys,
 )
-from streams.features import EngineState, FeatureEngine
+from streams.features.engine import FeatureEngine
+from streams.features.state import EngineState
 from streams.testing import random_market
 
 TP0 = ("wallet-buy", 0)

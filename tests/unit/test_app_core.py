@@ -12,12 +12,13 @@ import orjson
 import pytest
 
 from streams.app.core import Inbound, Outbox, StreamCore, TopicNames
-from streams.app.harness import sim_events
 from streams.app.metrics import WorkerMetrics
 from streams.app.outputs import features_for_json
+from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
+from streams.devtools.harness import sim_events
 from streams.events import InputEvent, decode_input
 from streams.events.decode import validate_output
-from streams.features import GENESIS_NAMES, STANDARD_NAMES, FeatureEngine
+from streams.features.engine import FeatureEngine
 from streams.scoring import ModelRegistry, Scorer
 from streams.testing import run_events
 

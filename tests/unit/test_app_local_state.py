@@ -10,7 +10,7 @@ import pytest
 
 from streams.app.checkpoint import Manifest, local_unusable_reason
 from streams.app.local_state import MINT_PREFIX, LocalState
-from streams.features import FeatureEngine
+from streams.features.engine import FeatureEngine
 from streams.testing import random_market
 
 A, B = ("wallet-buy", 0), ("wallet-buy", 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.app.bench_e2e import E2EResult, parse_worker_counts, scaling
+from streams.devtools.bench.e2e import E2EResult, parse_worker_counts, scaling
 
 
 def result(workers: int, events_per_s: float) -> E2EResult:

@@ -426,7 +426,7 @@ def test_fast_check_never_accepts_what_the_reasoned_checks_refuse(
 
 def test_fast_check_accepts_every_simulated_event() -> None:
     """The generated check must not send valid traffic down the slow path."""
-    from streams.app.harness import sim_events
+    from streams.devtools.harness import sim_events
 
     events = sim_events(seed=3, hours=0.25, launch_rate_per_day=4000)
     contracts = _contracts()

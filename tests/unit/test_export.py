@@ -12,22 +12,8 @@ import onnx
 import pytest
 from pydantic import ValidationError
 
-from streams.features import GENESIS_NAMES
-from streams.scoring import ModelRegistry, Scorer
-from streams.scoring.synthetic import SyntheticPair, synthetic_pair, synthetic_rows, train_booster
-from training.export import (
-    INPUT_NAME,
-    LGBM_ZERO_THRESHOLD,
-    OUTPUT_NAME,
-    deploy_pair,
-    export_onnx,
-    missing_goes_left,
-    onnx_threshold,
-    parity_check,
-    sha256_hex,
-    split_nodes,
-)
-from training.metadata import (
+from streams.contracts.features import GENESIS_NAMES
+from streams.contracts.metadata import (
     ModelMetadata,
     metadata_from_json,
     metadata_path,
@@ -35,6 +21,24 @@ from training.metadata import (
     onnx_path,
     read_metadata,
     reference_from_values,
+)
+from streams.contracts.types import INPUT_NAME, OUTPUT_NAME
+from streams.devtools.synthetic.models import (
+    SyntheticPair,
+    synthetic_pair,
+    synthetic_rows,
+    train_booster,
+)
+from streams.scoring import ModelRegistry, Scorer
+from training.export import (
+    LGBM_ZERO_THRESHOLD,
+    deploy_pair,
+    export_onnx,
+    missing_goes_left,
+    onnx_threshold,
+    parity_check,
+    sha256_hex,
+    split_nodes,
 )
 
 NAMES = tuple(f"feat_{i}" for i in range(10))

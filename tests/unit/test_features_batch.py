@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streams.events.models import Buy, Genesis, Sell
-from streams.features import STANDARD_INDEX
+from streams.contracts.events import Buy, Genesis, Sell
+from streams.contracts.features import STANDARD_INDEX
 from streams.testing import random_market, run_events
 
 MARKET = random_market(11, n_tokens=14, n_wallets=20, minutes=120, trades_per_token=60)

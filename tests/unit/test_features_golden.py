@@ -29,9 +29,10 @@ import numpy as np
 import orjson
 import pytest
 
+from streams.contracts.features import HOUR_MS
 from streams.events import InputEvent, decode_input, encode
-from streams.features import EngineOutput, EngineState, FeatureEngine
-from streams.features.registry import HOUR_MS
+from streams.features.engine import EngineOutput, FeatureEngine
+from streams.features.state import EngineState
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 INPUTS = GOLDEN_DIR / "engine_inputs.jsonl.gz"
@@ -55,7 +56,7 @@ def _sim_inputs() -> list[InputEvent]:
 
 def _market_inputs() -> list[InputEvent]:
     """A dense random market, then perturbed: late events, a lost genesis, a duplicate genesis."""
-    from streams.events.models import Genesis
+    from streams.contracts.events import Genesis
     from streams.testing import random_market
 
     events = list(random_market(21, n_tokens=24, n_wallets=25, minutes=240, trades_per_token=60))
@@ -233,7 +234,7 @@ def compare_with_golden() -> bool:
     """Current engine vs the stored golden, with a tolerance: the max relative difference per
     feature (NaN must match NaN), and whether signals, outcomes (labels included) and stats are
     exactly equal. For a change that may move floats by rounding only; True if within 1e-9."""
-    from streams.features.registry import GENESIS_NAMES, STANDARD_NAMES
+    from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
 
     expected = orjson.loads(gzip.decompress(EXPECTED.read_bytes()))
     with np.load(FEATURES) as npz:

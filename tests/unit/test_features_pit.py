@@ -6,8 +6,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.events.models import InputEvent
-from streams.features import EngineOutput, EngineState, FeatureEngine, SignalRow
+from streams.contracts.events import InputEvent
+from streams.features.engine import EngineOutput, FeatureEngine, SignalRow
+from streams.features.state import EngineState
 from streams.testing import Curve, make_buy, random_market, run_events
 
 MARKET = random_market(7, n_tokens=16, minutes=150)

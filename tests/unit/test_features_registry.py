@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.events.models import TARGETS
-from streams.features import (
+from streams.contracts.events import TARGETS
+from streams.contracts.features import (
     FEATURE_SET_VERSION,
     GENESIS_FEATURES,
     GENESIS_NAMES,

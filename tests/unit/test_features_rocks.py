@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from streams.events import InputEvent, decode_input, encode
-from streams.features import EngineOutput, EngineState, FeatureEngine
+from streams.features.engine import EngineOutput, FeatureEngine
 from streams.features.rocks import RocksState, RocksStore
-from streams.features.state import InMemoryStore, WalletState
+from streams.features.state import EngineState, InMemoryStore, WalletState
 
 
 def _wallet(ts: int, n_buys: int = 0) -> WalletState:

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from streams.events.models import InputEvent
-from streams.features import GENESIS_INDEX, STANDARD_INDEX, EngineOutput, FeatureEngine, SignalRow
-from streams.features.registry import HOUR_MS
+from streams.contracts.events import InputEvent
+from streams.contracts.features import GENESIS_INDEX, HOUR_MS, STANDARD_INDEX
+from streams.features.engine import EngineOutput, FeatureEngine, SignalRow
 from streams.testing import Curve, make_buy, make_genesis, make_sell
 
 T0 = 1_767_225_600_000

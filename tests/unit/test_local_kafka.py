@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from streams.local.kafka import FETCH_SCRIPT, POM, KafkaBroker, kafka_version, new_cluster_id
-from streams.local.process import BrokerNotReady
+from streams.devtools.local.kafka import (
+    FETCH_SCRIPT,
+    POM,
+    KafkaBroker,
+    kafka_version,
+    new_cluster_id,
+)
+from streams.devtools.local.process import BrokerNotReady
 
 
 def _properties(text: str) -> dict[str, str]:

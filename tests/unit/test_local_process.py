@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.local.process import (
+from streams.devtools.local.process import (
     BrokerNotReady,
     broker_answers,
     free_port,

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
+from streams.contracts.metadata import reference_from_values
 from streams.monitor.metrics import (
     Bins,
     MetricsConfig,
@@ -25,7 +26,6 @@ from streams.monitor.metrics import (
     top_decile_hit_rate,
     wilson_interval,
 )
-from training.metadata import reference_from_values
 
 
 def _stream(rng: np.random.Generator, n: int, shrink: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -22,8 +22,9 @@ import orjson
 import pandas as pd
 import pytest
 
+from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
 from streams.events import Outcome, decode_input
-from streams.features import GENESIS_NAMES, STANDARD_NAMES, EngineOutput, FeatureEngine
+from streams.features.engine import EngineOutput, FeatureEngine
 from streams.monitor.evaluate import ModelResult, evaluate
 from streams.monitor.frames import monitor_frame
 from streams.monitor.references import deployed_models

@@ -5,6 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from streams.contracts.metadata import reference_from_values
 from streams.monitor.metrics import (
     HitRate,
     MissingShift,
@@ -16,7 +17,6 @@ from streams.monitor.metrics import (
     wilson_interval,
 )
 from streams.monitor.verdict import Level, Thresholds, judge
-from training.metadata import reference_from_values
 
 QUIET = WindowMetrics(
     signals=1_000,

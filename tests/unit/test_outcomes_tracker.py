@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
+from streams.contracts.events import Buy, Genesis, Sell
+from streams.contracts.features import HOUR_MS, PEAK_HORIZONS_MS
 from streams.events.decode import validate_output
-from streams.events.models import Buy, Genesis, Sell
-from streams.features import FeatureEngine
-from streams.features.registry import HOUR_MS, PEAK_HORIZONS_MS
+from streams.features.engine import FeatureEngine
 from streams.testing import Curve, make_buy, make_genesis, random_market, run_events
 
 MARKET = random_market(5, n_tokens=14, minutes=100, trades_per_token=50)

@@ -9,8 +9,9 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
 from streams.events import decode_input, encode
-from streams.features import GENESIS_NAMES, STANDARD_NAMES, FeatureEngine
+from streams.features.engine import FeatureEngine
 from streams.replay import LABEL_NAMES, replay
 from streams.sim import SimConfig, simulate
 

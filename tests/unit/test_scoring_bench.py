@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from streams.events import TARGETS
-from streams.scoring.bench import (
+from streams.devtools.bench.scoring import (
     bench_feature_names,
     format_rows,
     merged_session,
     run_scoring_bench,
 )
+from streams.devtools.synthetic.models import synthetic_pair
+from streams.events import TARGETS
 from streams.scoring.registry import new_session
-from streams.scoring.synthetic import synthetic_pair
 
 
 def test_merged_graph_equals_separate_sessions() -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
+from streams.contracts.metadata import metadata_path, metadata_to_json, onnx_path
+from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
 from streams.events import TARGETS
-from streams.features import GENESIS_NAMES, STANDARD_NAMES
 from streams.scoring import ModelRegistry, Scorer, platt
-from streams.scoring.synthetic import SyntheticPair, synthetic_pair
 from training.export import deploy_pair, sha256_hex
-from training.metadata import metadata_path, metadata_to_json, onnx_path
 
 STANDARD = STANDARD_NAMES
 GENESIS = GENESIS_NAMES

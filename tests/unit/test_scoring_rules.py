@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.features import GENESIS_NAMES, STANDARD_NAMES
+from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
 from streams.scoring import RULES, RuleScorer, platt, rule_score
 
 STANDARD_RULE_NAMES = tuple(sorted({n for t in RULES["standard"][1] for n in t.names()}))

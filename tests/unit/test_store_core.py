@@ -10,6 +10,7 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from streams.devtools.synthetic.store import make_dataset
 from streams.events import DecodeError, Outcome, Signal, encode
 from streams.store.base import StoreUnavailableError
 from streams.store.batch import Backoff, BatchWriter, RawMessage, SinkStoppedError
@@ -18,7 +19,6 @@ from streams.store.memory import MemoryStore
 from streams.store.metrics import SinkMetrics
 from streams.store.migrations import load_migrations
 from streams.store.rows import decode_outcome, decode_signal, signal_row
-from streams.store.synthetic import make_dataset
 
 DATA = make_dataset(24, seed=2)
 

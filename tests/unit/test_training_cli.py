@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from streams.cli import _register, app
-from streams.features import FEATURE_SET_VERSION, STANDARD_NAMES
+from streams.contracts.features import FEATURE_SET_VERSION, STANDARD_NAMES
+from streams.contracts.metadata import read_metadata
+from streams.devtools.synthetic.frames import synthetic_frame
 from streams.scoring import ModelRegistry
-from training.metadata import read_metadata
-from training.synthetic import synthetic_frame
 
 
 @pytest.fixture(scope="module")

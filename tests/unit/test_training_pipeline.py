@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streams.contracts.metadata import read_metadata
+from streams.devtools.synthetic.frames import SyntheticData, synthetic_frame
 from streams.scoring import ModelRegistry, platt
 from training.export import PARITY_TOLERANCE
 from training.frame import TrainingFrame
-from training.metadata import read_metadata
 from training.pipeline import TrainConfig, TrainOutcome, new_version, previous_params, train_model
 from training.quality import QualityGateFailed
 from training.search import SEARCH_SPACE, Slice, run_search
 from training.sources import from_frame
-from training.synthetic import SyntheticData, synthetic_frame
 
 TARGET = "reach_2x_1h"
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from streams.devtools.synthetic.frames import synthetic_frame
 from training.frame import normalize_frame, resolved_for
 from training.quality import CHECKS, QualityGateFailed, run_gate, validate_allow
 from training.splits import SLICES, chronological_split
-from training.synthetic import synthetic_frame
 
 TARGET = "reach_2x_1h"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.features import STANDARD_NAMES
+from streams.contracts.features import STANDARD_NAMES
 from streams.replay import replay
 from streams.scoring import ModelRegistry
 from streams.sim import SimConfig, write_run

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streams.events.models import TARGETS
+from streams.contracts.events import TARGETS
+from streams.devtools.synthetic.frames import synthetic_frame
 from streams.store.training import assemble_frame
 from training.frame import FrameError
 from training.pipeline import rule_scores
 from training.sources import from_frame, load_replay
-from training.synthetic import synthetic_frame
 
 NAMES = tuple(f"f{i:02d}" for i in range(6))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from streams.events.models import TARGETS
+from streams.contracts.events import TARGETS
 from training.frame import LABEL_HORIZON_MS
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from streams.contracts.types import TARGETS as TARGETS  # re-exported: the old home
+
 SCHEMA_VERSION = 1  # what this package writes (outputs, dead letters, simulated v1 inputs)
 INPUT_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2)  # input majors the decoder has a schema for
 KNOWN_SCHEMA_MINOR = 0  # newest minor of major 2 this reader knows (the compatibility rule)
-TARGETS: tuple[str, ...] = ("reach_2x_1h", "reach_3x_30m", "reach_2x_10m", "is_dead_soon")
 Venue = Literal["curve", "amm"]
 
 

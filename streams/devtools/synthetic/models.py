@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import lightgbm
 import numpy as np
 
+from streams.contracts.metadata import ModelMetadata, PlattCalibration, reference_from_values
 from training.export import export_onnx, sha256_hex
-from training.metadata import ModelMetadata, PlattCalibration, reference_from_values
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,7 +224,7 @@ def replay_features(events: list[dict[str, Any]], work_dir: Any) -> dict[str, li
 
     import pyarrow.parquet as pq
 
-    from streams.features import GENESIS_NAMES, STANDARD_NAMES
+    from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
     from streams.replay import replay
 
     work = Path(work_dir)

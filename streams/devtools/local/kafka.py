@@ -3,7 +3,7 @@
 ``make kafka-jars`` resolves the pinned jars into ``infra/.cache/kafka-<version>/libs``. Use
 :class:`KafkaBroker` from Python (tests, demo) or the small CLI behind ``make kafka-up``::
 
-    python -m streams.local.kafka up|down|status
+    python -m streams.devtools.local.kafka up|down|status
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.local.process import (
+from streams.devtools.local.process import (
     BrokerNotReady,
     LocalBroker,
     broker_answers,
@@ -26,7 +26,7 @@ from streams.local.process import (
     stop_pid,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 POM = REPO_ROOT / "infra" / "kafka" / "pom.xml"
 FETCH_SCRIPT = REPO_ROOT / "infra" / "kafka" / "fetch-jars.sh"
 DEFAULT_JVM_OPTS = ("-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-Djava.awt.headless=true")
@@ -241,7 +241,9 @@ def cmd_status(port: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streams.local.kafka", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m streams.devtools.local.kafka", description=__doc__
+    )
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--port", type=int, default=9092)
     parser.add_argument("--controller-port", type=int, default=9093)

@@ -18,18 +18,17 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from streams.events.models import TARGETS
-from streams.features import STANDARD_NAMES
+from streams.contracts.events import TARGETS
+from streams.contracts.features import STANDARD_NAMES
+from streams.contracts.types import INPUT_NAME, OUTPUT_NAME
+from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
 from streams.scoring.registry import (
-    INPUT_NAME,
-    OUTPUT_NAME,
     ModelRegistry,
     input_dtype,
     model_input,
     new_session,
 )
 from streams.scoring.scorer import Scorer
-from streams.scoring.synthetic import SyntheticPair, synthetic_pair
 from training.export import deploy_pair
 
 

@@ -25,14 +25,14 @@ import numpy as np
 
 from streams.app.admin import create_prefixed_topics
 from streams.app.core import TopicNames
-from streams.app.harness import (
+from streams.app.runner import launch_worker
+from streams.devtools.harness import (
     Collector,
     new_producer,
     produce_events,
     sim_events,
     wait_group_settled,
 )
-from streams.app.runner import launch_worker
 from streams.settings import Settings
 
 
@@ -64,9 +64,9 @@ def process_cpu_s(pid: int) -> float | None:
 
 def deploy_synthetic_models(models_dir: Path) -> None:
     """One synthetic pair per target and family (realistic kernel cost; not for serving)."""
-    from streams.events.models import TARGETS
-    from streams.features import GENESIS_NAMES, STANDARD_NAMES
-    from streams.scoring.synthetic import synthetic_pair
+    from streams.contracts.events import TARGETS
+    from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
+    from streams.devtools.synthetic.models import synthetic_pair
     from training.export import deploy_pair
 
     for family, names in (("standard", STANDARD_NAMES), ("genesis", GENESIS_NAMES)):
@@ -77,7 +77,7 @@ def deploy_synthetic_models(models_dir: Path) -> None:
 
 def kernel_ceiling(settings: Settings, batch_size: int, seconds: float = 2.0) -> tuple[float, str]:
     from streams.app.faust_app import default_registry
-    from streams.features import STANDARD_NAMES
+    from streams.contracts.features import STANDARD_NAMES
     from streams.scoring import Scorer
 
     registry = default_registry(settings)

