@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from streams.app import TopicNames, WorkerOptions, run_worker
 from streams.app.admin import create_prefixed_topics
-from streams.app.harness import Collector
+from streams.devtools.harness import Collector
 from streams.events import INPUT_TYPES
 from streams.ingest.backoff import BackoffPolicy
 from streams.ingest.connector import Connector, ConnectorConfig
