@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from streams.plots import save_figure
+from streams.reports import write_page
 from training.calibration import Reliability
 from training.evaluate import decile_table
 
@@ -46,24 +46,28 @@ def write_card(inputs: CardInputs, out_dir: Path) -> Path:
         "Feature importance (gain)": _importance(inputs, out_dir),
         "Precision and lift by score decile (test slice)": _deciles(inputs, out_dir),
     }
-    page = out_dir / f"{inputs.stem}.html"
-    page.write_text(_html(inputs, figures), encoding="utf-8")
-    return page
+    return write_page(
+        out_dir / f"{inputs.stem}.html",
+        "card.html",
+        title=inputs.title,
+        sections=[
+            (heading, [(str(k), _cell(v)) for k, v in rows.items()])
+            for heading, rows in inputs.sections.items()
+        ],
+        figures=list(figures.items()),
+        preformatted=list(inputs.preformatted.items()),
+    )
 
 
 def write_index(out_dir: Path, pages: Sequence[tuple[str, Path, str]]) -> Path:
     """A run index linking every model card: (title, page, one-line summary)."""
-    items = "".join(
-        f'<li><a href="{html.escape(p.name)}">{html.escape(t)}</a> - {html.escape(s)}</li>'
-        for t, p, s in pages
+    return write_page(
+        out_dir / "index.html",
+        "card_index.html",
+        title="training run",
+        run=out_dir.name,
+        pages=[(title, page.name, summary) for title, page, summary in pages],
     )
-    index = out_dir / "index.html"
-    index.write_text(
-        f"<!doctype html><meta charset='utf-8'><title>training run</title>"
-        f"<style>{_CSS}</style><h1>Training run {html.escape(out_dir.name)}</h1><ul>{items}</ul>",
-        encoding="utf-8",
-    )
-    return index
 
 
 def _scores(inputs: CardInputs) -> list[tuple[str, np.ndarray]]:
@@ -138,36 +142,4 @@ def _save(fig: Any, out_dir: Path, name: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return html.escape(str(value))
-
-
-def _table(rows: Mapping[str, Any]) -> str:
-    body = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{_cell(v)}</td></tr>" for k, v in rows.items()
-    )
-    return f"<table>{body}</table>"
-
-
-def _html(inputs: CardInputs, figures: Mapping[str, str]) -> str:
-    parts = [
-        "<!doctype html><meta charset='utf-8'>",
-        f"<title>{html.escape(inputs.title)}</title><style>{_CSS}</style>",
-        f"<h1>{html.escape(inputs.title)}</h1>",
-    ]
-    for heading, rows in inputs.sections.items():
-        parts.append(f"<h2>{html.escape(heading)}</h2>{_table(rows)}")
-    for heading, name in figures.items():
-        parts.append(f"<h2>{html.escape(heading)}</h2><img src='{html.escape(name)}' alt=''>")
-    for heading, text in inputs.preformatted.items():
-        parts.append(f"<h2>{html.escape(heading)}</h2><pre>{html.escape(text)}</pre>")
-    return "\n".join(parts)
-
-
-_CSS = (
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-    "table{border-collapse:collapse;margin-bottom:1em}th,td{border:1px solid #ccc;"
-    "padding:3px 8px;text-align:left;font-size:13px}th{background:#f4f4f4}"
-    "pre{background:#f7f7f7;padding:8px;font-size:12px;overflow-x:auto}img{max-width:100%}"
-)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

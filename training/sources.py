@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
 import pandas as pd
 
+from streams.contracts.features import FEATURE_SET_VERSION, GENESIS_NAMES, STANDARD_NAMES
 from streams.contracts.types import FAMILIES, Family
 from streams.settings import Settings
 from training.frame import FrameError, TrainingFrame, normalize_frame
@@ -25,9 +25,8 @@ REPLAY_FILES = {"standard": "buys.parquet", "genesis": "genesis.parquet"}
 def registry_features(family: str) -> tuple[tuple[str, ...], str]:
     """The family's ordered feature names and the feature-set version, from the engine registry."""
     _check_family(family)
-    features = importlib.import_module("streams.features")  # the engine's registry, lazily
-    names = features.STANDARD_NAMES if family == "standard" else features.GENESIS_NAMES
-    return tuple(names), str(features.FEATURE_SET_VERSION)
+    names = STANDARD_NAMES if family == "standard" else GENESIS_NAMES
+    return tuple(names), FEATURE_SET_VERSION
 
 
 def from_frame(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -19,14 +17,8 @@ from sklearn.metrics import precision_recall_curve
 from streams.demo.analysis import RateSeries
 from streams.demo.config import DemoSummary
 from streams.plots import save_figure
+from streams.reports import write_page
 from training.calibration import reliability
-
-_CSS = (
-    "body{font-family:sans-serif;margin:2em;max-width:1100px}"
-    "table{border-collapse:collapse;margin:1em 0}"
-    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-    "td:first-child,th:first-child{text-align:left}img{max-width:540px;margin:4px}"
-)
 
 
 @dataclass(frozen=True)
@@ -50,56 +42,23 @@ def write_report(inputs: ReportInputs, path: Path) -> Path:
         images.append(_plot_pr(inputs.slices, path.parent / "pr_curves.png"))
         images.append(_plot_calibration(inputs.slices, path.parent / "calibration.png"))
     s = inputs.summary
-    monitor = "".join(
-        f"<p>Monitor report: <a href='{html.escape(p.name)}'>{html.escape(p.name)}</a></p>"
-        for p in inputs.monitor_reports
+    return write_page(
+        path,
+        "demo.html",
+        title="alphastream demo",
+        broker=s.broker,
+        clickhouse=s.clickhouse,
+        total_seconds=f"{s.total_seconds:.0f}",
+        pipeline=pipeline_rows(s),
+        latency_definition=s.latency_definition,
+        training=_training_rows(s),
+        quality=quality_rows(s),
+        verdict=s.verdict,
+        verdict_messages=s.verdict_messages,
+        monitor_reports=[p.name for p in inputs.monitor_reports],
+        plots=[p.name for p in images],
+        phases=[(k, f"{v:.1f}") for k, v in s.phase_seconds.items()],
     )
-    body = "".join(
-        [
-            "<h1>alphastream demo</h1>",
-            f"<p>Broker {html.escape(s.broker)}, ClickHouse {html.escape(s.clickhouse)}; "
-            f"total {s.total_seconds:.0f} s.</p>",
-            "<h2>Pipeline</h2>",
-            _table(("metric", "value"), pipeline_rows(s)),
-            f"<p><b>Latency</b>: {html.escape(s.latency_definition)}.</p>",
-            "<h2>Models</h2>",
-            _table(
-                ("model", "test PR-AUC", "rule PR-AUC (test)", "rows", "seconds"), _training_rows(s)
-            ),
-            "<h2>Rule vs model on the latest slice</h2>",
-            "<p>Signals scored by the deployed models after the hot reload whose outcomes "
-            "resolved; the rule score and the model's calibrated probability of its target on "
-            "the same rows. Lift = top-decile hit rate / base rate.</p>",
-            _table(
-                (
-                    "family",
-                    "target",
-                    "rows",
-                    "positives",
-                    "base rate",
-                    "rule PR-AUC",
-                    "model PR-AUC",
-                    "rule lift",
-                    "model lift",
-                    "model ECE",
-                ),
-                quality_rows(s),
-            ),
-            f"<h2>Monitor verdict: {html.escape(s.verdict)}</h2>",
-            "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in s.verdict_messages) + "</ul>",
-            monitor,
-            "<h2>Plots</h2>",
-            "".join(f"<img src='{p.name}' alt='{p.stem}'>" for p in images),
-            "<h2>Phases</h2>",
-            _table(("phase", "seconds"), [(k, f"{v:.1f}") for k, v in s.phase_seconds.items()]),
-        ]
-    )
-    path.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>alphastream demo</title>"
-        f"<style>{_CSS}</style></head><body>{body}</body></html>\n",
-        encoding="utf-8",
-    )
-    return path
 
 
 def pipeline_rows(s: DemoSummary) -> list[tuple[str, str]]:
@@ -167,14 +126,6 @@ def _training_rows(s: DemoSummary) -> list[tuple[str, ...]]:
 
 def _secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} s"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _plot_throughput(inputs: ReportInputs, out: Path) -> Path:

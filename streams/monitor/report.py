@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,7 +17,9 @@ import matplotlib.pyplot as plt
 from streams.monitor.evaluate import ModelResult, WindowResult
 from streams.monitor.verdict import Thresholds
 from streams.plots import save_figure
+from streams.reports import write_page
 
+# the verdict colours of the plots (the page takes the same from report.css)
 _COLOURS = {"ok": "#1a7f37", "watch": "#9a6700", "retrain": "#cf222e"}
 
 
@@ -51,41 +52,30 @@ def write_report(
             _plot_deciles(result, path.parent / f"{slug}_deciles.png"),
         ]
         sections.append(_section(result, [p.name for p in images]))
-    title = f"alphastream monitor: {target}"
-    body = "\n".join(sections) or "<p>No scored signals in the period.</p>"
-    path.write_text(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<p>Generated {iso(generated_ms)}. Labels count only once resolved.</p>{body}</body></html>\n",
-        encoding="utf-8",
+    return write_page(
+        path,
+        "monitor.html",
+        title=f"alphastream monitor: {target}",
+        generated=iso(generated_ms),
+        headers=TABLE_HEADERS,
+        sections=sections,
     )
-    return path
-
-
-_CSS = (
-    "body{font-family:sans-serif;margin:2em;max-width:1100px}"
-    "table{border-collapse:collapse;margin:1em 0}"
-    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-    "img{max-width:540px;margin:4px}.verdict{font-weight:bold;padding:2px 8px;color:#fff}"
-)
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:120]
 
 
-def _section(result: ModelResult, images: list[str]) -> str:
-    verdict = result.verdict.label
-    reasons = "".join(f"<li>{html.escape(m)}</li>" for m in result.verdict.messages())
-    rows = "".join(_window_row(w) for w in (*result.windows, result.period))
-    note = "" if result.has_reference else "<p>No deployed metadata: label metrics only.</p>"
-    return (
-        f"<h2>{html.escape(result.model or '(no model id)')} "
-        f"<span class='verdict' style='background:{_COLOURS[verdict]}'>{verdict}</span></h2>"
-        f"{note}<ul>{reasons or '<li>all rules within thresholds</li>'}</ul>"
-        f"<table><tr>{''.join(f'<th>{h}</th>' for h in TABLE_HEADERS)}</tr>{rows}</table>"
-        + "".join(f"<img src='{html.escape(name)}' alt='{html.escape(name)}'>" for name in images)
-    )
+def _section(result: ModelResult, images: list[str]) -> dict[str, Any]:
+    """What the template shows for one model: verdict, reasons, the window table, the plots."""
+    return {
+        "model": result.model or "(no model id)",
+        "verdict": result.verdict.label,
+        "reasons": list(result.verdict.messages()),
+        "has_reference": result.has_reference,
+        "rows": [table_cells(w) for w in (*result.windows, result.period)],
+        "images": images,
+    }
 
 
 TABLE_HEADERS = (
@@ -117,10 +107,6 @@ def table_cells(w: WindowResult) -> list[str]:
         top_text,
         w.verdict.label,
     ]
-
-
-def _window_row(w: WindowResult) -> str:
-    return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in table_cells(w)) + "</tr>"
 
 
 def _times(result: ModelResult) -> Any:

@@ -8,7 +8,6 @@ indices are resolved by name once per feature list; evaluation is vectorised ove
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
 from streams.scoring.calibration import platt
 
 Num = np.ndarray | float
@@ -223,10 +223,7 @@ def _group(kind: type, terms: Sequence[Term], position: dict[str, int]) -> _Term
 
 @lru_cache(maxsize=4)
 def _registry_rule(family: str) -> RuleScorer:
-    # The feature registry, imported lazily so the scoring runtime loads without it.
-    features = importlib.import_module("streams.features")
-
-    names = {"standard": features.STANDARD_NAMES, "genesis": features.GENESIS_NAMES}[family]
+    names = {"standard": STANDARD_NAMES, "genesis": GENESIS_NAMES}[family]
     return RuleScorer(family, tuple(names))
 
 

@@ -42,6 +42,7 @@ NOT_RUNTIME = (
     "streams.monitor",
     "streams.cli",
     "streams.plots",
+    "streams.reports",
 )
 
 
@@ -67,7 +68,7 @@ def _within(name: str, packages: tuple[str, ...]) -> bool:
 
 
 def imported_project_modules(path: Path) -> set[str]:
-    """Every project module ``path`` imports, at module level or inside a function."""
+    """Every project module ``path`` imports: at module level, inside a function, or by name."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -76,6 +77,15 @@ def imported_project_modules(path: Path) -> set[str]:
             found.add(node.module)
             # ``from streams import store`` imports the submodule ``streams.store``
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.add(node.args[0].value)  # importlib.import_module("streams...")
     return {name for name in found if _within(name, PROJECT) and name in MODULES}
 
 
