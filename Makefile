@@ -39,6 +39,7 @@ bench: setup kafka-jars ## Benchmarks: feature engine, scoring kernel, ClickHous
 	$(BIN)/alphastream bench sink
 	$(BIN)/alphastream bench feeds
 	$(BIN)/alphastream bench e2e --workers 1,2 --repeat 2 --rate 300
+	$(BIN)/alphastream bench lookup
 
 lint: setup ## ruff + mypy --disallow-untyped-defs
 	$(BIN)/ruff check streams training tests

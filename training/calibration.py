@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streams.scoring.calibration import platt
+
 
 @dataclass(frozen=True)
 class PlattFit:
@@ -60,8 +62,6 @@ def _penalized_loss(design: np.ndarray, t: np.ndarray, theta: np.ndarray, ridge:
 
 def calibrate(raw: np.ndarray, fit: PlattFit) -> np.ndarray:
     """The serving formula, imported from the scorer."""
-    from streams.scoring import platt
-
     return np.asarray(platt(np.asarray(raw, dtype=np.float64), fit.a, fit.b), dtype=np.float64)
 
 

@@ -18,6 +18,7 @@ import sklearn
 
 from streams.contracts.metadata import ModelMetadata, PlattCalibration, metadata_path, pair_stem
 from streams.contracts.types import Family
+from streams.scoring.rules import RuleScorer
 from training import card
 from training.calibration import PlattFit, brier, calibrate, fit_platt, reliability
 from training.evaluate import build_reference, decile_table, score_metrics
@@ -228,8 +229,6 @@ def rule_scores(data: TrainingFrame, test: pd.DataFrame) -> np.ndarray | None:
     (None when the frame lacks the rule's inputs, e.g. a synthetic frame)."""
     if "rule_score" in test.columns and test["rule_score"].notna().any():
         return test["rule_score"].to_numpy(dtype=np.float64)
-    from streams.scoring import RuleScorer
-
     try:
         scorer = RuleScorer(data.family, data.feature_names)
     except KeyError:

@@ -14,6 +14,7 @@ from typing import cast
 
 import pandas as pd
 
+from streams import store
 from streams.contracts.features import FEATURE_SET_VERSION, GENESIS_NAMES, STANDARD_NAMES
 from streams.contracts.types import FAMILIES, Family
 from streams.settings import Settings
@@ -58,8 +59,6 @@ def load_clickhouse(
     feature_set: str | None = None,
 ) -> TrainingFrame:
     _check_family(family)
-    from streams import store
-
     names, version = _names_and_version(family, feature_names, feature_set)
     client = store.connect(settings.clickhouse_url())
     try:

@@ -30,6 +30,7 @@ from streams.app.outputs import (
     headline_scores,
     signal_event_id,
 )
+from streams.contracts.events import Score
 from streams.contracts.types import FAMILY_OF_KIND, TP
 from streams.events import InputEvent, Outcome, encode
 from streams.events.decode import dead_letter_for
@@ -118,6 +119,7 @@ class Outbox:
     records: list[Record] = field(default_factory=list)
     acks: list[AckFn] = field(default_factory=list)
     produced_s: list[float] = field(default_factory=list)  # of each published buy score
+    scores: list[Score] = field(default_factory=list)  # the published scores, for the lookup
     scored: int = 0
 
     def __bool__(self) -> bool:
@@ -307,6 +309,19 @@ class StreamCore:
     def next_offset(self, tp: TP) -> int | None:
         return self.reseq.next_offset(tp)
 
+    def consumer_lags(self) -> list[tuple[str, int, int]]:
+        """(topic, partition, lag) per owned partition with a known high-water mark: messages
+        not yet through the engine. Before any event of a partition went through (just
+        restored), the lag counts from the offset it is owned from."""
+        sources = self.reseq.sources
+        out = []
+        for tp in sorted(self.assigned):
+            state = sources.get(tp)
+            if state is not None and state.highwater is not None:
+                done = self._released_next.get(tp) or self.owned_from.get(tp, 0)
+                out.append((tp[0], tp[1], max(0, state.highwater - done)))
+        return out
+
     # --- input ----------------------------------------------------------------------------
 
     def accept(self, item: Inbound, now: float) -> list[AckFn]:
@@ -492,6 +507,7 @@ class StreamCore:
         ):
             key = score.mint.encode()
             box.records.append((self.topics.scores, key, encode(score)))
+            box.scores.append(score)
             box.records.append((self.topics.signals, key, encode(signal)))
             if produced is not None:
                 box.produced_s.append(produced)

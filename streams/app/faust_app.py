@@ -72,10 +72,12 @@ from streams.app.core import (
 )
 from streams.app.fast_drain import FastDrainApp
 from streams.app.highwater import HighwaterProbe
+from streams.app.http import WorkerHttp
 from streams.app.local_state import LocalState
 from streams.app.metrics import WorkerMetrics
 from streams.app.publisher import Publisher
 from streams.app.raw_schema import RawSchema
+from streams.app.scoreview import ScoreView
 from streams.contracts.features import FEATURE_SET_VERSION, GENESIS_NAMES, STANDARD_NAMES
 from streams.events import DecodeError, decode_input
 from streams.features.engine import FeatureEngine
@@ -103,6 +105,9 @@ class WorkerOptions:
     backlog_gather_s: float = 0.002  # pause between steps while some partition is behind
     web: bool = False
     web_port: int = 6066
+    http_port: int | None = None  # lookup/health/board server: None off, 0 any free port
+    http_host: str = "127.0.0.1"
+    lag_interval_s: float = 1.0  # how often the consumer-lag gauges are refreshed
 
 
 def _broker_urls(bootstrap: str) -> list[str]:
@@ -148,6 +153,15 @@ def default_registry(settings: Settings) -> ModelRegistry:
 
 def _feature_set() -> str:
     return FEATURE_SET_VERSION
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("alphastream")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
 
 
 @dataclass
@@ -235,6 +249,51 @@ class StreamWorker:
         self._delta_mints = 0
         self._stale_keys: set[str] = set()
         metrics.set_models(registry.versions())
+        metrics.set_build(_version(), self.core.feature_set)
+        # what the HTTP endpoints serve (filled as scores are delivered)
+        self.view = ScoreView()
+        self.view.note_models(registry.versions(), time.time())
+        self.http: WorkerHttp | None = None
+        if options.http_port is not None:
+            self.http = WorkerHttp(self, options.http_host, options.http_port)
+        self._lag_at = 0.0
+
+    # --- what the HTTP endpoints read -----------------------------------------------------
+
+    def readiness(self) -> tuple[bool, str]:
+        """(ready, reason): the engine is built and every owned partition is warm."""
+        if self._stopping:
+            return False, "stopping"
+        if not self._built:
+            return False, "planning: restoring or replaying the engine"
+        if self.warming:
+            return False, f"warming up {len(self.warming)} owned partitions"
+        if not self.ready.is_set():
+            return False, "waiting for a partition assignment"
+        return True, f"consuming {len(self.core.assigned)} owned partitions"
+
+    def owner_partition(self, mint: str) -> tuple[int | None, bool]:
+        """The input partition of ``mint`` (None: never seen) and whether this worker owns it."""
+        partition = self.core.mint_partition.get(mint)
+        if partition is None:
+            return None, False
+        return partition, (self.topics.buys, partition) in self.core.assigned
+
+    @property
+    def metrics_registry(self) -> Any:
+        return self.metrics.registry
+
+    async def start_http(self) -> None:
+        if self.http is not None:
+            await self.http.start()
+
+    def _update_lag(self) -> None:
+        """Consumer lag per owned partition from the cached high-water marks (no broker call)."""
+        now = time.monotonic()
+        if now - self._lag_at < self.options.lag_interval_s:
+            return
+        self._lag_at = now
+        self.metrics.set_lag(self.core.consumer_lags())
 
     # --- rebalance ----------------------------------------------------------------------------
 
@@ -828,6 +887,8 @@ class StreamWorker:
         for fn in box.acks:
             fn()
         done = time.time()
+        if box.scores:
+            self.view.update(box.scores, done)
         for produced in box.produced_s:
             self.metrics.e2e_latency.observe(max(0.0, done - produced))
 
@@ -837,6 +898,7 @@ class StreamWorker:
 
     async def tick(self) -> None:
         self.wake()
+        self._update_lag()
 
     def _log_ordering_stats(self) -> None:
         sample = self.metrics.registry.get_sample_value
@@ -854,8 +916,10 @@ class StreamWorker:
         )
 
     def reload_models(self) -> None:
-        if self.registry.maybe_reload(time.time()):
+        now = time.time()
+        if self.registry.maybe_reload(now):
             self.metrics.set_models(self.registry.versions())
+            self.view.note_models(self.registry.versions(), now)
 
     async def stop(self) -> None:
         self._stopping = True  # no step runs after this: the final checkpoint is consistent
@@ -868,6 +932,8 @@ class StreamWorker:
                 await self.write_checkpoint()
             except Exception:
                 log.exception("final checkpoint failed")
+        if self.http is not None:
+            await self.http.stop()
         await self.broadcast.close()
         self.publisher.close()
         self.checkpoint_log.close()
@@ -947,6 +1013,7 @@ def create_app(
     app.task(worker.run_broadcast)
     app.task(worker.run_processor)
     app.task(worker.run_checkpoints)
+    app.task(worker.start_http)
     app.on_partitions_assigned.connect(worker.on_partitions_assigned)  # type: ignore[arg-type]
 
     async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:

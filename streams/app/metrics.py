@@ -1,10 +1,24 @@
-"""Prometheus metrics of one worker, in their own registry (several workers may share a process)."""
+"""Prometheus metrics of one worker, in their own registry (several workers may share a process).
+
+Names follow Prometheus conventions: the unit in the name (``_seconds``, ``_bytes``, counts of a
+thing), ``_total`` on counters (added by the client), ``_info`` on metadata gauges whose value is
+always 1. docs/stream.md lists every name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.process_collector import ProcessCollector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
@@ -54,7 +68,7 @@ class WorkerMetrics:
             registry=r,
         )
         self.batch_size = Histogram(
-            "alphastream_batch_size",
+            "alphastream_score_batch_rows",
             "Rows per scoring batch",
             ["family"],
             buckets=_BATCH_BUCKETS,
@@ -80,14 +94,36 @@ class WorkerMetrics:
             registry=r,
         )
         self.reorder_buffer = Gauge(
-            "alphastream_reorder_buffer", "Events waiting behind the watermark", registry=r
+            "alphastream_reorder_buffer_events", "Events waiting behind the watermark", registry=r
         )
         self.model_version = Gauge(
-            "alphastream_model_loaded",
+            "alphastream_model_info",
             "1 for each model version serving",
             ["family", "target", "model"],
             registry=r,
         )
+
+        self.consumer_lag = Gauge(
+            "alphastream_consumer_lag_messages",
+            "Input messages of an owned partition not yet through the engine (high-water minus "
+            "the next offset to process)",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.build = Info("alphastream_build", "Version and feature set of this worker", registry=r)
+        # the process's own CPU, memory, open files and GC, on this registry (the default
+        # registry's copies are not scraped from here)
+        ProcessCollector(registry=r)
+        GCCollector(registry=r)
+
+    def set_build(self, version: str, feature_set: str) -> None:
+        self.build.info({"version": version, "feature_set": feature_set})
+
+    def set_lag(self, lags: Iterable[tuple[str, int, int]]) -> None:
+        """(topic, partition, lag) of each owned partition; partitions no longer owned go."""
+        self.consumer_lag.clear()
+        for topic, partition, lag in lags:
+            self.consumer_lag.labels(topic, str(partition)).set(max(0, lag))
 
     def set_models(self, versions: dict[str, dict[str, str]]) -> None:
         self.model_version.clear()

@@ -323,7 +323,7 @@ def feeds(
 ) -> None:  # fmt: skip
     """Real-feed decoders: frames/s and µs per frame on the logsSubscribe and PumpPortal
     captures (decode only: no socket, no producer)."""
-    from streams.ingest.bench import CAPTURES, bench_decoder, load_capture
+    from streams.devtools.bench.feeds import CAPTURES, bench_decoder, load_capture
     from streams.ingest.frames import FrameDecoder
     from streams.ingest.pumpportal import PumpPortalDecoder
     from streams.ingest.solana_logs import SolanaLogsDecoder
@@ -339,4 +339,40 @@ def feeds(
             r.source, f"{r.frames:,}", f"{r.events:,} / {r.skipped:,} / {r.dead:,}",
             f"{r.frames_per_s:,.0f}", f"{r.us_per_frame:,.1f}",
         )  # fmt: skip
+    Console().print(table)
+
+
+@bench_app.command("lookup")
+def lookup(
+    requests: int = typer.Option(5000, "--requests", envvar="ALPHASTREAM_BENCH_LOOKUP_REQUESTS", show_envvar=True,
+                                 help="Timed requests (after a short warm-up)"),
+    concurrency: int = typer.Option(4, "--concurrency", envvar="ALPHASTREAM_BENCH_LOOKUP_CONCURRENCY",
+                                    show_envvar=True, help="Requests in flight at once"),
+    mints: int = typer.Option(50_000, "--mints", envvar="ALPHASTREAM_BENCH_LOOKUP_MINTS", show_envvar=True,
+                              help="Tokens held in the score view"),
+    update_rate: float = typer.Option(2000.0, "--update-rate", envvar="ALPHASTREAM_BENCH_LOOKUP_UPDATE_RATE",
+                                      show_envvar=True, help="Scores per second published into the view meanwhile"),
+) -> None:  # fmt: skip
+    """Latency of GET /scores/{mint} (p50/p99) from a local client against the worker's server."""
+    from streams.devtools.bench.lookup import run_lookup_bench
+
+    result = run_lookup_bench(requests, concurrency, mints, update_rate)
+    table = Table(title="GET /scores/{mint}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in (
+        ("requests / in flight", f"{result.requests:,} / {result.concurrency}"),
+        ("mints held / scores per s published", f"{result.mints:,} / {result.update_rate:,.0f}"),
+        ("round trip p50 ms", f"{result.p50_ms:.2f}"),
+        ("round trip p90 ms", f"{result.p90_ms:.2f}"),
+        ("round trip p99 ms", f"{result.p99_ms:.2f}"),
+        ("round trip max ms", f"{result.max_ms:.2f}"),
+        (
+            "inside the handler: p50 / p99 ms",
+            f"{result.server_p50_ms:.3f} / {result.server_p99_ms:.3f}",
+        ),
+        ("requests per s", f"{result.per_s:,.0f}"),
+        ("404s", f"{result.not_found}"),
+    ):
+        table.add_row(name, value)
     Console().print(table)

@@ -41,6 +41,20 @@ def worker(
     web_port: int = typer.Option(
         6066, "--web-port", envvar="ALPHASTREAM_WEB_PORT", show_envvar=True
     ),
+    http_port: int = typer.Option(
+        0,
+        "--http-port",
+        envvar="ALPHASTREAM_HTTP_PORT",
+        show_envvar=True,
+        help="Serve /scores/{mint}, /healthz, /ready, /metrics and /board on this port (0: off)",
+    ),
+    http_host: str = typer.Option(
+        "127.0.0.1",
+        "--http-host",
+        envvar="ALPHASTREAM_HTTP_HOST",
+        show_envvar=True,
+        help="Address the HTTP server binds (0.0.0.0 in a container)",
+    ),
     topic_prefix: str = typer.Option(
         "",
         "--topic-prefix",
@@ -86,6 +100,8 @@ def worker(
         settle_s=settle_s,
         web=web,
         web_port=web_port,
+        http_port=http_port or None,
+        http_host=http_host,
     )
     metrics = WorkerMetrics()
     if metrics_port:

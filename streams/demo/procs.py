@@ -78,7 +78,7 @@ class WorkerProcess:
             text = response.read().decode()
         served = set()
         for family in text_string_to_metric_families(text):
-            if family.name == "alphastream_model_loaded":
+            if family.name == "alphastream_model_info":
                 served |= {s.labels["model"] for s in family.samples if s.value == 1.0}
         return served
 

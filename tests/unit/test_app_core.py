@@ -134,3 +134,38 @@ def test_duplicate_delivery_is_acked_with_the_original(
     for fn in core.accept(late_dup, 100.0):  # already processed: ack right away
         fn()
     assert calls.count("late") == 1 and box.scored == 1
+
+
+def test_consumer_lag_is_highwater_minus_what_went_through_the_engine(
+    market: list[InputEvent], tmp_path: Path
+) -> None:
+    sources = _by_source(market)
+    core = _core(tmp_path)
+    owned = [tp for tp in sources if tp[1] == 0]
+    core.rebuild({tp: (0, len(evs)) for tp, evs in sources.items()}, owned,
+                 dict.fromkeys(owned, 0), now=0.0)  # fmt: skip
+    tp = next(t for t in owned if t[0] == TOPICS.buys)
+    total = len(sources[tp])
+    for other in sources:
+        core.note_highwater(other, len(sources[other]))
+    assert dict(((t, p), lag) for t, p, lag in core.consumer_lags()) == {
+        o: len(sources[o]) for o in owned
+    }  # nothing processed: everything is lag; partitions not owned have none
+    held_back = 5  # the last events of one owned partition arrive later
+    items = [
+        (ev.ts, Inbound(t, off, ev, ev.mint.encode(), b"{}", None, []))
+        for t, evs in sources.items()
+        for off, ev in enumerate(evs)
+    ]
+    items.sort(key=lambda x: x[0])
+    late = [it for _, it in items if it.tp == tp and it.offset >= total - held_back]
+    for _, item in items:
+        if item not in late:
+            core.accept(item, 10.0)
+    core.step(110.0)  # past the idle grace: only a backlog holds the watermark
+    lag = {(t, p): v for t, p, v in core.consumer_lags()}[tp]
+    assert core.released_next(tp) > 0 and lag == total - core.released_next(tp) >= held_back
+    for item in late:
+        core.accept(item, 10.0)
+    core.step(110.0)
+    assert all(v == 0 for _, _, v in core.consumer_lags())

@@ -123,3 +123,11 @@ def test_importing_the_features_package_leaves_the_engine_unloaded() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "['streams.features.state']"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if _within(n, RUNTIME)))
+def test_no_bench_or_synthetic_helper_sits_in_the_runtime(name: str) -> None:
+    leaf = name.rsplit(".", 1)[-1]
+    assert not any(word in leaf for word in ("bench", "synthetic", "harness")), (
+        f"{name} is a developer tool: it belongs in streams/devtools"
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 from streams.ingest.anchor import b58encode
 from streams.ingest.frames import FrameDecoder, FrameResult
 
-CAPTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real-feeds"
+CAPTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "real-feeds"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.ingest.bench import CAPTURES, bench_decoder, load_capture
+from streams.devtools.bench.feeds import CAPTURES, bench_decoder, load_capture
 from streams.ingest.pumpportal import PumpPortalDecoder
 
 

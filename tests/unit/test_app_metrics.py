@@ -1,0 +1,37 @@
+"""The worker's metric names follow Prometheus conventions, and the registry carries the process,
+GC and build-info collectors an operator expects."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from streams.app.metrics import WorkerMetrics
+
+UNITS = ("_seconds", "_bytes", "_rows", "_events", "_messages", "_offsets", "_info")
+
+
+def test_names_carry_their_unit_and_counters_their_total() -> None:
+    metrics = WorkerMetrics()
+    metrics.set_build("0.1.0", "fs-1")
+    families = [f for f in metrics.registry.collect() if f.name.startswith("alphastream_")]
+    assert len(families) >= 15
+    for family in families:
+        if family.type == "counter":
+            assert all(s.name.endswith(("_total", "_created")) for s in family.samples)
+        else:
+            name = family.name + ("_info" if family.type == "info" else "")
+            assert name.endswith(UNITS), f"{name} ({family.type}) names no unit"
+
+
+def test_registry_exposes_build_info_lag_process_and_gc() -> None:
+    metrics = WorkerMetrics()
+    metrics.set_build("0.1.0", "fs-1")
+    metrics.set_lag([("wallet-buy", 0, 5), ("wallet-buy", 1, -2)])
+    text = generate_latest(metrics.registry).decode()
+    assert 'alphastream_build_info{feature_set="fs-1",version="0.1.0"} 1.0' in text
+    assert 'alphastream_consumer_lag_messages{partition="0",topic="wallet-buy"} 5.0' in text
+    assert 'alphastream_consumer_lag_messages{partition="1",topic="wallet-buy"} 0.0' in text
+    assert "process_cpu_seconds_total" in text and "python_gc_collections_total" in text
+    metrics.set_lag([("wallet-buy", 1, 3)])  # partition 0 no longer owned: its gauge goes
+    text = generate_latest(metrics.registry).decode()
+    assert 'partition="0"' not in text
