@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from streams.ingest.capture_stats import frame_sizes
+from streams.devtools.capture_stats import frame_sizes
 
 
 def notification(err: object, logs: list[str]) -> str:

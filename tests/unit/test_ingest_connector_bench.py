@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.ingest.connector_bench import DEFAULT_CAPTURE, repeated_frames
+from streams.devtools.bench.connector import DEFAULT_CAPTURE, repeated_frames
 from streams.ingest.solana_logs import SolanaLogsDecoder
 from streams.ingest.testing import load_capture
 

@@ -1,4 +1,4 @@
-"""``python -m streams.ingest.connector_bench``: how many ``logsSubscribe`` frames per second one connector
+"""``python -m streams.devtools.bench.connector``: how many ``logsSubscribe`` frames per second one connector
 turns into validated events (websocket read, decode, dedup, validate, JSONL sink).
 
 A local websocket server sends the Helius capture ``--repeat`` times as fast as it can; each
@@ -24,7 +24,7 @@ from streams.ingest.solana_logs import SolanaLogsDecoder
 from streams.ingest.testing import ScriptedFeedServer, Session, load_capture
 
 DEFAULT_CAPTURE = (
-    Path(__file__).resolve().parents[2]
+    Path(__file__).resolve().parents[3]
     / "tests/fixtures/real-feeds/helius/logs_subscribe_pumpfun.jsonl"
 )
 _SLOT = re.compile(r'"context":\{"slot":(\d+)\}')

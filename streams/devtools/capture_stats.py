@@ -1,4 +1,4 @@
-"""``python -m streams.ingest.capture_stats CAPTURE.jsonl``: frame sizes of a ``logsSubscribe``
+"""``python -m streams.devtools.capture_stats CAPTURE.jsonl``: frame sizes of a ``logsSubscribe``
 capture, split by failed (``err`` set) and successful transactions, and what a feed of the same
 mix costs in frame text per 5 minutes at a given frame rate.
 
