@@ -27,8 +27,8 @@ demo: setup ## The main job: embedded broker + chdb, simulated market, scoring, 
 test: setup kafka-jars ## All tests: unit, property and integration (real Kafka, tansu, chdb)
 	$(BIN)/pytest tests
 
-test-unit: setup ## Unit and property tests only (no servers)
-	$(BIN)/pytest tests/unit
+test-unit: setup ## Unit and property tests only (no servers, no tests marked slow)
+	$(BIN)/pytest tests/unit -m "not slow"
 
 test-integration: setup kafka-jars ## Integration tests against real Apache Kafka, tansu and chdb
 	$(BIN)/pytest tests/integration

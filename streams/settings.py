@@ -91,6 +91,45 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Logging level")
 
+    # Worker process (``alphastream worker``)
+    metrics_port: int = Field(9464, ge=0, description="Worker Prometheus metrics port (0: off)")
+    web: bool = Field(False, description="Start faust's web server in the worker")
+    web_port: int = Field(6066, ge=1, description="Port of faust's web server (with WEB)")
+    http_port: int = Field(
+        0,
+        ge=0,
+        description="Serve /scores/{mint}, /healthz, /ready, /metrics and /board on this port (0: off)",
+    )
+    http_host: str = Field(
+        "127.0.0.1", description="Address the worker's HTTP server binds (0.0.0.0 in a container)"
+    )
+    topic_prefix: str = Field(
+        "", description="Prefix of every topic name (isolated runs on a shared broker)"
+    )
+    idle_s: float = Field(
+        0.25,
+        ge=0,
+        description="Re-sequencer: a caught-up partition quiet this long stops holding the watermark",
+    )
+    settle_s: float = Field(
+        0.05,
+        ge=0,
+        description="Re-sequencer on exact brokers: release an event once it is this old (the "
+        "cross-partition reordering by producers it tolerates; a floor under latency)",
+    )
+
+    # Sink process (``alphastream sink``)
+    sink_max_rows: int = Field(5000, ge=1, description="Sink: flush a batch at this many messages")
+    sink_max_wait_s: float = Field(
+        1.0, gt=0, description="Sink: flush a batch this many seconds after its first message"
+    )
+    sink_metrics_port: int = Field(
+        0, ge=0, description="Sink: serve Prometheus metrics on this port (0: off)"
+    )
+    sink_metrics_addr: str = Field(
+        "127.0.0.1", description="Sink: address the metrics server binds (0.0.0.0 in a container)"
+    )
+
     # Real-feed connectors (alphastream ingest / record)
     solana_ws_url: SecretStr | None = Field(
         None,

@@ -96,10 +96,9 @@ class WorkerOptions:
     """Runtime knobs that are not part of the shared ``Settings``."""
 
     topics: TopicNames = field(default_factory=TopicNames)
-    idle_s: float = 0.25  # re-sequencer: a quiet, caught-up partition stops holding after this
-    # with fresh marks: an event is released once it is settle_s old, the cross-partition
-    # out-of-order window tolerated from producers (librdkafka's default linger.ms is 5)
-    settle_s: float = 0.05
+    # re-sequencer grace and settle window; their defaults (and meaning) live in ``Settings``
+    idle_s: float = Settings.model_fields["idle_s"].default
+    settle_s: float = Settings.model_fields["settle_s"].default
     max_buffer: int = 200_000  # re-sequencer bound (events)
     tick_s: float = 0.05  # how often the watermark is re-checked without new input
     backlog_gather_s: float = 0.002  # pause between steps while some partition is behind
@@ -249,6 +248,7 @@ class StreamWorker:
         self._delta_mints = 0
         self._stale_keys: set[str] = set()
         metrics.set_models(registry.versions())
+        metrics.models_rejected.set(len(registry.rejections))
         metrics.set_build(_version(), self.core.feature_set)
         # what the HTTP endpoints serve (filled as scores are delivered)
         self.view = ScoreView()
@@ -302,6 +302,7 @@ class StreamWorker:
         inputs = set(self.topics.inputs)
         mine = {(tp.topic, tp.partition) for tp in assigned if tp.topic in inputs}
         self.ready.clear()
+        self.metrics.planned.set(0)
         if self._plan_task is not None and not self._plan_task.done():
             self._plan_task.cancel()
         self._plan_task = asyncio.ensure_future(self._replan(mine))
@@ -371,6 +372,7 @@ class StreamWorker:
                 len(revoked),
                 len(self.warming),
             )
+        self.metrics.planned.set(1)
         await self._check_warm(set())
 
     async def _restore(
@@ -738,7 +740,10 @@ class StreamWorker:
             key = msg.key if isinstance(msg.key, bytes) or msg.key is None else bytes(msg.key)
             try:
                 event = decode_input(
-                    payload, self.topics.canonical(tp[0]), self.settings.max_message_bytes
+                    payload,
+                    self.topics.canonical(tp[0]),
+                    self.settings.max_message_bytes,
+                    self.metrics.ignored_fields,
                 )
             except DecodeError as exc:
                 letters.append(dead_letter_record(self.topics, payload, exc, tp, offset, key))
@@ -919,6 +924,7 @@ class StreamWorker:
         now = time.time()
         if self.registry.maybe_reload(now):
             self.metrics.set_models(self.registry.versions())
+            self.metrics.models_rejected.set(len(self.registry.rejections))
             self.view.note_models(self.registry.versions(), now)
 
     async def stop(self) -> None:

@@ -9,8 +9,9 @@ import threading
 
 import typer
 
+from streams.cli import extras
+from streams.cli.common import load_settings
 from streams.interrupt import install_interrupt
-from streams.settings import Settings
 
 app = typer.Typer(
     name="alphastream",
@@ -24,7 +25,7 @@ app = typer.Typer(
 @app.callback()
 def _load_settings(ctx: typer.Context) -> None:
     """Load the frozen settings once (from ALPHASTREAM_* env vars) and hand them to commands."""
-    settings = Settings()
+    settings = load_settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -41,7 +42,23 @@ COMMANDS = (
 
 def _register() -> None:
     for name in COMMANDS:
-        importlib.import_module(f"streams.cli.{name}")
+        extra = extras.COMMAND_EXTRA.get(name, "")
+        missing = extras.missing_modules(extra)
+        if missing:  # an optional extra is not installed: the command says which
+            extras.placeholder(app, name, missing[0], extra)
+            continue
+        try:
+            importlib.import_module(f"streams.cli.{name}")
+        except ModuleNotFoundError as exc:
+            needed = extras.missing_extra(name, exc)
+            if needed is None:
+                raise
+            extras.placeholder(app, name, extras.module_of(exc), needed)
+
+
+def _invoked_command() -> str:
+    """The command named on the command line (the first argument that is not an option)."""
+    return next((arg for arg in sys.argv[1:] if not arg.startswith("-")), "")
 
 
 def main() -> None:
@@ -50,6 +67,12 @@ def main() -> None:
     install_interrupt(interrupted)
     try:
         app()
+    except ModuleNotFoundError as exc:  # a lazily imported optional dependency is missing
+        command = _invoked_command()
+        extra = extras.missing_extra(command, exc)
+        if extra is None:
+            raise
+        extras.exit_missing(command, extras.module_of(exc), extra)
     except Exception:
         if not interrupted.is_set():
             raise

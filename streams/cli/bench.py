@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.cli import app
+from streams.cli.common import setting_option, settings_of
 
 bench_app = typer.Typer(help="Benchmarks (engine; more subcommands are added by other modules).")
 app.add_typer(bench_app, name="bench")
@@ -57,6 +58,10 @@ def engine(
         "bytes per wallet (deep size, incl. co-buyers)", f"{result.bytes_per_wallet:,.0f}"
     )
     table.add_row("traced memory of the engine run (MB)", f"{result.traced_state_mb:,.1f}")
+    table.add_row(
+        "dedup: event ids held at end / bytes per id (deep size)",
+        f"{result.seen_ids:,} / {result.bytes_per_seen_id:,.0f}",
+    )
     console.print(table)
     console.print(result.profile_top)
 
@@ -177,7 +182,6 @@ def e2e(
     import tempfile
     from contextlib import ExitStack
 
-    from streams.cli.common import settings_of
     from streams.devtools.bench.e2e import (
         E2EResult,
         deploy_synthetic_models,
@@ -252,8 +256,12 @@ def _print_e2e(console: Console, results: list[Any], ratios: dict[int, float]) -
     )
 
 
+_CACHE_ENTRIES = setting_option("state_cache_entries", "--cache-entries")
+
+
 @bench_app.command("state")
 def state(
+    ctx: typer.Context,
     hours: Annotated[
         float,
         typer.Option("--hours", envvar="ALPHASTREAM_BENCH_HOURS", show_envvar=True,
@@ -269,11 +277,7 @@ def state(
         typer.Option("--commit-every", envvar="ALPHASTREAM_BENCH_COMMIT_EVERY", show_envvar=True,
                      help="Events between two RocksDB commits (checkpoints)"),
     ] = 20_000,
-    cache_entries: Annotated[
-        int,
-        typer.Option("--cache-entries", envvar="ALPHASTREAM_STATE_CACHE_ENTRIES", show_envvar=True,
-                     help="Values kept deserialized per store after a commit"),
-    ] = 500_000,
+    cache_entries: int | None = _CACHE_ENTRIES,
     seed: Annotated[
         int, typer.Option("--seed", envvar="ALPHASTREAM_BENCH_SEED", show_envvar=True)
     ] = 1,
@@ -286,7 +290,8 @@ def state(
 
     payloads = simulated_payloads(hours, launch_rate, seed)
     events = sorted((decode_input(p) for p in payloads), key=lambda e: (e.ts, e.event_id))
-    r = run_state_bench(events, commit_every, cache_entries)
+    settings = settings_of(ctx, state_cache_entries=cache_entries)
+    r = run_state_bench(events, commit_every, settings.state_cache_entries)
     table = Table("metric", "value")
     table.add_row("events", f"{r.events:,}")
     table.add_row("engine events/s, memory", f"{r.memory_events_per_s:,.0f}")

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from streams.cli import app
-from streams.cli.common import settings_of
+from streams.cli.common import setting_option, settings_of
 from streams.store import connect, migrate, refresh_summaries
 from streams.store.dsn import parse_dsn
 from streams.store.endpoint import QueryServer
@@ -18,14 +18,11 @@ from streams.store.migrations import applied_versions, load_migrations
 db_app = typer.Typer(help="ClickHouse store: migrations, summaries, query endpoint.")
 app.add_typer(db_app, name="db")
 
-DsnOption = typer.Option(
-    None, "--dsn", envvar="ALPHASTREAM_CLICKHOUSE_DSN", show_envvar=True,
-    help="chdb:///abs/path or http(s)://user:pass@host:port/db (default: DATA_DIR/clickhouse)",
-)  # fmt: skip
+DsnOption = setting_option("clickhouse_dsn", "--dsn")
 
 
 @db_app.command("init")
-def init(ctx: typer.Context, dsn: str = DsnOption) -> None:
+def init(ctx: typer.Context, dsn: str | None = DsnOption) -> None:
     """Create the database and apply pending migrations (idempotent)."""
     settings = settings_of(ctx, clickhouse_dsn=dsn)
     url = settings.clickhouse_url()
@@ -44,7 +41,7 @@ def init(ctx: typer.Context, dsn: str = DsnOption) -> None:
 
 
 @db_app.command("refresh")
-def refresh(ctx: typer.Context, dsn: str = DsnOption) -> None:
+def refresh(ctx: typer.Context, dsn: str | None = DsnOption) -> None:
     """Recompute the tokens / wallets / creators summaries now (they also refresh every minute)."""
     client = connect(settings_of(ctx, clickhouse_dsn=dsn).clickhouse_url())
     try:
@@ -55,7 +52,7 @@ def refresh(ctx: typer.Context, dsn: str = DsnOption) -> None:
 
 
 @db_app.command("serve")
-def serve(ctx: typer.Context, dsn: str = DsnOption) -> None:
+def serve(ctx: typer.Context, dsn: str | None = DsnOption) -> None:
     """Own an embedded store and serve read-only SQL to `alphastream sql` until Ctrl-C / SIGTERM."""
     url = settings_of(ctx, clickhouse_dsn=dsn).clickhouse_url()
     stop = threading.Event()

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
 from streams.cli import app
-from streams.cli.common import settings_of
+from streams.cli.common import setting_option, settings_of
 from streams.contracts.events import TARGETS
 from streams.monitor.alerts import alerts_for, publish_alerts
 from streams.monitor.evaluate import ModelResult, worst_level
@@ -35,6 +34,13 @@ def _option(flag: str, env: str, text: str) -> typer.models.OptionInfo:
     return typer.Option(flag, help=text, envvar=f"ALPHASTREAM_{env}", show_envvar=True)
 
 
+_MODELS_DIR = setting_option("models_dir", "--models-dir")
+_BOOTSTRAP = setting_option(
+    "kafka_bootstrap", "--bootstrap", help="Kafka broker for alerts (skipped if unreachable)"
+)
+_DSN = setting_option("clickhouse_dsn", "--dsn")
+
+
 @app.command("monitor")
 def monitor(
     ctx: typer.Context,
@@ -53,9 +59,7 @@ def monitor(
     target: Annotated[
         str, _option("--target", "MONITOR_TARGET", f"One of {', '.join(TARGETS)}")
     ] = "reach_2x_1h",
-    models_dir: Annotated[
-        Path | None, _option("--models-dir", "MODELS_DIR", "Deployed model pairs (metadata)")
-    ] = None,
+    models_dir: Path | None = _MODELS_DIR,
     report: Annotated[
         Path | None,
         _option("--report", "MONITOR_REPORT", "HTML report path (PNG plots next to it)"),
@@ -72,21 +76,12 @@ def monitor(
     trials: Annotated[
         int, _option("--trials", "MONITOR_RETRAIN_TRIALS", "Optuna trials for --auto-retrain")
     ] = 20,
-    bootstrap: Annotated[
-        str | None,
-        _option(
-            "--bootstrap", "KAFKA_BOOTSTRAP", "Kafka broker for alerts (skipped if unreachable)"
-        ),
-    ] = None,
-    dsn: Annotated[
-        str | None,
-        _option("--dsn", "CLICKHOUSE_DSN", "ClickHouse DSN (chdb:///path or http(s)://)"),
-    ] = None,
+    bootstrap: str | None = _BOOTSTRAP,
+    dsn: str | None = _DSN,
 ) -> None:
     """Compare served scores and resolved outcomes with each model's training reference."""
-    secret_dsn = SecretStr(dsn) if dsn else None
     settings = settings_of(
-        ctx, models_dir=models_dir, kafka_bootstrap=bootstrap, clickhouse_dsn=secret_dsn
+        ctx, models_dir=models_dir, kafka_bootstrap=bootstrap, clickhouse_dsn=dsn
     )
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}")

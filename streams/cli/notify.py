@@ -12,7 +12,7 @@ import typer
 from prometheus_client import start_http_server
 
 from streams.cli import app
-from streams.cli.common import settings_of
+from streams.cli.common import setting_option, settings_of
 
 
 @app.command("notify")
@@ -20,11 +20,11 @@ def notify(
     ctx: typer.Context,
     rules_path: Annotated[Path, typer.Argument(help="TOML rule file (format: docs/notify.md)", exists=True,
                                                dir_okay=False)],
-    bootstrap: str = typer.Option(None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True),
+    bootstrap: str | None = setting_option("kafka_bootstrap", "--bootstrap"),
     group_id: str = typer.Option("alphastream-notify", "--group-id", envvar="ALPHASTREAM_NOTIFY_GROUP_ID",
                                  show_envvar=True, help="Consumer group (one notifier per group)"),
-    topic_prefix: str = typer.Option("", "--topic-prefix", envvar="ALPHASTREAM_TOPIC_PREFIX", show_envvar=True,
-                                     help="Prefix of the scores/alerts topic names"),
+    topic_prefix: str | None = setting_option("topic_prefix", "--topic-prefix",
+                                              help="Prefix of the scores/alerts topic names"),
     from_beginning: bool = typer.Option(False, "--from-beginning/--from-latest",
                                         envvar="ALPHASTREAM_NOTIFY_FROM_BEGINNING", show_envvar=True,
                                         help="A new group starts at the oldest retained score (default: new ones only)"),
@@ -37,7 +37,7 @@ def notify(
     from streams.notify.rules import load_rules
     from streams.notify.service import NotifyMetrics, NotifyTopics, build_apprise, run_notify
 
-    settings = settings_of(ctx, kafka_bootstrap=bootstrap)
+    settings = settings_of(ctx, kafka_bootstrap=bootstrap, topic_prefix=topic_prefix)
     try:
         rules = load_rules(rules_path)
         sender = build_apprise(rules)
@@ -50,7 +50,8 @@ def notify(
     metrics = NotifyMetrics()
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
-    topics = NotifyTopics(scores=topic_prefix + "scores", alerts=topic_prefix + "alerts")
+    prefix = settings.topic_prefix
+    topics = NotifyTopics(scores=prefix + "scores", alerts=prefix + "alerts")
     logging.getLogger(__name__).info(
         "notify: %d rules, %d URLs, topics %s", len(rules.rules), len(rules.urls), topics
     )

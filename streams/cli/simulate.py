@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from streams.cli import app
-from streams.cli.common import settings_of
+from streams.cli.common import setting_option, settings_of
 from streams.sim import SimConfig, load_regime
 from streams.sim import simulate as run_market
 from streams.sim.config import DEFAULT_LAUNCH_RATE, DEFAULT_START, parse_utc
@@ -47,15 +47,7 @@ def simulate(
         float, _opt("--launch-rate", "LAUNCH_RATE", "Launches per simulated day")
     ] = DEFAULT_LAUNCH_RATE,
     kafka: Annotated[bool, _opt("--kafka", "KAFKA", "Publish events to the input topics")] = False,
-    bootstrap: Annotated[
-        str | None,
-        typer.Option(
-            "--bootstrap",
-            envvar="ALPHASTREAM_KAFKA_BOOTSTRAP",
-            show_envvar=True,
-            help="Kafka bootstrap servers",
-        ),
-    ] = None,
+    bootstrap: str | None = setting_option("kafka_bootstrap", "--bootstrap"),
     speed: Annotated[
         float, _opt("--speed", "SPEED", "Publish at X times real time; 0 = as fast as possible")
     ] = 0.0,

@@ -9,7 +9,7 @@ import typer
 from prometheus_client import start_http_server
 
 from streams.cli import app
-from streams.cli.common import settings_of
+from streams.cli.common import setting_option, settings_of
 from streams.store.service import run
 from streams.store.sink import SinkConfig
 
@@ -17,20 +17,27 @@ from streams.store.sink import SinkConfig
 @app.command("sink")
 def sink(
     ctx: typer.Context,
-    bootstrap: str = typer.Option(None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True),
-    dsn: str = typer.Option(None, "--dsn", envvar="ALPHASTREAM_CLICKHOUSE_DSN", show_envvar=True),
-    max_rows: int = typer.Option(5000, "--max-rows", envvar="ALPHASTREAM_SINK_MAX_ROWS", show_envvar=True,
-                                 help="Flush a batch at this many messages"),
-    max_wait_s: float = typer.Option(1.0, "--max-wait", envvar="ALPHASTREAM_SINK_MAX_WAIT_S", show_envvar=True,
-                                     help="Flush a batch this many seconds after its first message"),
-    metrics_port: int = typer.Option(0, "--metrics-port", envvar="ALPHASTREAM_SINK_METRICS_PORT",
-                                     show_envvar=True, help="Serve Prometheus metrics on this port (0: off)"),
-) -> None:  # fmt: skip
+    bootstrap: str | None = setting_option("kafka_bootstrap", "--bootstrap"),
+    dsn: str | None = setting_option("clickhouse_dsn", "--dsn"),
+    max_rows: int | None = setting_option("sink_max_rows", "--max-rows"),
+    max_wait_s: float | None = setting_option("sink_max_wait_s", "--max-wait"),
+    metrics_port: int | None = setting_option("sink_metrics_port", "--metrics-port"),
+    metrics_addr: str | None = setting_option("sink_metrics_addr", "--metrics-addr"),
+) -> None:
     """Run the sink until Ctrl-C / SIGTERM (at-least-once: offsets commit after each stored batch)."""
-    settings = settings_of(ctx, kafka_bootstrap=bootstrap, clickhouse_dsn=dsn)
+    settings = settings_of(
+        ctx,
+        kafka_bootstrap=bootstrap,
+        clickhouse_dsn=dsn,
+        sink_max_rows=max_rows,
+        sink_max_wait_s=max_wait_s,
+        sink_metrics_port=metrics_port,
+        sink_metrics_addr=metrics_addr,
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
-    run(settings, stop, SinkConfig(max_rows=max_rows, max_wait_s=max_wait_s))
+    if settings.sink_metrics_port:
+        start_http_server(settings.sink_metrics_port, addr=settings.sink_metrics_addr)
+    config = SinkConfig(max_rows=settings.sink_max_rows, max_wait_s=settings.sink_max_wait_s)
+    run(settings, stop, config)

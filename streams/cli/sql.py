@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.cli import app
-from streams.cli.common import settings_of
+from streams.cli.common import setting_option, settings_of
 from streams.store.endpoint import QueryError, QueryResult, run_query
 
 
@@ -37,13 +37,7 @@ def sql(
             show_envvar=True,
         ),
     ] = Format.table,
-    dsn: str = typer.Option(
-        None,
-        "--dsn",
-        envvar="ALPHASTREAM_CLICKHOUSE_DSN",
-        show_envvar=True,
-        help="chdb:///abs/path or http(s)://... (default: DATA_DIR/clickhouse)",
-    ),
+    dsn: str | None = setting_option("clickhouse_dsn", "--dsn"),
 ) -> None:
     """Run one read-only query. An embedded store held by a running sink is queried through
     the loopback endpoint it publishes in DATA_DIR/clickhouse.endpoint."""

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.cli import app
-from streams.cli.common import settings_of
+from streams.cli.common import setting_option, settings_of
 from streams.kafka_admin import create_topics, list_topics
 from streams.topics import TOPIC_PLAN
 
@@ -18,12 +18,8 @@ app.add_typer(topics_app, name="topics")
 @topics_app.command("create")
 def create(
     ctx: typer.Context,
-    bootstrap: str = typer.Option(
-        None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True
-    ),
-    partitions: int = typer.Option(
-        None, "--partitions", envvar="ALPHASTREAM_PARTITIONS", show_envvar=True
-    ),
+    bootstrap: str | None = setting_option("kafka_bootstrap", "--bootstrap"),
+    partitions: int | None = setting_option("partitions", "--partitions"),
 ) -> None:
     """Create every topic of the plan that does not exist yet (idempotent)."""
     settings = settings_of(ctx, kafka_bootstrap=bootstrap, partitions=partitions)
@@ -34,9 +30,7 @@ def create(
 @topics_app.command("list")
 def show(
     ctx: typer.Context,
-    bootstrap: str = typer.Option(
-        None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True
-    ),
+    bootstrap: str | None = setting_option("kafka_bootstrap", "--bootstrap"),
 ) -> None:
     """Show the topic plan and which topics exist on the broker."""
     settings = settings_of(ctx, kafka_bootstrap=bootstrap)

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from streams.cli import app
-from streams.cli.common import settings_of
+from streams.cli.common import setting_option, settings_of
 from streams.contracts.events import TARGETS
 from streams.contracts.types import FAMILIES
 from streams.settings import Settings
@@ -67,6 +67,9 @@ def _load(settings: Settings, source: str, replay_dir: Path | None, family: str)
             )
         return load_replay(replay_dir, family)
     return load_clickhouse(settings, family)
+
+
+_MODELS_DIR = setting_option("models_dir", "--models-dir", help="Where model pairs are deployed")
 
 
 @app.command("train")
@@ -134,15 +137,7 @@ def train(
             show_envvar=True,
         ),
     ] = None,
-    models_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--models-dir",
-            help="Where model pairs are deployed",
-            envvar="ALPHASTREAM_MODELS_DIR",
-            show_envvar=True,
-        ),
-    ] = None,
+    models_dir: Path | None = _MODELS_DIR,
     report_dir: Annotated[
         Path | None,
         typer.Option(

@@ -8,76 +8,24 @@ import typer
 from prometheus_client import start_http_server
 
 from streams.cli import app
-from streams.cli.common import settings_of
+from streams.cli.common import setting_option, settings_of
 
 
 @app.command("worker")
 def worker(
     ctx: typer.Context,
-    bootstrap: str = typer.Option(
-        None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP", show_envvar=True
-    ),
-    app_id: str = typer.Option(None, "--app-id", envvar="ALPHASTREAM_APP_ID", show_envvar=True),
-    models_dir: str = typer.Option(
-        None, "--models-dir", envvar="ALPHASTREAM_MODELS_DIR", show_envvar=True
-    ),
-    batch_size: int = typer.Option(
-        None, "--batch-size", envvar="ALPHASTREAM_BATCH_SIZE", show_envvar=True
-    ),
-    metrics_port: int = typer.Option(
-        9464,
-        "--metrics-port",
-        envvar="ALPHASTREAM_METRICS_PORT",
-        show_envvar=True,
-        help="Prometheus metrics port (0: off)",
-    ),
-    web: bool = typer.Option(
-        False,
-        "--web/--no-web",
-        help="Start faust's web server (off by default)",
-        envvar="ALPHASTREAM_WEB",
-        show_envvar=True,
-    ),
-    web_port: int = typer.Option(
-        6066, "--web-port", envvar="ALPHASTREAM_WEB_PORT", show_envvar=True
-    ),
-    http_port: int = typer.Option(
-        0,
-        "--http-port",
-        envvar="ALPHASTREAM_HTTP_PORT",
-        show_envvar=True,
-        help="Serve /scores/{mint}, /healthz, /ready, /metrics and /board on this port (0: off)",
-    ),
-    http_host: str = typer.Option(
-        "127.0.0.1",
-        "--http-host",
-        envvar="ALPHASTREAM_HTTP_HOST",
-        show_envvar=True,
-        help="Address the HTTP server binds (0.0.0.0 in a container)",
-    ),
-    topic_prefix: str = typer.Option(
-        "",
-        "--topic-prefix",
-        envvar="ALPHASTREAM_TOPIC_PREFIX",
-        show_envvar=True,
-        help="Prefix of every topic name (isolated runs on a shared broker)",
-    ),
-    idle_s: float = typer.Option(
-        0.25,
-        "--idle-s",
-        envvar="ALPHASTREAM_IDLE_S",
-        show_envvar=True,
-        help="Re-sequencer: a caught-up partition quiet this long stops holding the watermark",
-    ),
-    settle_s: float = typer.Option(
-        0.05,
-        "--settle-s",
-        min=0.0,
-        envvar="ALPHASTREAM_SETTLE_S",
-        show_envvar=True,
-        help="Re-sequencer on exact brokers: release an event once it is this old (the "
-        "cross-partition reordering by producers it tolerates; a floor under latency)",
-    ),
+    bootstrap: str | None = setting_option("kafka_bootstrap", "--bootstrap"),
+    app_id: str | None = setting_option("app_id", "--app-id"),
+    models_dir: str | None = setting_option("models_dir", "--models-dir"),
+    batch_size: int | None = setting_option("batch_size", "--batch-size"),
+    metrics_port: int | None = setting_option("metrics_port", "--metrics-port"),
+    web: bool | None = setting_option("web", "--web/--no-web"),
+    web_port: int | None = setting_option("web_port", "--web-port"),
+    http_port: int | None = setting_option("http_port", "--http-port"),
+    http_host: str | None = setting_option("http_host", "--http-host"),
+    topic_prefix: str | None = setting_option("topic_prefix", "--topic-prefix"),
+    idle_s: float | None = setting_option("idle_s", "--idle-s"),
+    settle_s: float | None = setting_option("settle_s", "--settle-s"),
     profile_path: str = typer.Option(
         "",
         "--profile",
@@ -92,21 +40,34 @@ def worker(
     from streams.app.metrics import WorkerMetrics
 
     settings = settings_of(
-        ctx, kafka_bootstrap=bootstrap, app_id=app_id, models_dir=models_dir, batch_size=batch_size
-    )
-    options = WorkerOptions(
-        topics=TopicNames.prefixed(topic_prefix) if topic_prefix else TopicNames(),
-        idle_s=idle_s,
-        settle_s=settle_s,
+        ctx,
+        kafka_bootstrap=bootstrap,
+        app_id=app_id,
+        models_dir=models_dir,
+        batch_size=batch_size,
+        metrics_port=metrics_port,
         web=web,
         web_port=web_port,
-        http_port=http_port or None,
+        http_port=http_port,
         http_host=http_host,
+        topic_prefix=topic_prefix,
+        idle_s=idle_s,
+        settle_s=settle_s,
+    )
+    prefix = settings.topic_prefix
+    options = WorkerOptions(
+        topics=TopicNames.prefixed(prefix) if prefix else TopicNames(),
+        idle_s=settings.idle_s,
+        settle_s=settings.settle_s,
+        web=settings.web,
+        web_port=settings.web_port,
+        http_port=settings.http_port or None,
+        http_host=settings.http_host,
     )
     metrics = WorkerMetrics()
-    if metrics_port:
-        start_http_server(metrics_port, registry=metrics.registry)
-        logging.getLogger(__name__).info("metrics on :%d/metrics", metrics_port)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, registry=metrics.registry)
+        logging.getLogger(__name__).info("metrics on :%d/metrics", settings.metrics_port)
     import faust
 
     try:

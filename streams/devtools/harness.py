@@ -19,7 +19,12 @@ from streams.app.core import TopicNames
 from streams.kafka_produce import produce_blocking, warm_metadata
 from streams.settings import Settings
 
-_TOPIC_OF_TYPE = {"token_genesis": "genesis", "wallet_buy": "buys", "wallet_sell": "sells"}
+_TOPIC_OF_TYPE = {
+    "token_genesis": "genesis",
+    "wallet_buy": "buys",
+    "wallet_sell": "sells",
+    "token_migrated": "migrations",
+}
 
 
 def input_topic(topics: TopicNames, event_type: str) -> str:
@@ -220,7 +225,6 @@ def bad_messages(
 
 def replay_features(events: list[dict[str, Any]], work_dir: Any) -> dict[str, list[float | None]]:
     """event_id -> feature vector (None for NaN) from the offline replay of ``events``."""
-    from pathlib import Path
 
     import pyarrow.parquet as pq
 
@@ -287,26 +291,3 @@ def wait_group_settled(
             return True
         time.sleep(0.5)
     return False
-
-
-_ASSIGNED = "Setting newly assigned partitions"
-_PLANNED = ("engine (re)built", "engine restored", "rebalance: ")
-
-
-def wait_workers_planned(logs: Iterable[Path], timeout_s: float = 60.0) -> bool:
-    """Until every worker log shows its engine (re)built or re-planned after its latest
-    partition assignment (``wait_group_settled`` only sees the broker's side of a rebalance)."""
-    paths = list(logs)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if all(_planned_after_assignment(p) for p in paths):
-            return True
-        time.sleep(0.25)
-    return False
-
-
-def _planned_after_assignment(log: Path) -> bool:
-    text = log.read_text(errors="replace") if log.exists() else ""
-    assigned = text.rfind(_ASSIGNED)
-    planned = max(text.rfind(marker) for marker in _PLANNED)
-    return assigned >= 0 and planned > assigned

@@ -18,7 +18,6 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -32,8 +31,9 @@ from streams.contracts.events import (
     InputEvent,
 )
 from streams.events.fastcheck import compile_fast_check
+from streams.resources import schema_dir
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "events"
+SCHEMA_DIR = schema_dir("events")  # the JSON Schema files, shipped as package data
 DEFAULT_MAX_BYTES = 64 * 1024
 
 Problem = tuple[str, str]  # (reason code, message)
@@ -186,7 +186,7 @@ def _contracts() -> dict[str, dict[int, _Contract]]:
     for type_name, (model, topic) in INPUT_TYPES.items():
         by_major = out.setdefault(type_name, {})
         for version in INPUT_SCHEMA_VERSIONS:
-            if not (SCHEMA_DIR / f"{topic}.v{version}.schema.json").exists():
+            if not (SCHEMA_DIR / f"{topic}.v{version}.schema.json").is_file():
                 continue  # e.g. token-migrated exists only from v2 on
             schema = load_schema(topic, version)
             fields = {k: _compile(v) for k, v in schema["properties"].items()}

@@ -438,6 +438,21 @@ class Market:
         rng = self.rng
         tok.vsol, tok.vtok = curve.migration_pool(tok.vsol)
         tok.real_tok, tok.venue, tok.graduated_ts = 0.0, "amm", ts
+        self._emit(
+            {
+                "schema_version": 2,
+                "type": "token_migrated",
+                "event_id": "",
+                "ts": ts,
+                "mint": tok.mint,
+                "slot": ts // SLOT_MS,
+                "ts_source": "simulated",
+                "sol_amount": tok.vsol,
+                "token_amount": tok.vtok,
+                "pool_migration_fee": curve.MIGRATION_FEE_SOL,
+                "destination": "amm",
+            }
+        )
         tok.dump = rng.random() < 0.75
         tok.mu0, tok.mu_start, tok.mu_tau_ms = 0.3, ts, 1_200_000.0
         tok.ema_price, tok.ema_ts = tok.vsol / tok.vtok, ts

@@ -11,11 +11,13 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 from clickhouse_connect.driver.client import Client
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
+from streams.resources import schema_dir
+
+SCHEMA_DIR = schema_dir("clickhouse")  # the DDL files, shipped as package data
 _FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,10 @@ class Migration:
         return [c.strip() for c in chunks if c.strip()]
 
 
-def load_migrations(schema_dir: Path = SCHEMA_DIR) -> list[Migration]:
+def load_migrations(schema_dir: Traversable = SCHEMA_DIR) -> list[Migration]:
     found = []
-    for path in sorted(schema_dir.glob("*.sql")):
+    sql_files = [p for p in schema_dir.iterdir() if p.name.endswith(".sql")]
+    for path in sorted(sql_files, key=lambda p: p.name):
         match = _FILE_NAME.match(path.name)
         if match is None:
             raise ValueError(f"migration file name must be NNN_name.sql: {path.name}")
@@ -70,7 +73,7 @@ def applied_versions(client: Client) -> dict[int, str]:
     return {int(v): str(c) for v, c in rows.result_rows}
 
 
-def migrate(client: Client, schema_dir: Path = SCHEMA_DIR) -> list[Migration]:
+def migrate(client: Client, schema_dir: Traversable = SCHEMA_DIR) -> list[Migration]:
     """Apply pending migrations to the client's database; returns the ones applied now."""
     client.command(_MIGRATIONS_TABLE)
     done = applied_versions(client)

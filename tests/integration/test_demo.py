@@ -12,10 +12,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.devtools.local.process import pid_alive
 
@@ -48,6 +50,36 @@ def _children_of_run(work_dir: Path) -> list[int]:
         if f"ALPHASTREAM_DATA_DIR={work_dir.resolve()}".encode() in environ:
             found.append(int(proc.name))
     return found
+
+
+def _worker_metrics_ports(work_dir: Path) -> list[int]:
+    """The metrics ports of the demo's running workers (from their command lines)."""
+    pid_file = work_dir / "demo.pids"
+    ports = []
+    for pid in pid_file.read_text().split() if pid_file.exists() else []:
+        try:
+            args = (Path("/proc") / pid / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if "worker" in args and "--metrics-port" in args:
+            ports.append(int(args[args.index("--metrics-port") + 1]))
+    return ports
+
+
+def _scored(port: int) -> float:
+    """Events a worker has scored so far (0 while its metrics endpoint is not up)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "alphastream_scored"
+        for sample in family.samples
+        if sample.name == "alphastream_scored_total"
+    )
 
 
 def _check_summary(summary: dict[str, Any], work_dir: Path) -> None:
@@ -98,11 +130,12 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    # interrupt once the worker runs (its log exists) and the market is streaming
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not (work_dir / "logs" / "worker-0.log").exists():
+    # interrupt once the market is streaming: a worker's metrics count scored events
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not any(
+        _scored(port) > 0 for port in _worker_metrics_ports(work_dir)
+    ):
         time.sleep(0.5)
-    time.sleep(20)
     children = [int(p) for p in (work_dir / "demo.pids").read_text().split()]
     assert children, "the demo records the pids it started"
     proc.send_signal(signal.SIGINT)

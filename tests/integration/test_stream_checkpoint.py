@@ -31,7 +31,6 @@ from tests.integration.worker_procs import (
     metric,
     start_worker,
     stop_worker,
-    wait_for_log,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -76,7 +75,8 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
         if not live:  # fed while no worker runs: the new worker restores, then catches up
             produce_events(producer, topics, market[half:], in_order=True)
         procs.append(start_worker(settings, prefix, logs[1], port))
-        restored = wait_for_log(logs[1], RESTORED, 60)
+        # start_worker waited for its planned metric: the restore is done and logged
+        restored = RESTORED.search(logs[1].read_text(errors="replace"))
         if live:  # a burst into the restored, idle worker (fresh high-water marks order it)
             produce_events(producer, topics, market[half:], in_order=True)
         assert restored, f"second worker did not restore from a checkpoint; log {logs[1]}"

@@ -25,10 +25,11 @@ from streams.devtools.harness import (
     replay_features,
     sim_events,
     wait_group_settled,
-    wait_workers_planned,
 )
+from streams.devtools.local.process import free_port
 from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
+from tests.integration.worker_procs import metric, wait_planned
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,19 +50,30 @@ def market() -> list[dict[str, Any]]:
     return sim_events(seed=21, hours=1.0, launch_rate_per_day=1500)
 
 
+def _launch(settings: Settings, prefix: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A worker subprocess and the port of its metrics."""
+    port = free_port()
+    proc = launch_worker(settings, topic_prefix=prefix, log_path=log, metrics_port=port)
+    return proc, port
+
+
 def _start(settings: Settings, prefix: str, n: int, logs: Path) -> list[subprocess.Popen[bytes]]:
-    procs = [
-        launch_worker(settings, topic_prefix=prefix, log_path=logs / f"worker{i}.log")
-        for i in range(n)
-    ]
+    launched = [_launch(settings, prefix, logs / f"worker{i}.log") for i in range(n)]
+    procs, ports = [p for p, _ in launched], [port for _, port in launched]
     # the group settles, then every worker re-plans for its final assignment, before any data
     settled = wait_group_settled(settings, settings.app_id, n, timeout_s=90)
-    if not (settled and wait_workers_planned(logs.glob("worker*.log"), timeout_s=60)):
+    if not (settled and wait_planned(ports, timeout_s=60)):
         for p in procs:
             p.kill()
         raise AssertionError(f"group did not settle; logs in {logs}")
-    time.sleep(1.0)
     return procs
+
+
+def _restores(port: int) -> float:
+    try:
+        return metric(port, "alphastream_state_restores_total")
+    except OSError:  # not serving: it never came up
+        return 0.0
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> list[int | None]:
@@ -204,16 +216,17 @@ def test_a_worker_joining_mid_stream_keeps_features_exact(
     collector = Collector(settings, [topics.scores, topics.signals])
     try:
         feeder = _feed_live(settings, topics, market, seconds=20.0)  # the newcomer joins early
-        time.sleep(1.0)
-        procs.append(
-            launch_worker(settings, topic_prefix=prefix, log_path=tmp_path / "worker1.log")
-        )
+        # mid-stream: once the first worker has scored some of the live input
+        collector.wait_for(lambda: len(collector.records[topics.scores]) > 0, timeout_s=60)
+        newcomer, port = _launch(settings, prefix, tmp_path / "worker1.log")
+        procs.append(newcomer)
         feeder.join(90)
         done = _wait_all_scored(collector, topics, buys, settle_s=3.0)
+        # the newcomer joined the group and built its engine (from the retained input)
+        joined = wait_planned([port], timeout_s=60) and _restores(port) >= 1
     finally:
         codes = _stop(procs)
         collector.close()
-    joined = "engine (re)built" in (tmp_path / "worker1.log").read_text(errors="replace")
     expected = replay_features(market, tmp_path / "replay")
     equal, compared, _ = feature_agreement(collector.records[topics.signals], expected)
     print(f"\n[stream-join] second worker built mid-stream: {joined}; features {equal}/{compared}")

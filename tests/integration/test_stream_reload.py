@@ -17,6 +17,7 @@ import pytest
 from streams.app import TopicNames, WorkerOptions, run_worker
 from streams.app.admin import create_prefixed_topics
 from streams.app.faust_app import StreamWorker
+from streams.app.metrics import WorkerMetrics
 from streams.contracts.features import STANDARD_NAMES
 from streams.devtools.harness import Collector, new_producer, produce_events, sim_events
 from streams.devtools.synthetic.models import synthetic_pair
@@ -34,17 +35,22 @@ class InProcessWorker:
         self.stop = asyncio.Event()
         self.loop = asyncio.new_event_loop()
         self.worker: StreamWorker | None = None
+        self.metrics = WorkerMetrics()  # read while it runs: the models it serves, rejections
         self._thread = threading.Thread(target=self._serve, args=(settings, topics), daemon=True)
 
     def _serve(self, settings: Settings, topics: TopicNames) -> None:
         async def main() -> None:
-            self.worker = await run_worker(settings, self.stop, WorkerOptions(topics=topics))
+            options = WorkerOptions(topics=topics)
+            self.worker = await run_worker(settings, self.stop, options, metrics=self.metrics)
 
         self.loop.run_until_complete(main())
 
     def __enter__(self) -> InProcessWorker:
         self._thread.start()
         return self
+
+    def sample(self, name: str, labels: dict[str, str] | None = None) -> float:
+        return self.metrics.registry.get_sample_value(name, labels or {}) or 0.0
 
     def __exit__(self, *exc: object) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
@@ -95,9 +101,12 @@ def test_hot_reload_live(
         assert {s["source"] for s in before} == {"rule"} and all(s["models"] == {} for s in before)
 
         deploy_pair(first.onnx_bytes, first.metadata, models)
-        asyncio.run(asyncio.sleep(2.5))  # > reload interval (+ timer granularity)
-        after = feed_and_wait(phases[1])
         label = f"{first.metadata.model_id}@{first.metadata.version}"
+        serving = {"family": "standard", "target": "reach_2x_1h", "model": label}
+        assert collector.wait_for(
+            lambda: running.sample("alphastream_model_info", serving) == 1, 60
+        )
+        after = feed_and_wait(phases[1])
         assert {s["models"].get("reach_2x_1h") for s in after} == {label}
         assert all(s["source"] == "model" and s["scores"]["reach_2x_1h"] is not None for s in after)
 
@@ -105,7 +114,7 @@ def test_hot_reload_live(
         deploy_pair(corrupt.onnx_bytes, corrupt.metadata, models)
         onnx = next(models.glob("standard__reach_2x_1h.onnx"))
         onnx.write_bytes(onnx.read_bytes()[:200])  # truncated: sha mismatch, unloadable
-        asyncio.run(asyncio.sleep(2.5))
+        assert collector.wait_for(lambda: running.sample("alphastream_models_rejected") >= 1, 60)
         last = feed_and_wait(phases[2])
         assert {s["models"].get("reach_2x_1h") for s in last} == {
             label

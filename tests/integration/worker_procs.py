@@ -1,9 +1,8 @@
-"""Helpers for integration tests that run single workers as subprocesses: start one and wait
-until it planned its partitions, stop it, read its log and its metrics."""
+"""Helpers for integration tests that run workers as subprocesses: start one and wait until it
+planned its partitions (a metric), stop it, read its log and its metrics."""
 
 from __future__ import annotations
 
-import re
 import signal
 import subprocess
 import time
@@ -11,17 +10,20 @@ import urllib.request
 from pathlib import Path
 
 from streams.app import launch_worker
-from streams.devtools.harness import wait_group_settled, wait_workers_planned
+from streams.devtools.harness import wait_group_settled
+from streams.devtools.local.process import free_port
 from streams.settings import Settings
 
 
 def start_worker(
     settings: Settings, prefix: str, log: Path, metrics_port: int
 ) -> subprocess.Popen[bytes]:
-    """One worker that has joined its group and built (or restored) its engine."""
-    proc = launch_worker(settings, topic_prefix=prefix, log_path=log, metrics_port=metrics_port)
+    """One worker that has joined its group and built (or restored) its engine. Its metrics
+    are served on ``metrics_port`` (0: a free port, used only to see it planned)."""
+    port = metrics_port or free_port()
+    proc = launch_worker(settings, topic_prefix=prefix, log_path=log, metrics_port=port)
     joined = wait_group_settled(settings, settings.app_id, 1, timeout_s=90)
-    if not (joined and wait_workers_planned([log], timeout_s=60)):
+    if not (joined and wait_planned([port], timeout_s=60)):
         proc.kill()
         raise AssertionError(f"worker did not join its group; log in {log}")
     return proc
@@ -37,14 +39,23 @@ def stop_worker(proc: subprocess.Popen[bytes]) -> int:
         return proc.wait(10)
 
 
-def wait_for_log(log: Path, pattern: re.Pattern[str], timeout_s: float) -> re.Match[str] | None:
+def wait_planned(ports: list[int], timeout_s: float) -> bool:
+    """Until every worker's ``alphastream_assignment_planned`` gauge is 1: each built, restored
+    or re-planned its engine for its latest partition assignment (the broker's view of the
+    group, ``wait_group_settled``, does not show that)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        found = pattern.search(log.read_text(errors="replace")) if log.exists() else None
-        if found:
-            return found
-        time.sleep(0.5)
-    return None
+        if all(_sample_or_zero(port, "alphastream_assignment_planned") == 1 for port in ports):
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def _sample_or_zero(port: int, name: str) -> float:
+    try:
+        return metric(port, name)
+    except OSError:  # the worker is still starting its metrics server
+        return 0.0
 
 
 def metric(port: int, name: str) -> float:

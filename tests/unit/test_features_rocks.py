@@ -134,6 +134,7 @@ def _rows(out: EngineOutput) -> list[tuple[Any, ...]]:
     ] + [(o.event_id, o.ts, repr(o)) for o in out.outcomes]
 
 
+@pytest.mark.slow  # a simulated market through both backends
 def test_engine_on_rocksdb_equals_memory(tmp_path: Path) -> None:
     events = _market()
     half = len(events) // 2

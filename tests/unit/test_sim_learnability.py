@@ -53,6 +53,8 @@ def _dataset(
             mints[mint] = m = _Mint(ts, str(ev["creator"]), (len(past), dev_share))
             by_creator[m.creator].append(m)
             continue
+        if ev["type"] == "token_migrated":  # no price: the graduating buy carries it
+            continue
         m = mints[mint]
         vsol = float(ev["virtual_sol_reserves"])  # type: ignore[arg-type]
         price = vsol / float(ev["virtual_token_reserves"])  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ def _train(replay_dir: Path, out: Path, *extra: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow  # trains LightGBM through the CLI
 def test_train_from_replay_deploys_a_pair_the_registry_loads(
     replay_dir: Path, tmp_path: Path
 ) -> None:
@@ -54,6 +55,7 @@ def test_train_from_replay_deploys_a_pair_the_registry_loads(
     assert "trained (test slice)" in output
 
 
+@pytest.mark.slow  # trains LightGBM through the CLI
 def test_gate_failure_exits_nonzero_with_the_table_and_allow_overrides(
     replay_dir: Path, tmp_path: Path
 ) -> None:

@@ -46,6 +46,7 @@ def trained(
     return train_model(frame, config), config
 
 
+@pytest.mark.slow  # shares one training run (Optuna + LightGBM)
 def test_deployed_pair_loads_and_scores_like_lightgbm_plus_platt(
     trained: tuple[TrainOutcome, TrainConfig], frame: TrainingFrame
 ) -> None:
@@ -64,6 +65,7 @@ def test_deployed_pair_loads_and_scores_like_lightgbm_plus_platt(
     assert np.max(np.abs(platt(raw_onnx, a, b) - platt(raw_lgb, a, b))) <= bound
 
 
+@pytest.mark.slow  # shares one training run (Optuna + LightGBM)
 def test_metadata_records_splits_metrics_reference_and_search(
     trained: tuple[TrainOutcome, TrainConfig],
 ) -> None:
@@ -84,6 +86,7 @@ def test_metadata_records_splits_metrics_reference_and_search(
     assert extra["calibration_report"]["ece_after"] >= 0.0
 
 
+@pytest.mark.slow  # shares one training run (Optuna + LightGBM)
 def test_card_has_page_and_figures(trained: tuple[TrainOutcome, TrainConfig]) -> None:
     outcome, config = trained
     page = outcome.card_path.read_text(encoding="utf-8")
@@ -94,6 +97,7 @@ def test_card_has_page_and_figures(trained: tuple[TrainOutcome, TrainConfig]) ->
     assert "share of oracle" in page and "base rate" in page
 
 
+@pytest.mark.slow  # shares one training run (Optuna + LightGBM)
 def test_next_search_starts_from_the_deployed_params(
     trained: tuple[TrainOutcome, TrainConfig], frame: TrainingFrame
 ) -> None:
