@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.app import TopicNames, WorkerOptions, run_worker
 from streams.app.admin import create_prefixed_topics
@@ -112,6 +112,13 @@ def replay_through_kafka(
     return run
 
 
+_LEADERSHIP_SETTLING = (
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+)
+
+
 def _high_water(consumer: Consumer, tp: TopicPartition, timeout_s: float = 60.0) -> int:
     """The partition's high-water mark, asking again while leadership settles (a fresh broker
     answers NOT_LEADER_FOR_PARTITION for a moment)."""
@@ -120,7 +127,9 @@ def _high_water(consumer: Consumer, tp: TopicPartition, timeout_s: float = 60.0)
         try:
             return int(consumer.get_watermark_offsets(tp, 10)[1])
         except KafkaException as exc:
-            if not exc.args[0].retriable() or time.monotonic() > deadline:
+            error = exc.args[0]
+            settling = error.retriable() or error.code() in _LEADERSHIP_SETTLING
+            if not settling or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
 

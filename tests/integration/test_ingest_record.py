@@ -26,13 +26,9 @@ from tests.integration.ingest_feeds import FIXTURES, expected_events
 
 pytestmark = [pytest.mark.integration]
 
-_ENGINE_LACKS_MIGRATIONS = pytest.mark.xfail(
-    raises=TypeError, strict=True,
-    reason="the feature engine does not take token_migrated events yet (contracts v2, phase 2)",
-)  # fmt: skip
 CASES = [
     pytest.param("pumpportal", PumpPortalDecoder, FIXTURES / "pumpportal" / "session1.jsonl",
-                 id="pumpportal", marks=_ENGINE_LACKS_MIGRATIONS),
+                 id="pumpportal"),
     pytest.param("solana-logs", SolanaLogsDecoder,
                  FIXTURES / "helius" / "logs_subscribe_pumpfun.jsonl", id="solana-logs"),
 ]  # fmt: skip
