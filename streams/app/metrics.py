@@ -123,7 +123,7 @@ class WorkerMetrics:
             registry=r,
         )
         self.models_rejected = Gauge(
-            "alphastream_models_rejected",
+            "alphastream_rejected_model_pairs",
             "Model pairs in the models dir rejected by the last scan (the previous version serves)",
             registry=r,
         )
