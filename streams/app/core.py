@@ -40,6 +40,7 @@ from streams.topics import (
     CHECKPOINTS,
     DEAD_LETTER,
     GENESIS,
+    MIGRATIONS,
     OUTCOMES,
     SCORES,
     SELLS,
@@ -55,6 +56,7 @@ Record = tuple[str, bytes, bytes]  # topic, key, value
 class EngineOutputLike(Protocol):
     signals: Sequence[Any]
     outcomes: Sequence[Outcome]
+    duplicates: int  # inputs dropped because their event_id was already applied
 
 
 class EngineLike(Protocol):
@@ -77,6 +79,7 @@ class TopicNames:
     outcomes: str = OUTCOMES
     dead_letter: str = DEAD_LETTER
     checkpoints: str = CHECKPOINTS
+    migrations: str = MIGRATIONS
 
     @classmethod
     def prefixed(cls, prefix: str) -> TopicNames:
@@ -84,12 +87,14 @@ class TopicNames:
         return cls(**{k: prefix + v for k, v in base.__dict__.items()})
 
     @property
-    def inputs(self) -> tuple[str, str, str]:
-        return (self.genesis, self.buys, self.sells)
+    def inputs(self) -> tuple[str, ...]:
+        return (self.genesis, self.buys, self.sells, self.migrations)
 
     def canonical(self, topic: str) -> str:
         """The plan's name of one of these topics (what ``decode_input`` checks against)."""
-        return {self.genesis: GENESIS, self.buys: BUYS, self.sells: SELLS}.get(topic, topic)
+        plan = {self.genesis: GENESIS, self.buys: BUYS, self.sells: SELLS}
+        plan[self.migrations] = MIGRATIONS
+        return plan.get(topic, topic)
 
 
 @dataclass(slots=True)
@@ -432,8 +437,8 @@ class StreamCore:
         self._pending.pop((tp, offset), None)
         self._released_next[tp] = max(self._released_next.get(tp, 0), offset + 1)
         self._mint_partition[event.mint] = tp[1]
-        if event.type == "token_genesis":
-            self._genesis_seen[event.event_id] = (tp, offset, event.ts, event.mint)
+        if event.type == "token_genesis":  # a duplicate (other offset) keeps the original's
+            self._genesis_seen.setdefault(event.event_id, (tp, offset, event.ts, event.mint))
         tracked = tp in self.assigned
         publish = tracked and offset >= self.owned_from.get(tp, 0)
         if tracked and not publish:
@@ -447,6 +452,10 @@ class StreamCore:
                     dead_letter_record(self.topics, item.payload, exc, tp, offset, item.key)
                 )
                 self.metrics.dead_lettered.labels("processing_error").inc()
+            box.acks.extend(item.acks)
+            return
+        if out.duplicates:  # the engine had applied this event_id (another offset): done
+            self.metrics.duplicate_events.inc(out.duplicates)
             box.acks.extend(item.acks)
             return
         if event.type == "token_genesis" and tracked:

@@ -740,7 +740,10 @@ class StreamWorker:
             key = msg.key if isinstance(msg.key, bytes) or msg.key is None else bytes(msg.key)
             try:
                 event = decode_input(
-                    payload, self.topics.canonical(tp[0]), self.settings.max_message_bytes
+                    payload,
+                    self.topics.canonical(tp[0]),
+                    self.settings.max_message_bytes,
+                    self.metrics.ignored_fields,
                 )
             except DecodeError as exc:
                 letters.append(dead_letter_record(self.topics, payload, exc, tp, offset, key))

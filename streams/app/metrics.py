@@ -7,7 +7,8 @@ always 1. docs/stream.md lists every name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter as Tally
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import (
@@ -17,8 +18,12 @@ from prometheus_client import (
     Histogram,
     Info,
 )
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from streams.events import IgnoredFields
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
@@ -96,6 +101,14 @@ class WorkerMetrics:
         self.reorder_buffer = Gauge(
             "alphastream_reorder_buffer_events", "Events waiting behind the watermark", registry=r
         )
+        self.duplicate_events = Counter(
+            "alphastream_duplicate_events",
+            "Input events whose event_id the engine had already applied (acked, not scored)",
+            registry=r,
+        )
+        # filled by decode_input(..., ignored=...) on the owned path, exported at scrape time
+        self.ignored_fields: IgnoredFields = Tally()
+        r.register(IgnoredFieldsCollector(self.ignored_fields))
         self.model_version = Gauge(
             "alphastream_model_info",
             "1 for each model version serving",
@@ -110,7 +123,7 @@ class WorkerMetrics:
             registry=r,
         )
         self.models_rejected = Gauge(
-            "alphastream_models_rejected",
+            "alphastream_rejected_model_pairs",
             "Model pairs in the models dir rejected by the last scan (the previous version serves)",
             registry=r,
         )
@@ -141,3 +154,29 @@ class WorkerMetrics:
         for family, targets in versions.items():
             for target, label in targets.items():
                 self.model_version.labels(family, target, label).set(1)
+
+
+class IgnoredFieldsCollector(Collector):
+    """``alphastream_ignored_fields_total{type, field}``: fields of a newer minor version the
+    decoder accepted and dropped. Field names come off the wire, so only the first
+    ``max_series`` (type, field) pairs get their own series; the rest add up under ``_other``."""
+
+    def __init__(self, counts: IgnoredFields, max_series: int = 64) -> None:
+        self.counts = counts
+        self.max_series = max_series
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "alphastream_ignored_fields",
+            "Fields of a newer schema minor accepted and ignored by the decoder",
+            labels=["type", "field"],
+        )
+        other: Tally[str] = Tally()
+        for k, ((type_name, name), n) in enumerate(self.counts.items()):
+            if k < self.max_series:
+                family.add_metric([type_name, name], float(n))
+            else:
+                other[type_name] += n
+        for type_name, n in other.items():
+            family.add_metric([type_name, "_other"], float(n))
+        yield family

@@ -58,6 +58,10 @@ def engine(
         "bytes per wallet (deep size, incl. co-buyers)", f"{result.bytes_per_wallet:,.0f}"
     )
     table.add_row("traced memory of the engine run (MB)", f"{result.traced_state_mb:,.1f}")
+    table.add_row(
+        "dedup: event ids held at end / bytes per id (deep size)",
+        f"{result.seen_ids:,} / {result.bytes_per_seen_id:,.0f}",
+    )
     console.print(table)
     console.print(result.profile_top)
 

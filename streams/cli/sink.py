@@ -22,6 +22,7 @@ def sink(
     max_rows: int | None = setting_option("sink_max_rows", "--max-rows"),
     max_wait_s: float | None = setting_option("sink_max_wait_s", "--max-wait"),
     metrics_port: int | None = setting_option("sink_metrics_port", "--metrics-port"),
+    metrics_addr: str | None = setting_option("sink_metrics_addr", "--metrics-addr"),
 ) -> None:
     """Run the sink until Ctrl-C / SIGTERM (at-least-once: offsets commit after each stored batch)."""
     settings = settings_of(
@@ -31,11 +32,12 @@ def sink(
         sink_max_rows=max_rows,
         sink_max_wait_s=max_wait_s,
         sink_metrics_port=metrics_port,
+        sink_metrics_addr=metrics_addr,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     if settings.sink_metrics_port:
-        start_http_server(settings.sink_metrics_port, addr="127.0.0.1")
+        start_http_server(settings.sink_metrics_port, addr=settings.sink_metrics_addr)
     config = SinkConfig(max_rows=settings.sink_max_rows, max_wait_s=settings.sink_max_wait_s)
     run(settings, stop, config)

@@ -20,7 +20,12 @@ from streams.app.core import TopicNames
 from streams.kafka_produce import produce_blocking, warm_metadata
 from streams.sim import SimConfig, simulate
 
-_TOPIC_ATTR = {"token_genesis": "genesis", "wallet_buy": "buys", "wallet_sell": "sells"}
+_TOPIC_ATTR = {
+    "token_genesis": "genesis",
+    "wallet_buy": "buys",
+    "wallet_sell": "sells",
+    "token_migrated": "migrations",
+}
 Progress = Callable[[int, int], None]  # (events sent in this stage, simulated ts of the last)
 
 

@@ -19,7 +19,12 @@ from streams.app.core import TopicNames
 from streams.kafka_produce import produce_blocking, warm_metadata
 from streams.settings import Settings
 
-_TOPIC_OF_TYPE = {"token_genesis": "genesis", "wallet_buy": "buys", "wallet_sell": "sells"}
+_TOPIC_OF_TYPE = {
+    "token_genesis": "genesis",
+    "wallet_buy": "buys",
+    "wallet_sell": "sells",
+    "token_migrated": "migrations",
+}
 
 
 def input_topic(topics: TopicNames, event_type: str) -> str:

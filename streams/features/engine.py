@@ -9,6 +9,10 @@ events at or before ``t`` and the outcomes/fates resolved strictly before ``t``.
 
 Late events (``ts`` below the watermark) are processed as if they happened at the watermark
 (their signal ``ts`` is the watermark) and counted in ``stats.late_events``.
+
+An event id already applied within ``dedup_window_ms`` is a duplicate: it changes nothing and
+makes no signal (``stats.duplicate_events``, ``EngineOutput.duplicates``; see
+:mod:`streams.features.dedup`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from streams.contracts.events import SCHEMA_VERSION, Buy, Genesis, InputEvent, Outcome, Sell
+from streams.contracts.events import (
+    SCHEMA_VERSION,
+    Buy,
+    Genesis,
+    InputEvent,
+    Outcome,
+    Sell,
+    TokenMigrated,
+)
 from streams.contracts.features import (
     GENESIS_NAMES,
     HOUR_MS,
@@ -33,6 +45,7 @@ from streams.contracts.features import (
 from streams.features import outcomes
 from streams.features.compute import genesis_features, standard_features
 from streams.features.context import FeatureContext
+from streams.features.dedup import SeenEvents
 from streams.features.state import (
     COOC_REBASE_MS,
     COOC_REF_STEP_MS,
@@ -89,6 +102,9 @@ class EngineConfig:
     wallet_rate_half_life_ms: int = HOUR_MS
     holder_min_tokens: float = 1.0  # a balance above this many tokens makes a holder
     prune_min: int = 256  # drop a price-path prefix only when at least this long
+    # an event id seen again within this much event time is dropped as a duplicate; ids are
+    # forgotten by the token sweep, so ``seen`` holds one window plus one sweep interval
+    dedup_window_ms: int = 10 * MINUTE_MS
 
 
 @dataclass(slots=True)
@@ -107,10 +123,12 @@ class SignalRow:
 class EngineOutput:
     signals: list[SignalRow] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    duplicates: int = 0  # events dropped because their event_id was already applied
 
     def extend(self, other: EngineOutput) -> None:
         self.signals.extend(other.signals)
         self.outcomes.extend(other.outcomes)
+        self.duplicates += other.duplicates
 
 
 @dataclass(slots=True)
@@ -123,6 +141,10 @@ class EngineStats:
     outcomes: int = 0
     evicted_tokens: int = 0
     evicted_wallets: int = 0
+    duplicate_events: int = 0  # same event_id within the dedup window: dropped
+    migrations: int = 0  # token_migrated events applied to a known token
+    migrations_without_token: int = 0  # token_migrated for a mint with no state: ignored
+    forgotten_ids: int = 0  # event ids the sweep dropped from ``seen`` (past the window)
 
 
 class FeatureEngine:
@@ -138,6 +160,7 @@ class FeatureEngine:
         self._creators = st.creators
         self._cooc = st.cooc
         self._pending = st.pending
+        self._seen = SeenEvents(st.seen)
         regime = st.regime.get(REGIME_KEY)
         if regime is None:
             regime = RegimeState()
@@ -174,6 +197,7 @@ class FeatureEngine:
         self._get_wallet = _fast_get(st.wallets)
         self._get_cooc = _fast_get(st.cooc)
         self._get_creator = _fast_get(st.creators)
+        self._get_seen = _fast_get(st.seen)
         self._put_token = st.tokens.put
         self._put_wallet = st.wallets.put
         self._put_cooc = st.cooc.put
@@ -279,6 +303,10 @@ class FeatureEngine:
 
     def _apply(self, event: InputEvent, owned: bool) -> None:
         """One event into ``self._out``; the caller marks meta and regime as changed."""
+        if self._get_seen(event.event_id) is not None:
+            self.stats.duplicate_events += 1
+            self._out.duplicates += 1
+            return
         meta = self._meta
         ts = event.ts
         self.stats.events += 1
@@ -293,12 +321,15 @@ class FeatureEngine:
                 meta.next_sweep = ts + self.config.sweep_interval_ms
                 meta.next_wallet_sweep = ts + self.config.wallet_sweep_interval_ms
                 self._recompute_next_due()
+        self._seen.remember(event.event_id, ts)
         if type(event) is Buy:
             self._on_trade(event, ts, True, owned)
         elif type(event) is Sell:
             self._on_trade(event, ts, False, owned)
         elif type(event) is Genesis:
             self._on_genesis(event, ts, owned)
+        elif type(event) is TokenMigrated:
+            self._on_migrated(event, ts)
         else:
             raise TypeError(f"not an input event: {type(event).__name__}")
 
@@ -368,6 +399,20 @@ class FeatureEngine:
         self._q_gen.append((gen_due, ev.mint))
         self._q_fate.append((fate_due, ev.mint))
         self._next_due = min(self._next_due, gen_due, fate_due)
+
+    def _on_migrated(self, ev: TokenMigrated, ts: int) -> None:
+        """Graduation from the feed's own event; a trade that emptied the curve or traded on
+        the AMM may have marked it first (feeds without this event), so it counts once."""
+        tok = self._get_token(ev.mint)
+        if tok is None:
+            self.stats.migrations_without_token += 1
+            return
+        self.stats.migrations += 1
+        self._touch_token(ev.mint)
+        tok.real_tokens = 0.0  # the curve is empty: its tokens went to the pool
+        if not tok.graduated:
+            tok.graduated = True
+            self._regime.grads.append(ts)
 
     def _wallet(self, address: str, ts: int) -> WalletState:
         wallet = self._get_wallet(address)
@@ -714,6 +759,7 @@ class FeatureEngine:
             if last < cutoff:
                 self._tokens.delete(mint)
                 self.stats.evicted_tokens += 1
+        self.stats.forgotten_ids += self._seen.forget_before(due - self.config.dedup_window_ms)
         self._meta.next_sweep = due + self.config.sweep_interval_ms
 
     def _sweep_wallets(self, due: int) -> None:

@@ -25,7 +25,9 @@ from rocksdict import Options, Rdict, WriteBatch
 
 from streams.features.state import EngineState, V, Value
 
-PINNED = frozenset({"regime", "meta", "pending"})  # the engine holds these values across calls
+# the engine holds these values across calls; "seen" is bounded by the dedup window, and a
+# lookup of a new event id must not cost a RocksDB read
+PINNED = frozenset({"regime", "meta", "pending", "seen"})
 COUNTS_KEY = b"#counts"
 
 

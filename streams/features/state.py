@@ -488,6 +488,16 @@ class MetaState(Value):
         self.next_wallet_sweep: int | None = None
 
 
+class SeenEvent(Value):
+    """An event id the engine applied (store ``seen``, keyed by event_id): the ts it was
+    applied at, so the sweep can forget it once it is older than the dedup window."""
+
+    __slots__ = ("ts",)
+
+    def __init__(self, ts: int) -> None:
+        self.ts = ts
+
+
 REGIME_KEY = "regime"
 META_KEY = "meta"
 
@@ -504,6 +514,7 @@ class EngineState:
         self.regime: StateStore[RegimeState] = InMemoryStore("regime")
         self.meta: StateStore[MetaState] = InMemoryStore("meta")
         self.pending: StateStore[PendingSignal] = InMemoryStore("pending")
+        self.seen: StateStore[SeenEvent] = InMemoryStore("seen")
 
     @classmethod
     def from_stores(cls, stores: dict[str, StateStore[Any]]) -> EngineState:
@@ -521,6 +532,7 @@ class EngineState:
         "regime": RegimeState,
         "meta": MetaState,
         "pending": PendingSignal,
+        "seen": SeenEvent,
     }
 
     def stores(self) -> dict[str, StateStore[Any]]:

@@ -428,6 +428,21 @@ class Market:
         rng = self.rng
         tok.vsol, tok.vtok = curve.migration_pool(tok.vsol)
         tok.real_tok, tok.venue, tok.graduated_ts = 0.0, "amm", ts
+        self._emit(
+            {
+                "schema_version": 2,
+                "type": "token_migrated",
+                "event_id": "",
+                "ts": ts,
+                "mint": tok.mint,
+                "slot": ts // SLOT_MS,
+                "ts_source": "simulated",
+                "sol_amount": tok.vsol,
+                "token_amount": tok.vtok,
+                "pool_migration_fee": curve.MIGRATION_FEE_SOL,
+                "destination": "amm",
+            }
+        )
         tok.grad_vsol, tok.grad_price = tok.vsol, tok.vsol / tok.vtok
         tok.runner = runner_target(rng)
         tok.dump = tok.runner == 0.0

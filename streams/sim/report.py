@@ -75,7 +75,7 @@ class Calibrator:
             self.mints[ev["mint"]] = _Mint(ev["ts"] // 400, ev["creator"])
             return
         m = self.mints.get(ev["mint"])
-        if m is None:
+        if m is None or kind == "token_migrated":  # the graduating buy says it all (real 0)
             return
         ts, p = ev["ts"], ev["virtual_sol_reserves"] / ev["virtual_token_reserves"]
         buy = kind == "wallet_buy"

@@ -41,6 +41,7 @@ from streams.testing import run_events
 
 TOPICS = TopicNames()
 TOPIC_OF = {"token_genesis": TOPICS.genesis, "wallet_buy": TOPICS.buys, "wallet_sell": TOPICS.sells}
+TOPIC_OF["token_migrated"] = TOPICS.migrations
 PARTITIONS = 3
 
 

@@ -7,7 +7,9 @@ from prometheus_client import generate_latest
 
 from streams.app.metrics import WorkerMetrics
 
-UNITS = ("_seconds", "_bytes", "_rows", "_events", "_messages", "_offsets", "_info")
+UNITS = ("_seconds", "_bytes", "_rows", "_events", "_messages", "_offsets", "_pairs", "_info")
+# 0/1 state gauges carry no unit, like Prometheus's own ``up``
+STATES = ("alphastream_assignment_planned",)
 
 
 def test_names_carry_their_unit_and_counters_their_total() -> None:
@@ -20,7 +22,7 @@ def test_names_carry_their_unit_and_counters_their_total() -> None:
             assert all(s.name.endswith(("_total", "_created")) for s in family.samples)
         else:
             name = family.name + ("_info" if family.type == "info" else "")
-            assert name.endswith(UNITS), f"{name} ({family.type}) names no unit"
+            assert name.endswith(UNITS) or name in STATES, f"{name} ({family.type}) names no unit"
 
 
 def test_registry_exposes_build_info_lag_process_and_gc() -> None:
@@ -35,3 +37,23 @@ def test_registry_exposes_build_info_lag_process_and_gc() -> None:
     metrics.set_lag([("wallet-buy", 1, 3)])  # partition 0 no longer owned: its gauge goes
     text = generate_latest(metrics.registry).decode()
     assert 'partition="0"' not in text
+
+
+def test_ignored_fields_are_exported_per_type_and_field_with_a_bounded_label_set() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from streams.app.metrics import IgnoredFieldsCollector
+    from streams.events import IgnoredFields
+
+    metrics = WorkerMetrics()
+    metrics.ignored_fields[("wallet_buy", "quote_amount")] += 3
+    text = generate_latest(metrics.registry).decode()
+    assert 'alphastream_ignored_fields_total{field="quote_amount",type="wallet_buy"} 3.0' in text
+    counts: IgnoredFields = IgnoredFields()
+    for k in range(5):
+        counts[("wallet_sell", f"f{k}")] += 1
+    registry = CollectorRegistry()
+    registry.register(IgnoredFieldsCollector(counts, max_series=2))
+    samples = [s for f in registry.collect() for s in f.samples if s.name.endswith("_total")]
+    assert len(samples) == 3  # two named fields, then the rest under _other
+    assert {s.labels["field"]: s.value for s in samples}["_other"] == 3.0

@@ -64,6 +64,8 @@ def _dataset(
             mints[mint] = m = _Mint(ts, str(ev["creator"]), (len(past), dev_share))
             by_creator[m.creator].append(m)
             continue
+        if ev["type"] == "token_migrated":  # no price: the graduating buy carries it
+            continue
         m = mints[mint]
         vsol = float(ev["virtual_sol_reserves"])  # type: ignore[arg-type]
         price = vsol / float(ev["virtual_token_reserves"])  # type: ignore[arg-type]
@@ -163,6 +165,8 @@ def _wallet_behaviour(
         mint, ts = str(ev["mint"]), int(ev["ts"])  # type: ignore[call-overload]
         if ev["type"] == "token_genesis":
             genesis_slot[mint] = int(ev["slot"])  # type: ignore[call-overload]
+            continue
+        if ev["type"] == "token_migrated":  # not a wallet's trade
             continue
         wallet = str(ev["wallet"])
         f = stats[wallet]

@@ -8,12 +8,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.events import Buy, Genesis, Sell, decode_input
+from streams.events import Buy, Genesis, Sell, TokenMigrated, decode_input
 from streams.sim import SimConfig, simulate, write_run
 from streams.sim.config import regime_from_json
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
-HOUR = SimConfig(seed=7, start=START, hours=1.0, launch_rate_per_day=4000)
+HOUR = SimConfig(seed=4, start=START, hours=1.0, launch_rate_per_day=4000)  # 3 migrations on v2
 # Large enough for a few graduations (checked below) yet ~2 s.
 BUSY = SimConfig(seed=11, start=START, hours=8.0, launch_rate_per_day=6000)
 
@@ -37,8 +37,22 @@ def _lines(path: Path) -> list[bytes]:
 def test_every_event_of_an_hour_decodes(hour_run: Path) -> None:
     events = [decode_input(line) for line in _lines(hour_run / "events.jsonl")]
     kinds = {type(e) for e in events}
-    assert kinds == {Genesis, Buy, Sell}
+    assert kinds == {Genesis, Buy, Sell, TokenMigrated}
     assert len(events) > 1000
+
+
+def test_a_migration_follows_the_buy_that_emptied_the_curve(hour_run: Path) -> None:
+    events = [decode_input(line) for line in _lines(hour_run / "events.jsonl")]
+    migrated = [k for k, e in enumerate(events) if isinstance(e, TokenMigrated)]
+    assert migrated
+    for k in migrated:
+        event, before = events[k], events[k - 1]
+        assert isinstance(before, Buy) and before.venue == "curve"
+        assert (before.mint, before.ts, before.real_token_reserves) == (event.mint, event.ts, 0.0)
+        assert event.schema_version == 2 and event.ts_source == "simulated"
+        assert event.sol_amount is not None and event.sol_amount > 0
+        later = [e for e in events[k + 1 :] if isinstance(e, Buy | Sell) and e.mint == event.mint]
+        assert all(e.venue == "amm" for e in later)
 
 
 def test_canonical_order_genesis_first_and_slots(hour_run: Path) -> None:
@@ -88,7 +102,7 @@ def test_graduation_zeroes_real_reserves_then_trades_move_to_the_amm(
 ) -> None:
     graduated: dict[str, int] = {}
     for ev in busy_events:
-        if ev["type"] == "token_genesis":
+        if ev["type"] in ("token_genesis", "token_migrated"):
             continue
         mint = str(ev["mint"])
         if mint in graduated:

@@ -30,7 +30,8 @@ def test_report_measures_a_small_market() -> None:
     m = calibration(events)
     launches = sum(e["type"] == "token_genesis" for e in events)
     assert m["launches"] == launches
-    assert m["trades"] == len(events) - launches
+    migrations = sum(e["type"] == "token_migrated" for e in events)
+    assert m["trades"] == len(events) - launches - migrations
     assert m["trades_per_token_median"] <= m["trades_per_token_mean"]  # skewed
     assert 0.0 < m["reach_2x_1h_base_rate"] < 0.3
     assert 0.0 < m["snipe_buy_share"] < 0.5 and 0.0 < m["bundle_buy_share"] < 0.5

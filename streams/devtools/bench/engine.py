@@ -30,6 +30,8 @@ class EngineBench:
     bytes_per_token: float
     bytes_per_wallet: float
     traced_state_mb: float
+    seen_ids: int = 0  # event ids remembered for dedup at the end
+    bytes_per_seen_id: float = 0.0
 
 
 def deep_size(obj: Any, seen: set[int] | None = None) -> int:
@@ -91,6 +93,7 @@ def bench_engine(payloads: list[bytes], config: EngineConfig | None = None) -> E
     wallet_bytes = deep_size(dict(state.wallets.items()), seen) + deep_size(
         dict(state.cooc.items()), seen
     )
+    seen_bytes = deep_size(dict(state.seen.items()), seen) + deep_size(engine._seen.order, seen)
     n = len(events)
     return EngineBench(
         events=n,
@@ -104,6 +107,8 @@ def bench_engine(payloads: list[bytes], config: EngineConfig | None = None) -> E
         bytes_per_token=token_bytes / max(len(state.tokens), 1),
         bytes_per_wallet=wallet_bytes / max(len(state.wallets), 1),
         traced_state_mb=traced / 1e6,
+        seen_ids=len(state.seen),
+        bytes_per_seen_id=seen_bytes / max(len(state.seen), 1),
     )
 
 
