@@ -58,3 +58,14 @@ kafka-down: ## Stop the broker started by kafka-up
 
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+TABLES_DIR ?= var/tables
+tables: setup ## README model + simulator tables: simulate -> replay -> train --all (with intervals), the day report, learnability
+	$(BIN)/alphastream simulate --seed 7 --hours 36 --launch-rate 4000 --out $(TABLES_DIR)/sim
+	$(BIN)/alphastream replay $(TABLES_DIR)/sim/events.jsonl --out $(TABLES_DIR)/rep
+	$(BIN)/alphastream train --source replay $(TABLES_DIR)/rep --all --trials 2 --threads 1 \
+		--truth $(TABLES_DIR)/sim/truth.jsonl --models-dir $(TABLES_DIR)/models --report-dir $(TABLES_DIR)/cards
+	$(BIN)/alphastream simulate --seed 1 --hours 48 --out $(TABLES_DIR)/day --report
+	$(BIN)/python -m tests.unit.test_sim_learnability
+
+.PHONY: tables

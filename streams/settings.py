@@ -135,6 +135,34 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Sink: address the metrics server binds (0.0.0.0 in a container)"
     )
 
+    # Real-feed connectors (alphastream ingest / record)
+    solana_ws_url: SecretStr | None = Field(
+        None,
+        description="Solana JSON-RPC websocket URL for ingest solana-logs (secret: providers put "
+        "the API key in it), e.g. wss://mainnet.helius-rpc.com/?api-key=...",
+    )
+    pumpportal_url: str = Field(
+        "wss://pumpportal.fun/api/data", description="PumpPortal data websocket URL (no key in it)"
+    )
+    pumpportal_api_key: SecretStr | None = Field(
+        None, description="PumpPortal API key (secret; trade subscriptions need it)"
+    )
+    ingest_silence_s: float = Field(
+        30.0, gt=0, description="No frame for this many seconds: drop the connection, reconnect"
+    )
+    ingest_backoff_base_s: float = Field(
+        0.5, gt=0, description="First reconnect delay ceiling (doubles per failed attempt)"
+    )
+    ingest_backoff_cap_s: float = Field(30.0, gt=0, description="Largest reconnect delay ceiling")
+    ingest_dedup_ids: int = Field(
+        100_000, ge=1, description="Recent event ids a connector remembers to drop resent frames"
+    )
+    ingest_idempotence: bool = Field(
+        True,
+        description="Idempotent producer for ingest (Apache Kafka: true; tansu: false, it does "
+        "not support it)",
+    )
+
     def clickhouse_url(self) -> str:
         """The DSN to connect with; the embedded chdb store under data_dir when none is set."""
         if self.clickhouse_dsn is not None:

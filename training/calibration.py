@@ -1,4 +1,4 @@
-"""Platt scaling on the raw probability, and the calibration metrics reported on the test slice.
+"""Platt scaling on the raw probability (the calibration metrics live in ``streams.metrics``).
 
 calibrated = sigmoid(a * raw + b); the forward formula is the scorer's own
 (``streams.scoring.platt``), so training and serving cannot drift apart.
@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streams.metrics import Reliability, brier, reliability
 from streams.scoring.calibration import platt
+
+__all__ = ["PlattFit", "Reliability", "brier", "calibrate", "fit_platt", "reliability"]
 
 
 @dataclass(frozen=True)
@@ -63,32 +66,6 @@ def _penalized_loss(design: np.ndarray, t: np.ndarray, theta: np.ndarray, ridge:
 def calibrate(raw: np.ndarray, fit: PlattFit) -> np.ndarray:
     """The serving formula, imported from the scorer."""
     return np.asarray(platt(np.asarray(raw, dtype=np.float64), fit.a, fit.b), dtype=np.float64)
-
-
-def brier(p: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((np.asarray(p, dtype=np.float64) - np.asarray(y, dtype=np.float64)) ** 2))
-
-
-@dataclass(frozen=True)
-class Reliability:
-    """Equal-frequency bins: mean predicted vs observed rate, and the expected calibration error."""
-
-    mean_predicted: np.ndarray
-    observed_rate: np.ndarray
-    counts: np.ndarray
-    ece: float
-
-
-def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> Reliability:
-    probs = np.asarray(p, dtype=np.float64)
-    labels = np.asarray(y, dtype=np.float64)
-    order = np.argsort(probs, kind="stable")
-    groups = [g for g in np.array_split(order, min(bins, len(order))) if len(g)]
-    mean_predicted = np.array([probs[g].mean() for g in groups])
-    observed = np.array([labels[g].mean() for g in groups])
-    counts = np.array([len(g) for g in groups], dtype=np.int64)
-    ece = float(np.sum(counts * np.abs(mean_predicted - observed)) / counts.sum())
-    return Reliability(mean_predicted, observed, counts, ece)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from sklearn.metrics import average_precision_score
 
 from training.search import Slice, fit_booster
 
-ORACLE_FIELDS: tuple[str, ...] = ("quality", "quality_z", "rug_planned")
+ORACLE_FIELDS: tuple[str, ...] = ("quality", "quality_z", "attention", "rug_planned")
 
 
 @dataclass(frozen=True)

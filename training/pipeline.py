@@ -19,15 +19,16 @@ import sklearn
 from streams.contracts.metadata import ModelMetadata, PlattCalibration, metadata_path, pair_stem
 from streams.contracts.types import Family
 from streams.scoring.rules import RuleScorer
-from training import card
-from training.calibration import PlattFit, brier, calibrate, fit_platt, reliability
-from training.evaluate import build_reference, decile_table, score_metrics
+from training.calibration import brier, calibrate, fit_platt, reliability
+from training.card_data import write_model_card
+from training.evaluate import build_reference, score_metrics
 from training.export import deploy_pair, export_onnx, parity_check, sha256_hex
 from training.frame import TrainingFrame, resolved_for
 from training.oracle import OracleResult, load_truth, oracle_pr_auc
 from training.quality import GateReport, QualityGateFailed, run_gate
 from training.search import MAX_THREADS, SearchResult, Slice, run_search
 from training.splits import DEFAULT_FRACTIONS, SLICES, SplitPlan, chronological_split
+from training.uncertainty import assess_slice
 
 
 class ParityFailed(RuntimeError):
@@ -137,6 +138,10 @@ def train_model(
         raise ParityFailed(parity.summary())
 
     metrics = score_metrics(calibrated, y_test)
+    report.stage("bootstrap intervals (tokens resampled)")
+    assessment = assess_slice(calibrated, y_test, slices["test"]["mint"].to_numpy(), config.seed)
+    for warning in assessment.warnings:
+        report.stage(f"warning: {warning}")
     gains = np.asarray(booster.feature_importance(importance_type="gain"), dtype=np.float64)
     rule_test = rule_scores(data, slices["test"])
     rule = score_metrics(rule_test, y_test).as_dict() if rule_test is not None else None
@@ -165,6 +170,7 @@ def train_model(
         expected_top_decile_hit_rate=metrics.top_decile_hit_rate,
         test_metrics=metrics.as_dict(),
         calibration_report=calibration_report,
+        uncertainty=assessment.as_dict(),
         rule_score_metrics=rule,
         oracle=oracle.as_dict() if oracle is not None else None,
         splits=_split_record(plan),
@@ -186,8 +192,8 @@ def train_model(
     )
     report.stage("deploy")
     onnx_file, meta_file = deploy_pair(onnx_bytes, meta, config.models_dir)
-    card_path = _write_card(
-        config,
+    card_path = write_model_card(
+        config.report_dir,
         data,
         meta,
         fit,
@@ -207,6 +213,9 @@ def train_model(
         "rule_pr_auc": rule["pr_auc"] if rule else None,
         "oracle_share": oracle.share_of_oracle if oracle else None,
         **calibration_report,
+        "intervals": assessment.intervals,
+        "reliability_curve": assessment.curve_shape,
+        "warnings": list(assessment.warnings),
     }
     return TrainOutcome(meta, onnx_file, meta_file, card_path, gate, booster, summary)
 
@@ -270,14 +279,20 @@ def _unit(value: float) -> float | None:
 
 def _split_record(plan: SplitPlan) -> dict[str, Any]:
     b1, b2 = plan.boundaries_ms
-    bounds = {"start": plan.start_ms, "valid_from": b1, "holdout_from": b2, "end": plan.end_ms}
+    bounds = {
+        "start": plan.start_ms,
+        "valid_from": b1,
+        "holdout_from": b2,
+        "test_from": plan.test_from_ms,
+        "end": plan.end_ms,
+    }
     return {
         "boundaries_ms": bounds,
         "boundaries_utc": {k: _iso(v) for k, v in bounds.items()},
         "rows": plan.counts(),
         "purged": dict(plan.purged),
-        "rule": "train/valid keep a row only if label_resolved_ts < the slice's end boundary; "
-        "the holdout [holdout_from, end] is split into calib/test by a stable hash of the mint",
+        "rule": "train/valid/calib keep a row only if label_resolved_ts < the slice's end "
+        "boundary; the holdout is cut in time: calib [holdout_from, test_from), test [test_from, end]",
     }
 
 
@@ -298,104 +313,3 @@ def _oracle(
     report.stage("oracle (features + hidden truth)")
     truth = load_truth(config.truth_path)
     return oracle_pr_auc(slices, names, config.target, truth, result.params, model_pr_auc)
-
-
-def _write_card(
-    config: TrainConfig,
-    data: TrainingFrame,
-    meta: ModelMetadata,
-    fit: PlattFit,
-    raw_test: np.ndarray,
-    calibrated: np.ndarray,
-    y_test: np.ndarray,
-    rule_test: np.ndarray | None,
-    gains: np.ndarray,
-    parity_text: str,
-    gate: GateReport,
-) -> Path:
-    extra = meta.model_extra or {}
-    tm = extra["test_metrics"]
-    rule = extra.get("rule_score_metrics")
-    oracle = extra.get("oracle")
-    comparison: dict[str, Any] = {
-        "model PR-AUC": tm["pr_auc"],
-        "model ROC-AUC": tm["roc_auc"],
-        "model top-decile precision": tm["top_decile_hit_rate"],
-        "model top-decile lift": tm["top_decile_lift"],
-        "base rate": tm["base_rate"],
-    }
-    if rule:
-        comparison.update(
-            {
-                "rule PR-AUC": rule["pr_auc"],
-                "rule ROC-AUC": rule["roc_auc"],
-                "rule top-decile precision": rule["top_decile_hit_rate"],
-            }
-        )
-    else:
-        comparison["rule score"] = (
-            "not available (no served rule_score, no streams.scoring.rule_score)"
-        )
-    if oracle:
-        comparison.update(
-            {
-                "oracle PR-AUC (features + hidden truth)": oracle["pr_auc"],
-                "our PR-AUC as share of oracle": oracle["share"],
-                "oracle truth fields": ", ".join(oracle["truth_fields"]),
-            }
-        )
-    splits = extra["splits"]
-    sections: dict[str, dict[str, Any]] = {
-        "Model": {
-            "model_id": meta.model_id,
-            "family": meta.family,
-            "target": meta.target,
-            "version": meta.version,
-            "feature_set": meta.feature_set,
-            "features": meta.feature_count,
-            "source": extra["source"],
-            "training seconds": extra["training_seconds"],
-            "onnx_sha256": meta.onnx_sha256,
-        },
-        "Test slice: model vs rule score vs base rate": comparison,
-        "Calibration (Platt on calibration slice, measured on test)": {
-            "platt_a": fit.a,
-            "platt_b": fit.b,
-            **extra["calibration_report"],
-        },
-        "Chronological splits (UTC)": {
-            **splits["boundaries_utc"],
-            **{f"rows {k}": v for k, v in splits["rows"].items()},
-            **{f"purged {k}": v for k, v in splits["purged"].items()},
-        },
-        "Search": {
-            **{k: v for k, v in extra["search"].items() if k != "search_params"},
-            **extra["search"]["search_params"],
-        },
-        "Libraries": extra["libraries"],
-    }
-    deciles = decile_table(calibrated, y_test)
-    decile_text = "\n".join(
-        f"decile {int(r['decile']):>2}  rows {int(r['rows']):>6}  min score {r['min_score']:.4f}  "
-        f"precision {r['hit_rate']:.3f}  lift {r['lift']:.2f}"
-        for r in deciles
-    )
-    inputs = card.CardInputs(
-        title=f"{pair_stem(data.family, config.target)} @ {meta.version}",
-        stem=pair_stem(data.family, config.target),
-        y_test=y_test,
-        raw_test=raw_test,
-        calibrated_test=calibrated,
-        rule_test=rule_test,
-        gains=gains,
-        feature_names=list(data.feature_names),
-        before=reliability(raw_test, y_test),
-        after=reliability(calibrated, y_test),
-        sections=sections,
-        preformatted={
-            "Score deciles (test slice)": decile_text,
-            "ONNX parity": parity_text,
-            "Data-quality gate": gate.render(),
-        },
-    )
-    return card.write_card(inputs, config.report_dir)

@@ -1,13 +1,12 @@
-"""Chronological train / validation / holdout splits with label purging; the holdout (the most
-recent slice) is split by token into calibration and test.
+"""Chronological train / validation / calibration / test splits with label purging.
 
-Slices are consecutive time ranges ``[start, b1) [b1, b2) [b2, end]``, cut at row-count fractions
-of the time-sorted rows. Purge: a train or validation row stays only if its label resolved
-strictly before its slice's end boundary, so no label still unknown when the next slice begins
-can inform a model evaluated on that slice. The holdout is split by a stable hash of the mint
-into calibration and test halves: same period, disjoint tokens. (Two consecutive time slices for
-calibration and test would each need to span well over the 1h label horizon plus its purge,
-which a half-day simulation cannot give.)
+Slices are consecutive time ranges ``[start, b1) [b1, b2) [b2, b3) [b3, end]``: train, valid and
+a holdout cut at row-count fractions of the time-sorted rows, then the holdout cut in time into
+calibration (earlier) and test (the most recent rows). Purge: a train, validation or calibration
+row stays only if its label resolved strictly before its slice's end boundary, so no label still
+unknown when the next slice begins can inform a model or a calibration judged on that slice.
+Platt is therefore fitted on a period after training and judged on a still later one, as it is
+used in production (a calibration map fitted on the past, applied to the future).
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 SLICES: tuple[str, ...] = ("train", "valid", "calib", "test")
-DEFAULT_FRACTIONS: tuple[float, float, float] = (0.6, 0.2, 0.2)  # train, valid, holdout
-CALIB_SHARE = 0.5  # of the holdout's tokens
+DEFAULT_FRACTIONS: tuple[float, float, float] = (0.5, 0.2, 0.3)  # train, valid, holdout
+CALIB_SHARE = 0.5  # of the holdout's rows, the earlier ones
 
 
 class SplitError(ValueError):
@@ -35,6 +33,7 @@ class SplitPlan:
     calib: np.ndarray
     test: np.ndarray
     boundaries_ms: tuple[int, int]  # b1, b2: first ts of valid and of the holdout
+    test_from_ms: int  # b3: first ts of the test slice (calibration is [b2, b3))
     start_ms: int
     end_ms: int
     purged: dict[str, int]
@@ -55,7 +54,7 @@ def chronological_split(
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
     calib_share: float = CALIB_SHARE,
 ) -> SplitPlan:
-    """Cut rows into train / valid / holdout by time, purge, split the holdout by mint."""
+    """Cut rows into train / valid / calib / test by time and purge each slice but the last."""
     ts = np.asarray(ts, dtype=np.int64)
     resolved_ts = np.asarray(resolved_ts, dtype=np.int64)
     if ts.shape != resolved_ts.shape or ts.ndim != 1 or len(mints) != len(ts):
@@ -72,9 +71,11 @@ def chronological_split(
         purged[name] = int((~keep).sum())
         kept[name] = members[keep]
     holdout = np.flatnonzero(slice_of == 2)
-    in_calib = token_bucket(np.asarray(mints)[holdout]) < calib_share
-    kept["calib"], kept["test"] = holdout[in_calib], holdout[~in_calib]
-    purged["calib"] = purged["test"] = 0
+    b3 = _holdout_boundary(np.sort(ts[holdout]), calib_share, b2)
+    calib = holdout[ts[holdout] < b3]
+    keep = resolved_ts[calib] < b3
+    purged["calib"], purged["test"] = int((~keep).sum()), 0
+    kept["calib"], kept["test"] = calib[keep], holdout[ts[holdout] >= b3]
     for name in SLICES:
         if len(kept[name]) == 0:
             raise SplitError(
@@ -85,16 +86,24 @@ def chronological_split(
     return SplitPlan(
         **ordered,
         boundaries_ms=(b1, b2),
+        test_from_ms=b3,
         start_ms=int(ts.min()),
         end_ms=int(ts.max()),
         purged=purged,
     )
 
 
-def token_bucket(mints: np.ndarray) -> np.ndarray:
-    """A stable value in [0, 1) per mint (same token, same bucket, in every run)."""
-    hashed = pd.util.hash_array(np.asarray(mints, dtype=object), categorize=False)
-    return (hashed % np.uint64(10_000)).astype(np.float64) / 10_000.0
+def _holdout_boundary(sorted_holdout_ts: np.ndarray, calib_share: float, b2: int) -> int:
+    """First ts of the test slice: the holdout's ``calib_share`` row quantile in time."""
+    if not 0.0 < calib_share < 1.0:
+        raise SplitError("calib_share must be in (0, 1)")
+    if len(sorted_holdout_ts) < 2:
+        raise SplitError("slice 'test' is empty: the holdout has fewer than two rows")
+    position = min(max(int(calib_share * len(sorted_holdout_ts)), 1), len(sorted_holdout_ts) - 1)
+    b3 = int(sorted_holdout_ts[position])
+    if b3 <= b2:
+        raise SplitError("too few distinct timestamps to cut calibration and test slices")
+    return b3
 
 
 def _boundaries(sorted_ts: np.ndarray, fractions: tuple[float, float, float]) -> tuple[int, int]:

@@ -132,6 +132,8 @@ def _print_model(console: Console, result: ModelResult) -> None:
     console.print(table)
     for message in result.verdict.messages():
         console.print(f"  {message}")
+    for note in result.verdict.notes:
+        console.print(f"  [dim]note: {note}[/]")
 
 
 def _alert(console: Console, settings: Settings, run: MonitorRun, now_ms: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -263,7 +263,10 @@ def _print_summary(
         table = Table(
             "family",
             "target",
-            "PR-AUC",
+            "PR-AUC [95% token CI]",
+            "token-weighted PR-AUC",
+            "top-decile lift",
+            "ECE after Platt",
             "ROC-AUC",
             "base rate",
             "top-decile hit",
@@ -277,7 +280,10 @@ def _print_summary(
             table.add_row(
                 fam,
                 tgt,
-                f"{s['pr_auc']:.4f}",
+                _ci(s, "pr_auc"),
+                _ci(s, "pr_auc_token_weighted"),
+                _ci(s, "top_decile_lift"),
+                _ci(s, "ece"),
                 f"{s['roc_auc']:.4f}",
                 f"{s['base_rate']:.4f}",
                 f"{s['top_decile_hit_rate']:.4f}",
@@ -286,9 +292,19 @@ def _print_summary(
                 f"{s['ece_before']:.3f}->{s['ece_after']:.3f}",
             )
         console.print(table)
+        for fam, tgt, o in outcomes:
+            console.print(f"{fam}/{tgt}: reliability curve {o.summary['reliability_curve']}")
+            for warning in o.summary["warnings"]:
+                console.print(f"[yellow]warning[/] {fam}/{tgt}: {warning}")
         console.print(f"model cards: {index}")
     for fam, tgt, reason in failures:
         console.print(f"[red]not trained[/] {fam}/{tgt}: {reason}")
+
+
+def _ci(summary: dict[str, Any], key: str) -> str:
+    """``value [low, high]`` from the run's token-bootstrap intervals."""
+    got = summary["intervals"][key]
+    return f"{got.value:.3f} [{got.low:.3f}, {got.high:.3f}]"
 
 
 def _opt(value: float | None) -> str:

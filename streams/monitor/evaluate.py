@@ -16,9 +16,7 @@ from streams.monitor.metrics import (
     compute_metrics,
     hit_rate_by_bin,
 )
-from streams.monitor.verdict import Level, Thresholds, Verdict, judge
-
-NO_REFERENCE = ModelReference()
+from streams.monitor.verdict import Level, Thresholds, Verdict, is_veto_label, judge
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,8 @@ def evaluate(
     results = []
     for model in sorted(visible["model"].unique()):
         rows = visible.loc[visible["model"] == model]
-        reference = references.get(model, NO_REFERENCE)
+        # Cold start (no reference for this version yet): judged on its labels alone.
+        reference = references.get(model, ModelReference(veto=is_veto_label(str(model))))
         names = list(reference.features)
         windows = tuple(
             _window(

@@ -20,6 +20,8 @@ import numpy as np
 from scipy.stats import chi2
 from sklearn.metrics import average_precision_score
 
+from streams.metrics import brier, reliability
+
 PSI_FLOOR = 1e-4  # bin shares below this are floored so an empty bin does not give an infinite PSI
 
 
@@ -61,6 +63,9 @@ class ModelReference:
     pr_auc: float | None = None
     # Rows of the test slice the bins and expectations were measured on (None: treat as exact).
     sample_size: int | None = None
+    # A veto model (e.g. is_dead_soon) guards against an event: missing it costs more than a
+    # false alarm, so under-predicting its event is judged more strictly (see verdict.py).
+    veto: bool = False
 
     def top_decile_cut(self) -> float | None:
         if self.top_decile_threshold is not None:
@@ -396,10 +401,6 @@ def pr_auc_standard_error(
     return math.sqrt(variance)
 
 
-def brier(p: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((p - y) ** 2))
-
-
 def _groups(groups: np.ndarray | None, n: int) -> np.ndarray:
     if groups is None:
         return np.arange(n)
@@ -431,22 +432,9 @@ def calibration_z(p: np.ndarray, y: np.ndarray, deff: float = 1.0) -> float | No
 
 
 def equal_frequency_ece(p: np.ndarray, y: np.ndarray, n_bins: int) -> tuple[float, float]:
-    """ECE over ``n_bins`` bins of (nearly) equal count, and its sampling-noise floor.
-
-    The floor is E|mean(y) - mean(p)| per bin if the model were perfectly calibrated
-    (normal approximation), weighted like the ECE: ECE below it is indistinguishable from noise.
-    """
-    if p.size == 0:
-        return 0.0, 0.0
-    order = np.argsort(p, kind="stable")
-    ece_total = 0.0
-    noise_total = 0.0
-    for chunk in np.array_split(order, min(n_bins, p.size)):
-        pb, yb = p[chunk], y[chunk]
-        weight = chunk.size / p.size
-        ece_total += weight * abs(float(yb.mean()) - float(pb.mean()))
-        noise_total += weight * math.sqrt(2.0 / math.pi * float(np.sum(pb * (1 - pb)))) / chunk.size
-    return ece_total, noise_total
+    """ECE over ``n_bins`` equal-count bins and its sampling-noise floor (``streams.metrics``)."""
+    rel = reliability(p, y, n_bins)
+    return rel.ece, rel.ece_noise
 
 
 def bin_index(distribution: BinnedDistribution, values: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from streams.contracts.metadata import ModelMetadata, read_metadata, stem_of_metadata_file
 from streams.monitor.metrics import ModelReference
+from streams.monitor.verdict import VETO_TARGETS
 from training.evaluate import SCORE_KEY
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def reference_of(metadata: ModelMetadata) -> ModelReference:
         base_rate=metadata.base_rate,
         pr_auc=metadata.pr_auc,
         sample_size=_test_rows(extras.get("splits")),
+        veto=metadata.target in VETO_TARGETS,
     )
 
 

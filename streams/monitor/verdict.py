@@ -13,6 +13,16 @@ against the combined intervals of the window and of the test-slice expectation. 
 evidence that the predictions are wrong now, measured on resolved labels against its sampling
 error: a significant calibration gap or ECE excess, or a top-decile hit rate significantly below
 the model's expectation.
+
+Asymmetry for veto models (``VETO_TARGETS``, e.g. ``is_dead_soon``): a veto that under-predicts
+its event lets bad tokens through, the costly direction, so a realised rate *above* the
+prediction reaches ``retrain`` at a smaller relative gap and a lower significance than one below
+it (``veto_under_*``); over-prediction keeps the standard thresholds.
+
+Cold start (a version with no training reference, e.g. a new market or a sidecar not yet
+deployed): the shift rules and the expectation rules have nothing to compare with and are skipped;
+the calibration rules, which compare predictions with realised outcomes, still judge once enough
+labels resolved. ``Verdict.notes`` says which of these applied.
 """
 
 from __future__ import annotations
@@ -28,6 +38,14 @@ from streams.monitor.metrics import (
     WindowMetrics,
     wilson_rate_interval,
 )
+
+VETO_TARGETS = frozenset({"is_dead_soon"})
+
+
+def is_veto_label(model_label: str) -> bool:
+    """Is ``family__target__version@version`` (or a bare model id) a veto model?"""
+    parts = model_label.split("@", 1)[0].split("__")
+    return len(parts) >= 2 and parts[1] in VETO_TARGETS
 
 
 class Level(IntEnum):
@@ -68,6 +86,10 @@ class Thresholds:
     calibration_gap_watch: float = 0.20
     calibration_gap_retrain: float = 0.40
     calibration_min_z: float = 3.0
+    # Veto models under-predicting their event (realised > predicted): stricter on both counts.
+    veto_under_gap_watch: float = 0.10
+    veto_under_gap_retrain: float = 0.20
+    veto_under_min_z: float = 2.0
     top_decile_min_n: int = 30
     # The shortfall (expected - rate) beyond the combined Wilson half-widths (Newcombe) of the
     # window (effective n) and of the test-slice expectation, at this z: z = 3 (~0.1% false
@@ -94,6 +116,7 @@ class Reason:
 class Verdict:
     level: Level
     reasons: tuple[Reason, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)  # what could not be judged, and why
 
     @property
     def label(self) -> str:
@@ -114,14 +137,27 @@ def judge(
             feature_psi_rule(metrics, t),
             missing_share_rule(metrics, t),
             ece_rule(metrics, t),
-            calibration_gap_rule(metrics, t),
+            calibration_gap_rule(metrics, t, reference.veto),
             top_decile_rule(metrics, t),
             pr_auc_rule(metrics, reference, t),
         )
         if r is not None
     ]
     level = max((r.level for r in reasons), default=Level.OK)
-    return Verdict(level=level, reasons=tuple(sorted(reasons, key=lambda r: -r.level)))
+    ordered = tuple(sorted(reasons, key=lambda r: -r.level))
+    return Verdict(level=level, reasons=ordered, notes=cold_start_notes(metrics, reference))
+
+
+def cold_start_notes(m: WindowMetrics, reference: ModelReference) -> tuple[str, ...]:
+    """Which rules had nothing to judge: no training reference, or too few resolved labels."""
+    notes = []
+    if reference.score is None and not reference.features:
+        notes.append("cold start: no training reference, shift rules skipped")
+    if reference.expected_top_decile_hit_rate is None and reference.pr_auc is None:
+        notes.append("no test-slice expectations: top-decile and PR-AUC rules skipped")
+    if m.ece is None:
+        notes.append(f"only {m.resolved} resolved labels: calibration not judged yet")
+    return tuple(notes)
 
 
 def _graded(value: float, watch: float, retrain: float) -> Level:
@@ -214,25 +250,32 @@ def ece_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
     )
 
 
-def calibration_gap_rule(m: WindowMetrics, t: Thresholds) -> Reason | None:
+def calibration_gap_rule(m: WindowMetrics, t: Thresholds, veto: bool = False) -> Reason | None:
     if m.hit_rate is None or m.mean_predicted is None or m.calibration_z is None:
         return None
     if m.ece is None:  # too few resolved labels for calibration metrics
         return None
     gap = m.hit_rate - m.mean_predicted
-    if abs(m.calibration_z) < t.calibration_min_z or m.mean_predicted <= 0.0:
+    under = veto and gap > 0  # a veto missing its event: the dangerous direction
+    min_z = t.veto_under_min_z if under else t.calibration_min_z
+    if abs(m.calibration_z) < min_z or m.mean_predicted <= 0.0:
         return None
     relative = abs(gap) / m.mean_predicted
-    level = _graded(relative, t.calibration_gap_watch, t.calibration_gap_retrain)
+    level = (
+        _graded(relative, t.veto_under_gap_watch, t.veto_under_gap_retrain)
+        if under
+        else _graded(relative, t.calibration_gap_watch, t.calibration_gap_retrain)
+    )
     if level is Level.OK:
         return None
     direction = "below" if gap < 0 else "above"
+    veto_text = "; veto under-predicting its event, stricter thresholds" if under else ""
     return Reason(
         "calibration_gap",
         level,
         f"realised hit rate {m.hit_rate:.3f} is {relative:.0%} {direction} the mean prediction "
         f"{m.mean_predicted:.3f} (z {m.calibration_z:+.1f}, design effect "
-        f"{m.design_effect or 1.0:.1f}, {m.resolved} resolved)",
+        f"{m.design_effect or 1.0:.1f}, {m.resolved} resolved{veto_text})",
     )
 
 

@@ -2,9 +2,11 @@
 
 Each token has a hidden quality ``z`` (standard-normal latent). Organic (retail) trading is a
 self-exciting arrival process: a decaying stream of newcomers plus excitation from every trade,
-with a branching ratio that rises with ``z`` and fades with age, so most tokens get a burst and
-die while a few cascade to graduation. Snipers, cabal bundles, smart wallets (noisy view of
-``z``), copy-traders, rugs and dev sells are scheduled actions on top.
+with a branching ratio that rises with ``z`` and fades with age. On top of it come attention
+shocks from outside the chain (``attention.py``), drawn at launch and independent of the trades
+before them: they, more than the chain's own momentum, decide which tokens cascade. Snipers,
+bundles, smart wallets (noisy view of ``z``), copy-traders, rugs and dev sells are scheduled
+actions; every archetype's timing and ticket size is a distribution that overlaps the others'.
 
 Actions pop in ``(ts, seq)`` order, so events come out sorted by ts and are numbered as they go.
 """
@@ -18,14 +20,17 @@ from heapq import heappop, heappush
 from typing import Any
 
 from streams.sim import curve
+from streams.sim.attention import plan_shocks, runner_target, total_attention
 from streams.sim.config import KNOB_DEFAULTS, SimConfig
 from streams.sim.ids import mint_address, token_name
 from streams.sim.population import HONEST, RETAIL, RUGGER, SMART, SNIPER, Population
+from streams.sim.token import Token, geometric, poisson, sigmoid
+from streams.sim.truth import cast_records, token_record
 
 TruthSink = Callable[[dict[str, Any]], None]
 Action = tuple[int, int, int, Any, int, float]
 
-LAUNCH, ARRIVAL, BUY, SELL, RUG, SMART_BUY = range(6)
+LAUNCH, ARRIVAL, BUY, SELL, RUG, SMART_BUY, SHOCK = range(7)
 SLOT_MS = 400
 EXCITE_TAU_S = 30.0  # memory of the self-exciting trade flow
 MAX_RATE = 6.0  # trades per second, organic flow cap per token
@@ -33,66 +38,7 @@ DEAD_RATE = 1.0 / 900  # below this organic rate (and nothing scheduled) a token
 CHECK_MS = 120_000  # re-check a quiet token at least this often
 DAILY_CYCLE = 0.35  # launch-rate amplitude over the UTC day (peak ~14:00)
 DUMP_WINDOW_MS = 20 * 60_000
-
-
-class Token:
-    """Live state of one token (dropped from memory when it dies)."""
-
-    __slots__ = (
-        "alive",
-        "attention_ms",
-        "creator",
-        "dump",
-        "ema_price",
-        "ema_ts",
-        "exc",
-        "exc_ts",
-        "first_price",
-        "gen",
-        "graduated_ts",
-        "holders",
-        "index",
-        "launch_ts",
-        "mint",
-        "mu0",
-        "mu_start",
-        "mu_tau_ms",
-        "n_branch",
-        "peak_price",
-        "pending",
-        "real_tok",
-        "rug_planned",
-        "rugged",
-        "sellable",
-        "trades",
-        "venue",
-        "vsol",
-        "vtok",
-        "z",
-    )
-
-    def __init__(self, index: int, mint: str, creator: int, z: float, rug_planned: bool, ts: int):
-        self.index, self.mint, self.creator, self.z = index, mint, creator, z
-        self.rug_planned, self.rugged, self.dump = rug_planned, False, False
-        self.launch_ts, self.graduated_ts = ts, -1
-        self.vsol, self.vtok = curve.INITIAL_VIRTUAL_SOL, curve.INITIAL_VIRTUAL_TOKENS
-        self.real_tok, self.venue = curve.INITIAL_REAL_TOKENS, "curve"
-        self.holders: dict[int, float] = {}
-        self.sellable: list[int] = []  # retail holders the organic flow may pick as sellers
-        self.alive, self.pending, self.gen, self.trades = True, 0, 0, 0
-        self.exc, self.exc_ts = 0.0, ts
-        self.mu0, self.mu_start, self.mu_tau_ms = 0.0, ts, 1.0
-        self.n_branch, self.attention_ms = 0.0, 1.0
-        p0 = self.vsol / self.vtok
-        self.ema_price, self.ema_ts, self.first_price, self.peak_price = p0, ts, 0.0, p0
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-def _phi(z: float) -> float:
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+FAST_RETAIL_MEAN = 0.7  # retail wallets (trading bots) buying in the first slots, per launch
 
 
 class Market:
@@ -123,6 +69,7 @@ class Market:
             SELL: self._on_sell,
             RUG: self._on_rug,
             SMART_BUY: self._on_smart_buy,
+            SHOCK: self._on_shock,
         }
         while heap:
             ts, _, kind, tok, a, b = heappop(heap)
@@ -187,10 +134,12 @@ class Market:
         self.n_tokens += 1
         tok = Token(index, mint_address(self.cfg.seed, index), creator, z, planned, ts)
         activity = self.knobs["retail_activity"]
-        tok.mu0 = 0.12 * math.exp(0.1 * z) * activity
-        tok.mu_tau_ms = 120_000.0 * math.exp(0.2 * z)
-        tok.n_branch = 1.1 * _sigmoid(1.7 * (z - 0.75))
-        tok.attention_ms = 1_200_000.0 * math.exp(0.3 * z)
+        tok.mu0 = 0.075 * math.exp(0.1 * z) * activity
+        tok.mu_tau_ms = 120_000.0 * math.exp(0.15 * z)
+        tok.n_branch = 1.0 * sigmoid(1.5 * (z - 0.75))
+        tok.attention_ms = 1_200_000.0 * math.exp(0.25 * z)
+        tok.shocks = plan_shocks(rng, z, activity)
+        tok.attention = total_attention(tok.shocks)
         self.live[index] = tok
         name, symbol = token_name(self.cfg.seed, index)
         self._emit(
@@ -214,26 +163,28 @@ class Market:
         self._plan_creator(tok, ts, rugger)
         self._plan_snipers(tok, ts, history)
         self._plan_smart(tok, ts)
+        for shock in tok.shocks:
+            self._push(ts + shock.delay_ms, SHOCK, tok)
         self._schedule_arrival(tok, ts)
 
     def _plan_creator(self, tok: Token, ts: int, rugger: bool) -> None:
-        """Dev buy, same-slot bundle, and the rug or a later dev sell."""
+        """Dev buy, same-slot bundle (cabal or an honest team), and the rug or a later dev sell."""
         rng, pop = self.rng, self.pop
         dev = pop.creator_wallet(tok.creator)
         if rng.random() < (0.95 if rugger else 0.8):
-            self._buy(tok, ts, dev, rng.lognormvariate(math.log(1.5 if rugger else 0.7), 0.6))
-        rug_ts = ts + int(rng.uniform(15_000, 400_000))
+            self._buy(tok, ts, dev, rng.lognormvariate(math.log(1.2 if rugger else 0.8), 0.7))
+        rug_ts = ts + int(min(rng.lognormvariate(math.log(120.0), 0.9), 1800.0) * 1000.0) + 5_000
         bundle: list[int] = []
         if rugger and rng.random() < 0.75:
             bundle = [w for w in pop.cabal_of[tok.creator] if rng.random() < 0.85]
-        elif not rugger and rng.random() < 0.08:
-            bundle = [pop.pick(RETAIL, rng) for _ in range(rng.randint(1, 3))]
+        elif not rugger and rng.random() < 0.15:  # friends or a team buying at creation
+            bundle = [pop.pick(RETAIL, rng) for _ in range(1 + poisson(rng, 2.5))]
         for w in bundle:
-            self._buy(tok, ts, w, rng.uniform(0.4, 2.5))
+            self._buy(tok, ts, w, rng.lognormvariate(0.0, 0.7))
             exit_ms = (
-                rug_ts + int(rng.uniform(-5_000, 20_000))
+                rug_ts + int(rng.gauss(5_000, 10_000))
                 if tok.rug_planned
-                else (ts + int(rng.uniform(30_000, 900_000)))
+                else ts + int(min(rng.lognormvariate(math.log(300.0), 1.2), 7200.0) * 1000.0)
             )
             self._push(max(exit_ms, ts + 1), SELL, tok, w, 1.0)
         if tok.rug_planned:
@@ -242,26 +193,34 @@ class Market:
             self._push(ts + int(rng.uniform(120_000, 1_800_000)), SELL, tok, dev, 1.0)
 
     def _plan_snipers(self, tok: Token, ts: int, history: int) -> None:
-        """Bots buy in the first slots after creation and flip within seconds."""
-        rng = self.rng
+        """Bots buy in the first slots (geometric lag) and flip after a lognormal hold; some
+        retail trading bots buy that early too, and hold like retail."""
+        rng, pop = self.rng, self.pop
+        slot = ts // SLOT_MS
         mean = 1.8 * self.knobs["sniper_rate"] * (1.0 + 0.25 * min(history, 6))
-        for _ in range(_poisson(rng, mean)):
-            w = self.pop.pick(SNIPER, rng)
-            buy_ts = (ts // SLOT_MS + rng.randint(1, 3)) * SLOT_MS + rng.randrange(SLOT_MS)
-            self._push(buy_ts, BUY, tok, w, rng.uniform(0.3, 2.5) * (0.5 + self.pop.skill[w]))
-            self._push(buy_ts + int(rng.uniform(3_000, 45_000)), SELL, tok, w, 1.0)
+        for _ in range(poisson(rng, mean)):
+            w = pop.pick(SNIPER, rng)
+            buy_ts = (slot + 1 + geometric(rng, 0.5)) * SLOT_MS + rng.randrange(SLOT_MS)
+            size = rng.lognormvariate(math.log(0.6), 0.8) * (0.5 + pop.skill[w])
+            self._push(buy_ts, BUY, tok, w, size)
+            hold_ms = int(min(rng.lognormvariate(math.log(15.0), 1.0), 3600.0) * 1000.0)
+            self._push(buy_ts + 1_000 + hold_ms, SELL, tok, w, 1.0)
+        for _ in range(poisson(rng, FAST_RETAIL_MEAN * self.knobs["retail_activity"])):
+            buy_ts = (slot + 1 + geometric(rng, 0.35)) * SLOT_MS + rng.randrange(SLOT_MS)
+            self._push(buy_ts, BUY, tok, pop.pick(RETAIL, rng), rng.lognormvariate(-1.2, 1.0))
 
     def _plan_smart(self, tok: Token, ts: int) -> None:
-        """Smart wallets see quality through noise that shrinks with skill; some of them buy."""
+        """Smart wallets see quality through noise that shrinks with skill; those that like it
+        (and a few that misjudge) buy after a lognormal delay."""
         rng, pop = self.rng, self.pop
         edge = self.knobs["smart_edge"]
-        for _ in range(_poisson(rng, 2.0)):
+        for _ in range(poisson(rng, 2.0)):
             w = pop.pick(SMART, rng)
             noise = rng.gauss(0.0, 1.0 / (0.15 + pop.skill[w] * edge))
-            if tok.z + noise > 1.5:
-                self._push(
-                    ts + int(rng.uniform(2_000, 60_000)), SMART_BUY, tok, w, rng.uniform(0.5, 3.0)
-                )
+            if tok.z + noise > 1.5 or rng.random() < 0.04:
+                delay = min(rng.lognormvariate(math.log(15.0), 1.1), 1200.0)
+                size = rng.lognormvariate(math.log(0.9), 0.7)
+                self._push(ts + 400 + int(delay * 1000.0), SMART_BUY, tok, w, size)
 
     # -- organic flow ---------------------------------------------------------------------
     def _rate(self, tok: Token, ts: int) -> float:
@@ -275,7 +234,10 @@ class Market:
         rate = self._rate(tok, ts)
         wait_ms = self.rng.expovariate(rate) * 1000.0 if rate > 0 else math.inf
         if wait_ms > CHECK_MS:  # memoryless: re-draw at the check instead of sampling far out
-            self._push(ts + CHECK_MS, ARRIVAL, tok, tok.gen, -1.0)
+            check = ts + CHECK_MS
+            if rate < DEAD_RATE and tok.shocks:  # dormant until its next shock: sleep to it
+                check = max(check, tok.launch_ts + tok.shocks[0].delay_ms)
+            self._push(check, ARRIVAL, tok, tok.gen, -1.0)
         else:
             self._push(ts + 1 + int(wait_ms), ARRIVAL, tok, tok.gen, rate)
 
@@ -291,9 +253,22 @@ class Market:
         else:
             self._schedule_arrival(tok, ts)
 
+    def _on_shock(self, ts: int, tok: Token, _a: int, _b: float) -> None:
+        """Outside attention arrives: newcomers and a buy tilt on top of what is left."""
+        shock = tok.shocks.pop(0)
+        tok.mu0 = tok.mu0 * math.exp(-(ts - tok.mu_start) / tok.mu_tau_ms) + shock.rate
+        tok.mu_start, tok.mu_tau_ms = ts, shock.tau_ms
+        tok.hype = self._hype(tok, ts) + shock.tilt
+        tok.hype_ts, tok.hype_tau_ms = ts, shock.tau_ms
+        self._schedule_arrival(tok, ts)
+
+    def _hype(self, tok: Token, ts: int) -> float:
+        return tok.hype * math.exp(-(ts - tok.hype_ts) / tok.hype_tau_ms)
+
     def _should_retire(self, tok: Token, ts: int, rate: float) -> bool:
         if tok.venue == "amm":
-            return (rate < DEAD_RATE and tok.pending == 0) or ts - tok.graduated_ts > 3 * 3_600_000
+            life_ms = (8 if tok.runner > 0 else 3) * 3_600_000
+            return (rate < DEAD_RATE and tok.pending == 0) or ts - tok.graduated_ts > life_ms
         age = ts - tok.launch_ts
         return (rate < DEAD_RATE and tok.pending == 0 and age > 60_000) or age > 12 * 3_600_000
 
@@ -301,30 +276,43 @@ class Market:
         rng = self.rng
         age_s = (ts - tok.launch_ts) / 1000.0
         momentum = max(-1.0, min(1.0, math.log(tok.vsol / tok.vtok / tok.ema_price)))
+        hype = self._hype(tok, ts)
         if tok.venue == "amm":
-            dumping = tok.dump and ts - tok.graduated_ts < DUMP_WINDOW_MS
-            bias = (-1.6 if dumping else 0.0) + 0.1 * tok.z + 1.0 * momentum
+            bias = self._amm_bias(tok, ts) + 0.6 * momentum + 0.5 * hype
         else:
             bias = (
-                0.05
-                + 0.35 * tok.z
-                + 0.5 * max(tok.z - 1.6, 0.0)
+                0.0
+                + 0.25 * tok.z
+                + 0.4 * max(tok.z - 1.6, 0.0)
+                + hype
                 - 0.45 * math.log1p(age_s / 300.0)
-                + 2.0 * momentum
+                + 1.4 * momentum
             )
             bias -= 2.0 if tok.rugged else 0.0
-        w = self.pop.pick(RETAIL, rng)
+        w = self.pop.pick_organic(rng)
         # A retail wallet's hidden skill tilts it toward better tokens (mostly ~0).
-        if not tok.sellable or rng.random() < _sigmoid(bias + 2.0 * self.pop.skill[w] * tok.z):
-            # Bigger curves draw bigger tickets: size grows with the SOL already in the curve.
-            scale = (tok.vsol / curve.INITIAL_VIRTUAL_SOL) ** 0.5 if tok.venue == "curve" else 2.0
-            self._buy(tok, ts, w, min(rng.lognormvariate(math.log(0.25), 1.0) * scale, 20.0))
+        if not tok.sellable or rng.random() < sigmoid(bias + 2.0 * self.pop.skill[w] * tok.z):
+            if tok.venue == "curve":  # bigger curves draw bigger tickets
+                scale, cap = (tok.vsol / curve.INITIAL_VIRTUAL_SOL) ** 0.5, 20.0
+            else:
+                scale, cap = 2.0 * (tok.vsol / tok.grad_vsol) ** 0.5, 60.0
+            sol = min(rng.lognormvariate(math.log(0.25), 1.0) * scale, cap)
+            self._buy(tok, ts, w, sol, organic=True)
             return
         seller = self._pick_seller(tok)
         if seller is None:
             self._schedule_arrival(tok, ts)
             return
         self._sell(tok, ts, seller, 1.0 if rng.random() < 0.6 else rng.uniform(0.2, 0.8))
+
+    def _amm_bias(self, tok: Token, ts: int) -> float:
+        """Dumped pools sell off in their first 20 minutes; runners are bought toward their
+        target multiple of the graduation price, then distributed."""
+        if tok.runner > 0:
+            price = tok.vsol / tok.vtok
+            return 0.9 if price < tok.runner * tok.grad_price else -0.9
+        dumping = tok.dump and ts - tok.graduated_ts < DUMP_WINDOW_MS
+        return (-1.6 if dumping else 0.0) + 0.1 * tok.z
 
     def _pick_seller(self, tok: Token) -> int | None:
         sellable, holders = tok.sellable, tok.holders
@@ -354,15 +342,17 @@ class Market:
     def _on_smart_buy(self, ts: int, tok: Token, wallet: int, sol: float) -> None:
         rng = self.rng
         self._buy(tok, ts, wallet, sol)
-        self._push(ts + int(rng.uniform(60_000, 1_500_000)), SELL, tok, wallet, 1.0)
+        hold_ms = int(min(rng.lognormvariate(math.log(360.0), 1.0), 7200.0) * 1000.0)
+        self._push(ts + 2_000 + hold_ms, SELL, tok, wallet, 1.0)
         for follower in self.pop.followers(wallet):
             if rng.random() < 0.5:
-                lag = ts + int(rng.uniform(1_000, 15_000))
-                self._push(lag, BUY, tok, follower, rng.uniform(0.2, 1.2))
-                self._push(lag + int(rng.uniform(60_000, 1_200_000)), SELL, tok, follower, 1.0)
+                lag = ts + 400 + int(min(rng.lognormvariate(math.log(4.0), 0.8), 120.0) * 1000.0)
+                self._push(lag, BUY, tok, follower, rng.lognormvariate(math.log(0.5), 0.8))
+                follow_ms = int(min(rng.lognormvariate(math.log(300.0), 1.0), 7200.0) * 1000.0)
+                self._push(lag + 2_000 + follow_ms, SELL, tok, follower, 1.0)
 
     # -- trades ---------------------------------------------------------------------------
-    def _buy(self, tok: Token, ts: int, wallet: int, sol: float) -> None:
+    def _buy(self, tok: Token, ts: int, wallet: int, sol: float, organic: bool = False) -> None:
         if tok.venue == "curve":
             fill = curve.curve_buy(tok.vsol, tok.vtok, tok.real_tok, sol, self.cfg.fee)
         else:
@@ -370,7 +360,7 @@ class Market:
         if fill.tokens <= 0.0 or fill.sol <= 0.0:
             return
         held = tok.holders.get(wallet, 0.0)
-        if held <= 0.0 and wallet < self.pop.n_wallets and self.pop.archetype[wallet] == RETAIL:
+        if held <= 0.0 and (organic or self.pop.is_retail(wallet)):
             tok.sellable.append(wallet)
         tok.holders[wallet] = held + fill.tokens
         self._record(tok, ts, wallet, fill, "wallet_buy", 1.0)
@@ -434,7 +424,7 @@ class Market:
         self._schedule_arrival(tok, ts)
 
     def _migrate(self, tok: Token, ts: int) -> None:
-        """Graduation: the curve's liquidity moves to an AMM pool; most early holders exit."""
+        """Graduation: the curve's liquidity moves to an AMM pool; then a dump or a run."""
         rng = self.rng
         tok.vsol, tok.vtok = curve.migration_pool(tok.vsol)
         tok.real_tok, tok.venue, tok.graduated_ts = 0.0, "amm", ts
@@ -453,9 +443,14 @@ class Market:
                 "destination": "amm",
             }
         )
-        tok.dump = rng.random() < 0.75
-        tok.mu0, tok.mu_start, tok.mu_tau_ms = 0.3, ts, 1_200_000.0
-        tok.ema_price, tok.ema_ts = tok.vsol / tok.vtok, ts
+        tok.grad_vsol, tok.grad_price = tok.vsol, tok.vsol / tok.vtok
+        tok.runner = runner_target(rng)
+        tok.dump = tok.runner == 0.0
+        if tok.runner > 0:  # a crowd that keeps coming for hours
+            tok.mu0, tok.mu_start, tok.mu_tau_ms = 0.3, ts, 2.5 * 3_600_000.0
+        else:
+            tok.mu0, tok.mu_start, tok.mu_tau_ms = 0.3, ts, 1_200_000.0
+        tok.ema_price, tok.ema_ts = tok.grad_price, ts
         share, window = (0.85, DUMP_WINDOW_MS) if tok.dump else (0.3, 3_600_000)
         for w in list(tok.holders):
             if rng.random() < share:
@@ -470,66 +465,16 @@ class Market:
         self._write_token_truth(tok, ts, still_alive=False)
 
     def _write_token_truth(self, tok: Token, ts: int, still_alive: bool) -> None:
-        if self.truth is None:
-            return
-        if tok.graduated_ts >= 0:
-            fate = "graduated"
-        elif tok.rugged:
-            fate = "rugged"
-        else:
-            fate = "alive" if still_alive else "dead"
-        self.truth(
-            {
-                "kind": "token",
-                "mint": tok.mint,
-                "creator": self.pop.creator_address(tok.creator),
-                "quality": round(_phi(tok.z), 6),
-                "quality_z": round(tok.z, 6),
-                "fate": fate,
-                "rug_planned": tok.rug_planned,
-                "launch_ts": tok.launch_ts,
-                "graduated_ts": tok.graduated_ts if tok.graduated_ts >= 0 else None,
-                "migration_dump": tok.dump if tok.graduated_ts >= 0 else None,
-                "trades": tok.trades,
-                "end_ts": ts,
-            }
-        )
+        if self.truth is not None:
+            self.truth(token_record(tok, self.pop, ts, still_alive))
 
     def _finish(self, end: int) -> None:
         for tok in list(self.live.values()):
             self._write_token_truth(tok, end, still_alive=True)
         self.live.clear()
-        if self.truth is None:
-            return
-        pop = self.pop
-        for w in range(pop.n_wallets):
-            self.truth(
-                {
-                    "kind": "wallet",
-                    "wallet": pop.wallet_address(w),
-                    "archetype": pop.archetype[w],
-                    "skill": round(pop.skill[w], 6),
-                }
-            )
-        for c, kind in enumerate(pop.creator_type):
-            self.truth(
-                {
-                    "kind": "creator",
-                    "creator": pop.creator_address(c),
-                    "type": kind,
-                    "talent": round(pop.creator_talent[c], 6),
-                    "launches": self.launches_by.get(c, 0),
-                }
-            )
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    """Knuth's method; fine for the small means used here."""
-    limit, k, p = math.exp(-mean), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
+        if self.truth is not None:
+            for record in cast_records(self.pop, self.launches_by):
+                self.truth(record)
 
 
 def simulate(config: SimConfig, truth: TruthSink | None = None) -> Iterator[dict[str, Any]]:

@@ -35,6 +35,7 @@ class _Mint:
     grad_ts: int = -1
     grad_price: float = 0.0
     amm_min_20m: float = float("inf")
+    amm_max: float = 0.0
 
 
 def forward_max(ts: np.ndarray, price: np.ndarray, horizon_ms: int) -> np.ndarray:
@@ -63,6 +64,10 @@ class Calibrator:
         self.mints: dict[str, _Mint] = {}
         self.snipes = self.bundles = self.dev_sell_tokens = 0
         self._dev_sold: set[str] = set()
+        self._seen_wallets: set[str] = set()
+        self._day_active: dict[int, int] = {}  # UTC day -> curve traders active that day
+        self._day_new: dict[int, int] = {}  # ... of whom first seen that day
+        self._day_wallets: dict[int, set[str]] = {}
 
     def add(self, ev: dict[str, Any]) -> None:
         kind = ev["type"]
@@ -84,13 +89,34 @@ class Calibrator:
         if not buy and ev["wallet"] == m.creator and ev["mint"] not in self._dev_sold:
             self._dev_sold.add(ev["mint"])
             self.dev_sell_tokens += 1
+        if ev["venue"] == "curve":
+            self._count_trader(ts // 86_400_000, ev["wallet"])
+        elif m.grad_ts >= 0:
+            m.amm_max = max(m.amm_max, p)
         if ev["venue"] == "curve" and ev["real_token_reserves"] == 0.0:
             m.grad_ts, m.grad_price = ts, p
         elif ev["venue"] == "amm" and m.grad_ts >= 0 and ts - m.grad_ts <= DUMP_WINDOW_MS:
             m.amm_min_20m = min(m.amm_min_20m, p)
 
+    def _count_trader(self, day: int, wallet: str) -> None:
+        today = self._day_wallets.setdefault(day, set())
+        if wallet in today:
+            return
+        today.add(wallet)
+        self._day_active[day] = self._day_active.get(day, 0) + 1
+        if wallet not in self._seen_wallets:
+            self._seen_wallets.add(wallet)
+            self._day_new[day] = self._day_new.get(day, 0) + 1
+
+    def new_trader_share(self) -> float:
+        """Share of each day's curve traders first seen that day, over the days after the
+        first (on day one everyone is new); NaN for runs shorter than two UTC days."""
+        days = sorted(self._day_active)[1:]
+        active = sum(self._day_active[d] for d in days)
+        return sum(self._day_new.get(d, 0) for d in days) / active if active else float("nan")
+
     def result(self) -> dict[str, float]:
-        return _measure(self)
+        return {**_measure(self), "new_curve_trader_share": self.new_trader_share()}
 
 
 def calibration(events: Iterable[dict[str, Any]]) -> dict[str, float]:
@@ -106,6 +132,7 @@ def _measure(cal: Calibrator) -> dict[str, float]:
     trades = np.array([len(m.ts) for m in mints.values()], dtype=float)
     peaks, reached, labels = [], 0, []
     graduated = dumped = 0
+    runs: list[float] = []  # per migrated token: post-migration peak / graduation price
     for m in mints.values():
         if not len(m.ts):
             continue
@@ -119,6 +146,7 @@ def _measure(cal: Calibrator) -> dict[str, float]:
         if m.grad_ts >= 0:
             graduated += 1
             dumped += m.amm_min_20m <= 0.3 * m.grad_price
+            runs.append(max(m.amm_max, m.grad_price) / m.grad_price)
     n = max(len(mints), 1)
     label = np.concatenate(labels) if labels else np.zeros(0, dtype=bool)
     peak = np.array(peaks) if peaks else np.ones(1)
@@ -133,6 +161,8 @@ def _measure(cal: Calibrator) -> dict[str, float]:
         "trades_per_token_max": float(trades.max()) if len(trades) else 0.0,
         "graduation_rate": graduated / n,
         "migrated_dump_70pct_20m": dumped / max(graduated, 1),
+        "migrated_run_3x_share": float(np.mean(np.array(runs) >= 3.0)) if runs else 0.0,
+        "migrated_run_max": float(max(runs)) if runs else 0.0,
         "reached_2x_first_price_1h": reached / n,
         "peak_multiple_p50": float(np.percentile(peak, 50)),
         "peak_multiple_p90": float(np.percentile(peak, 90)),
@@ -169,6 +199,18 @@ def report_rows(m: dict[str, float], days: float) -> list[ReportRow]:
         ReportRow("graduation rate", pct(m["graduation_rate"]), "0.63-0.71%"),
         ReportRow(
             "migrated tokens losing >=70% within 20 min", pct(m["migrated_dump_70pct_20m"]), "~75%"
+        ),
+        ReportRow(
+            "migrated tokens peaking >= 3x graduation price after it; max multiple",
+            f"{pct(m['migrated_run_3x_share'])}; {m['migrated_run_max']:.1f}x",
+            "a minority runs far past graduation",
+        ),
+        ReportRow(
+            "curve traders new that day (days after the first)",
+            pct(m["new_curve_trader_share"])
+            if m["new_curve_trader_share"] == m["new_curve_trader_share"]
+            else "n/a (< 2 days)",
+            "~37% of ~106k/day",
         ),
         ReportRow(
             "tokens reaching 2x first trade price within 1h",

@@ -114,7 +114,9 @@ def test_hot_reload_live(
         deploy_pair(corrupt.onnx_bytes, corrupt.metadata, models)
         onnx = next(models.glob("standard__reach_2x_1h.onnx"))
         onnx.write_bytes(onnx.read_bytes()[:200])  # truncated: sha mismatch, unloadable
-        assert collector.wait_for(lambda: running.sample("alphastream_rejected_model_pairs") >= 1, 60)
+        assert collector.wait_for(
+            lambda: running.sample("alphastream_rejected_model_pairs") >= 1, 60
+        )
         last = feed_and_wait(phases[2])
         assert {s["models"].get("reach_2x_1h") for s in last} == {
             label

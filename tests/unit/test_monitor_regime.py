@@ -226,9 +226,11 @@ def test_the_model_is_worth_monitoring(market: Market) -> None:
     assert summary["pr_auc"] > 1.5 * summary["base_rate"], describe(market)
 
 
-def test_stable_market_stays_ok_in_every_window(market: Market) -> None:
+def test_stable_market_never_says_retrain(market: Market) -> None:
+    # Simulator v2: a stable market still drifts in its inputs (attention shocks, a growing
+    # wallet population), so feature PSI says `watch` in most windows; it must never say retrain.
     levels = [r.verdict.level for _, r in market.results["stable"]]
-    assert levels and max(levels) is Level.OK, describe(market)
+    assert levels and max(levels) < Level.RETRAIN, describe(market)
 
 
 def test_changed_market_says_retrain_within_a_few_hours(market: Market) -> None:

@@ -3,9 +3,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from streams.contracts.metadata import reference_from_values
+from streams.monitor.evaluate import evaluate
 from streams.monitor.metrics import (
     HitRate,
     MissingShift,
@@ -16,7 +18,7 @@ from streams.monitor.metrics import (
     compute_metrics,
     wilson_interval,
 )
-from streams.monitor.verdict import Level, Thresholds, judge
+from streams.monitor.verdict import Level, Thresholds, is_veto_label, judge
 
 QUIET = WindowMetrics(
     signals=1_000,
@@ -219,3 +221,60 @@ def test_a_stable_synthetic_stream_stays_ok(seed: int) -> None:
     )
     verdict = judge(compute_metrics(inputs, reference), reference)
     assert verdict.level is Level.OK, verdict.messages()
+
+
+def test_a_veto_that_under_predicts_its_event_retrains_sooner_than_one_that_over_predicts() -> None:
+    veto, reach = ModelReference(veto=True), ModelReference()
+    # The same 25% relative gap at the same significance (z 2.5), in both directions.
+    under = replace(QUIET, mean_predicted=0.20, hit_rate=0.25, calibration_z=2.5)
+    over = replace(QUIET, mean_predicted=0.20, hit_rate=0.15, calibration_z=-2.5)
+    assert judge(under, veto).level is Level.RETRAIN
+    assert "veto under-predicting" in judge(under, veto).reasons[0].message
+    assert judge(over, veto).level is Level.OK  # not significant at the standard z = 3
+    assert judge(replace(over, calibration_z=-4.0), veto).level is Level.WATCH
+    # A non-veto model is judged symmetrically: the under-prediction is not significant for it.
+    assert judge(under, reach).level is Level.OK
+    assert judge(replace(under, calibration_z=4.0), reach).level is Level.WATCH
+    # Small under-predictions stay ok even for a veto.
+    assert judge(replace(under, hit_rate=0.21), veto).level is Level.OK
+    assert judge(replace(under, hit_rate=0.225), veto).level is Level.WATCH
+
+
+def test_veto_models_are_recognised_from_their_label() -> None:
+    assert is_veto_label("genesis__is_dead_soon__20260101T000000.000Z@20260101T000000.000Z")
+    assert not is_veto_label("standard__reach_2x_1h__20260101T000000.000Z@20260101T000000.000Z")
+    assert not is_veto_label("is_dead_soon")
+
+
+def test_cold_start_is_judged_on_labels_only_and_says_so() -> None:
+    waiting = replace(QUIET, ece=None, ece_noise=None, resolved=40)
+    verdict = judge(waiting, ModelReference())
+    assert verdict.level is Level.OK
+    assert any("no training reference" in n for n in verdict.notes)
+    assert any("only 40 resolved labels" in n for n in verdict.notes)
+    # With labels, a badly calibrated model on a new market is caught without any reference.
+    over = replace(QUIET, mean_predicted=0.35, hit_rate=0.20, calibration_z=-6.0)
+    assert judge(over, ModelReference()).level is Level.RETRAIN
+
+
+def test_evaluate_without_any_reference_still_judges_calibration() -> None:
+    rng = np.random.default_rng(5)
+    n = 2_000
+    ts = np.arange(n, dtype=np.float64) * 1_000.0
+    scores = np.full(n, 0.35)  # predicts 35% deaths ...
+    labels = (rng.random(n) < 0.6).astype(np.float64)  # ... 60% die: a veto missing its event
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(n)],
+            "model": "genesis__is_dead_soon__v1@v1",
+            "ts": ts,
+            "score": scores,
+            "label": labels,
+            "resolved_ts": ts + 10.0,
+            "mint": [f"m{i // 4}" for i in range(n)],
+        }
+    )
+    (result,) = evaluate(frame, {}, 0, n * 1_000, 3_600_000)
+    assert not result.has_reference
+    assert result.verdict.level is Level.RETRAIN
+    assert any("no training reference" in note for note in result.verdict.notes)

@@ -13,7 +13,7 @@ from streams.sim import SimConfig, simulate, write_run
 from streams.sim.config import regime_from_json
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
-HOUR = SimConfig(seed=7, start=START, hours=1.0, launch_rate_per_day=4000)
+HOUR = SimConfig(seed=4, start=START, hours=1.0, launch_rate_per_day=4000)  # 3 migrations on v2
 # Large enough for a few graduations (checked below) yet ~2 s.
 BUSY = SimConfig(seed=11, start=START, hours=8.0, launch_rate_per_day=6000)
 

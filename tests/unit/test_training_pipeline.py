@@ -77,13 +77,17 @@ def test_metadata_records_splits_metrics_reference_and_search(
     assert meta.pr_auc is not None and meta.base_rate is not None and meta.pr_auc > meta.base_rate
     assert set(meta.reference) == {"score", *top10}
     b = extra["splits"]["boundaries_ms"]
-    assert b["start"] < b["valid_from"] < b["holdout_from"] <= b["end"]
+    assert b["start"] < b["valid_from"] < b["holdout_from"] < b["test_from"] <= b["end"]
     assert extra["parity"]["ok"] is True
     assert extra["search"]["trials"] == 3
     assert extra["params"]["num_threads"] == 1 and extra["params"]["num_leaves"] <= 63
     assert 0.0 <= extra["expected_top_decile_hit_rate"] <= 1.0
     assert extra["oracle"]["share"] > 0.0 and extra["oracle"]["truth_fields"] == ["quality"]
     assert extra["calibration_report"]["ece_after"] >= 0.0
+    intervals = extra["uncertainty"]["intervals"]
+    for name in ("pr_auc", "pr_auc_token_weighted", "top_decile_lift", "ece"):
+        assert intervals[name]["low"] <= intervals[name]["value"] <= intervals[name]["high"]
+    assert intervals["pr_auc"]["value"] == pytest.approx(meta.pr_auc)
 
 
 @pytest.mark.slow  # shares one training run (Optuna + LightGBM)
@@ -95,6 +99,7 @@ def test_card_has_page_and_figures(trained: tuple[TrainOutcome, TrainConfig]) ->
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert png.name in page
     assert "share of oracle" in page and "base rate" in page
+    assert "tokens weighted equally" in page and "reliability curve" in page
 
 
 @pytest.mark.slow  # shares one training run (Optuna + LightGBM)

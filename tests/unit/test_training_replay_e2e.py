@@ -19,7 +19,7 @@ TARGET = "reach_2x_1h"
 
 @pytest.mark.slow
 def test_simulated_replay_trains_a_pair_that_beats_the_base_rate(tmp_path: Path) -> None:
-    run = write_run(SimConfig(seed=5, hours=10.0, launch_rate_per_day=3000.0), tmp_path / "sim")
+    run = write_run(SimConfig(seed=5, hours=14.0, launch_rate_per_day=3000.0), tmp_path / "sim")
     replay(run.events_path, tmp_path / "replay")
     data = load_replay(tmp_path / "replay", "standard")
     config = TrainConfig(
@@ -35,7 +35,7 @@ def test_simulated_replay_trains_a_pair_that_beats_the_base_rate(tmp_path: Path)
     extra = meta.model_extra or {}
     assert meta.pr_auc is not None and meta.base_rate is not None
     assert meta.pr_auc > meta.base_rate  # features carry signal in the simulated market
-    assert extra["oracle"]["truth_fields"] == ["quality", "quality_z", "rug_planned"]
+    assert extra["oracle"]["truth_fields"] == ["quality", "quality_z", "attention", "rug_planned"]
     assert extra["rule_score_metrics"] is not None
     registry = ModelRegistry(config.models_dir, {"standard": STANDARD_NAMES}, 300.0)
     model = registry.models_for("standard")[TARGET]

@@ -1,5 +1,5 @@
-"""Chronological splits: no later signal in an earlier slice, no label resolving past a boundary,
-and calibration / test share the holdout period but never a token."""
+"""Chronological splits: no later signal in an earlier slice, no label resolving past a boundary;
+calibration comes after training and test after calibration, in time."""
 
 from __future__ import annotations
 
@@ -36,16 +36,18 @@ def test_no_later_signal_or_unresolved_label_in_an_earlier_slice(
     except SplitError:
         return  # too few distinct times / tokens, or all purged: refusing is the safe answer
     b1, b2 = plan.boundaries_ms
+    b3 = plan.test_from_ms
     train, valid, calib, test = (plan.positions(n) for n in SLICES)
-    holdout = np.concatenate([calib, test])
     # Every later slice starts after every row of the earlier one.
-    assert ts[train].max() < ts[valid].min() and ts[valid].max() < ts[holdout].min()
-    assert ts[train].max() < b1 <= ts[valid].min() and ts[valid].max() < b2 <= ts[holdout].min()
-    # Purge: every train / valid label was known before the next slice began.
+    assert ts[train].max() < ts[valid].min() and ts[valid].max() < ts[calib].min()
+    assert ts[calib].max() < ts[test].min()
+    assert ts[train].max() < b1 <= ts[valid].min() and ts[valid].max() < b2 <= ts[calib].min()
+    assert ts[calib].max() < b3 <= ts[test].min()
+    # Purge: every train / valid / calib label was known before the next slice began.
     assert resolved[train].max() < b1 and resolved[valid].max() < b2
-    # Calibration and test never share a token; no row is in two slices.
-    assert not set(mints[calib]) & set(mints[test])
-    everything = np.concatenate([train, valid, holdout])
+    assert resolved[calib].max() < b3
+    # No row is in two slices.
+    everything = np.concatenate([train, valid, calib, test])
     assert len(np.unique(everything)) == len(everything)
     assert len(ts) - len(everything) == sum(plan.purged.values())
 
@@ -54,20 +56,27 @@ def test_purge_drops_rows_whose_label_resolves_after_the_boundary() -> None:
     minute = 60_000
     ts = np.arange(1200, dtype=np.int64) * minute  # one signal a minute for 20 hours
     mints = np.array([f"m{i % 97}" for i in range(1200)])
-    plan = chronological_split(ts, ts + HOUR_MS, mints)
+    plan = chronological_split(ts, ts + HOUR_MS, mints, (0.6, 0.2, 0.2))
     assert plan.boundaries_ms == (720 * minute, 960 * minute)
+    assert plan.test_from_ms == 1080 * minute
     # The last hour of signals before each boundary had not resolved yet: purged.
-    assert plan.purged == {"train": 60, "valid": 60, "calib": 0, "test": 0}
+    assert plan.purged == {"train": 60, "valid": 60, "calib": 60, "test": 0}
     counts = plan.counts()
-    assert (counts["train"], counts["valid"], counts["calib"] + counts["test"]) == (660, 180, 240)
+    assert (counts["train"], counts["valid"], counts["calib"], counts["test"]) == (
+        660,
+        180,
+        60,
+        120,
+    )
 
 
-def test_token_split_is_stable_across_runs() -> None:
+def test_split_does_not_depend_on_row_order() -> None:
     ts = np.arange(400, dtype=np.int64) * 600_000
     mints = np.array([f"m{i % 50}" for i in range(400)])
     first = chronological_split(ts, ts + HOUR_MS, mints)
     again = chronological_split(ts[::-1].copy(), (ts + HOUR_MS)[::-1].copy(), mints[::-1].copy())
-    assert set(mints[first.calib]) == set(mints[::-1][again.calib])
+    assert set(ts[first.calib]) == set(ts[::-1][again.calib])
+    assert set(ts[first.test]) == set(ts[::-1][again.test])
 
 
 def test_refuses_data_spanning_less_than_the_label_horizon() -> None:
