@@ -324,8 +324,26 @@ def decode_many(
 
 
 def encode(event: Any) -> bytes:
-    """Serialize any event dataclass to JSON bytes (orjson handles slotted dataclasses)."""
-    return orjson.dumps(event)
+    """Serialize any event dataclass to JSON bytes (orjson handles slotted dataclasses).
+
+    An input event carries only the fields of its own contract version: the models hold every
+    version's fields, and a v1 event written with v2's extra (null) fields would not decode.
+    """
+    version: int = getattr(event, "schema_version", 0)
+    fields = _input_fields().get((type(event), version))
+    if fields is None:
+        return orjson.dumps(event)
+    return orjson.dumps({name: getattr(event, name) for name in fields})
+
+
+@cache
+def _input_fields() -> dict[tuple[type, int], tuple[str, ...]]:
+    """(input model, major) -> the property names of that contract version, in schema order."""
+    return {
+        (contract.model, major): tuple(contract.fields)
+        for by_major in _contracts().values()
+        for major, contract in by_major.items()
+    }
 
 
 def validate_output(obj: dict[str, Any], schema_name: str) -> None:

@@ -436,3 +436,19 @@ def test_fast_check_accepts_every_simulated_event() -> None:
         if not contracts[e["type"]][e["schema_version"]].fast(orjson.loads(orjson.dumps(e)))
     ]
     assert len(events) > 100 and refused == []
+
+
+def test_encode_writes_only_the_fields_of_the_events_own_version() -> None:
+    """A v1 event built in code (the models hold v2's optional fields too) encodes to v1 and
+    decodes back equal; a v2 event keeps its v2 fields."""
+    from streams.testing import Curve, make_buy, make_genesis
+
+    genesis = make_genesis("mint-enc", 1_000, slot=7)
+    buy = make_buy(Curve(), "mint-enc", "wallet-enc", 0.5, 2_000)
+    for event in (genesis, buy):
+        written = orjson.loads(encode(event))
+        assert "launchpad" not in written and "schema_minor" not in written
+        assert decode_input(encode(event)) == event
+    v2 = dataclasses.replace(buy, schema_version=2, launchpad="pump.fun", fee_sol=0.004)
+    assert orjson.loads(encode(v2))["launchpad"] == "pump.fun"
+    assert decode_input(encode(v2)) == v2
