@@ -20,7 +20,8 @@ from streams.sim import SimConfig, simulate
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("replay")
     events = root / "events.jsonl"
-    lines = [encode(e) for e in simulate(SimConfig(seed=4, hours=3.0, launch_rate_per_day=3_000))]
+    # seed 2: its 3 hours graduate tokens on simulator v2 (seed 4 has none, so amm features stay 0)
+    lines = [encode(e) for e in simulate(SimConfig(seed=2, hours=3.0, launch_rate_per_day=3_000))]
     lines.insert(10, b'{"type": "wallet_buy", "ts": "soon"}')  # a bad line
     lines.insert(20, b"not json")
     events.write_bytes(b"\n".join(lines) + b"\n")
