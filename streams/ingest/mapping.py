@@ -44,6 +44,19 @@ class StandardCurve:
 STANDARD_CURVE = StandardCurve()
 
 
+def parse_frame(raw: str | bytes, result: FrameResult) -> dict[str, Any] | None:
+    """A websocket frame as a JSON object, or None with the reason added to ``result.dead``."""
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        result.dead.append(Skip("bad_json", str(exc)[:200]))
+        return None
+    if not isinstance(frame, dict):
+        result.dead.append(Skip("unexpected_frame", f"top level is {type(frame).__name__}"))
+        return None
+    return frame
+
+
 def chain_event_id(slot: int, signature: str, index: int) -> str:
     """``pf:{slot:012d}:{signature}:{k:02d}``: sorts by slot, stable under re-delivery."""
     return f"pf:{slot:012d}:{signature}:{index:02d}"

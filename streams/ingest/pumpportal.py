@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import orjson
-
 from streams.ingest import mapping as m
 from streams.ingest.frames import FrameResult, Skip
 
@@ -86,13 +84,8 @@ class PumpPortalDecoder:
 
     def decode(self, raw: str | bytes, received_ms: int) -> FrameResult:
         result = FrameResult()
-        try:
-            frame = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            result.dead.append(Skip("bad_json", str(exc)[:200]))
-            return result
-        if not isinstance(frame, dict):
-            result.dead.append(Skip("unexpected_frame", f"top level is {type(frame).__name__}"))
+        frame = m.parse_frame(raw, result)
+        if frame is None:
             return result
         try:
             self._dispatch(frame, received_ms, result)

@@ -133,14 +133,10 @@ class SolanaLogsDecoder:
 
     def decode(self, raw: str | bytes, received_ms: int) -> FrameResult:
         result = FrameResult()
-        try:
-            frame = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            result.dead.append(Skip("bad_json", str(exc)[:200]))
+        frame = m.parse_frame(raw, result)
+        if frame is None:
             return result
-        if not isinstance(frame, dict):
-            result.dead.append(Skip("unexpected_frame", f"top level is {type(frame).__name__}"))
-        elif frame.get("method") == "logsNotification":
+        if frame.get("method") == "logsNotification":
             self._notification(frame, result)
         elif "result" in frame and "id" in frame:
             result.skipped.append(Skip("ack", f"subscription {frame['result']!r}"[:200]))
