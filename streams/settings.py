@@ -122,6 +122,44 @@ class Settings(BaseSettings):
         description="Re-sequencer on exact brokers: release an event once it is this old (the "
         "cross-partition reordering by producers it tolerates; a floor under latency)",
     )
+    handover_window_s: float = Field(
+        30.0,
+        gt=0,
+        description="Worker: unscored rows of shards it does not own are kept this long, so it "
+        "can publish what a dead owner had not when it takes a shard over",
+    )
+    handover_max_rows: int = Field(
+        200_000, ge=1, description="Worker: most rows kept for a handover (oldest dropped, counted)"
+    )
+    log_batch: int = Field(
+        500, ge=1, description="Worker: most market-log records read and applied per step"
+    )
+
+    # Sequencer process (``alphastream sequencer``)
+    sequencer_hold_ms: float = Field(
+        2.0,
+        ge=0,
+        description="Sequencer: an event waits this long for earlier ones from other partitions "
+        "before it is written to the market log (the only reordering wait in the pipeline)",
+    )
+    sequencer_max_wait_ms: float = Field(
+        500.0,
+        ge=0,
+        description="Sequencer: longest wait for a partition with a known backlog before later "
+        "events are written anyway (counted as forced)",
+    )
+    sequencer_marker_interval_s: float = Field(
+        0.5, gt=0, description="Sequencer: seconds between position markers in the market log"
+    )
+    max_future_skew_s: float = Field(
+        60.0,
+        gt=0,
+        description="Sequencer: events stamped further than this past its clock are "
+        "dead-lettered (future_ts)",
+    )
+    sequencer_metrics_port: int = Field(
+        0, ge=0, description="Sequencer: serve Prometheus metrics on this port (0: off)"
+    )
 
     # Sink process (``alphastream sink``)
     sink_max_rows: int = Field(5000, ge=1, description="Sink: flush a batch at this many messages")

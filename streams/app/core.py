@@ -36,15 +36,7 @@ from streams.events import InputEvent, Outcome, encode
 from streams.events.decode import dead_letter_for
 from streams.scoring import BatchScores, RollingPercentile
 from streams.topics import (
-    BUYS,
-    CHECKPOINTS,
-    DEAD_LETTER,
-    GENESIS,
-    MIGRATIONS,
-    OUTCOMES,
-    SCORES,
-    SELLS,
-    SIGNALS,
+    TopicNames,
 )
 
 log = logging.getLogger(__name__)
@@ -65,36 +57,6 @@ class EngineLike(Protocol):
 
 class ScorerLike(Protocol):
     def score_batch(self, family: str, X: np.ndarray) -> BatchScores: ...
-
-
-@dataclass(frozen=True)
-class TopicNames:
-    """Topic names the worker uses (tests give each run its own prefix on a shared broker)."""
-
-    genesis: str = GENESIS
-    buys: str = BUYS
-    sells: str = SELLS
-    scores: str = SCORES
-    signals: str = SIGNALS
-    outcomes: str = OUTCOMES
-    dead_letter: str = DEAD_LETTER
-    checkpoints: str = CHECKPOINTS
-    migrations: str = MIGRATIONS
-
-    @classmethod
-    def prefixed(cls, prefix: str) -> TopicNames:
-        base = cls()
-        return cls(**{k: prefix + v for k, v in base.__dict__.items()})
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        return (self.genesis, self.buys, self.sells, self.migrations)
-
-    def canonical(self, topic: str) -> str:
-        """The plan's name of one of these topics (what ``decode_input`` checks against)."""
-        plan = {self.genesis: GENESIS, self.buys: BUYS, self.sells: SELLS}
-        plan[self.migrations] = MIGRATIONS
-        return plan.get(topic, topic)
 
 
 @dataclass(slots=True)
