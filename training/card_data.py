@@ -46,6 +46,20 @@ def interval_rows(uncertainty: dict[str, Any] | None) -> dict[str, Any]:
     return rows
 
 
+def split_rows(splits: dict[str, Any]) -> dict[str, Any]:
+    """Card rows: boundaries, rows and purge counts per slice, the minimum span and warnings."""
+    rows: dict[str, Any] = {
+        **splits["boundaries_utc"],
+        **{f"rows {k}": v for k, v in splits["rows"].items()},
+        **{f"purged {k}": v for k, v in splits["purged"].items()},
+    }
+    if "minimum_span_ms" in splits:  # older metadata did not record it
+        rows["minimum data span (h)"] = splits["minimum_span_ms"] / 3_600_000
+    for i, warning in enumerate(splits.get("warnings", []), start=1):
+        rows[f"warning {i}"] = warning
+    return rows
+
+
 def write_model_card(
     report_dir: Path,
     data: TrainingFrame,
@@ -111,11 +125,7 @@ def write_model_card(
             "platt_b": fit.b,
             **extra["calibration_report"],
         },
-        "Chronological splits (UTC)": {
-            **splits["boundaries_utc"],
-            **{f"rows {k}": v for k, v in splits["rows"].items()},
-            **{f"purged {k}": v for k, v in splits["purged"].items()},
-        },
+        "Chronological splits (UTC)": split_rows(splits),
         "Search": {
             **{k: v for k, v in extra["search"].items() if k != "search_params"},
             **extra["search"]["search_params"],

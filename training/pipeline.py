@@ -99,6 +99,8 @@ def train_model(
         config.fractions,
     )
     slices = {name: rows.iloc[plan.positions(name)].reset_index(drop=True) for name in SLICES}
+    for warning in plan.warnings:
+        report.stage(f"warning: {warning}")
     report.stage(f"gate: {len(rows)} resolved rows, slices {plan.counts()}")
     gate = run_gate(data.frame, names, config.target, slices, config.allow)
     if not gate.passed:
@@ -215,7 +217,7 @@ def train_model(
         **calibration_report,
         "intervals": assessment.intervals,
         "reliability_curve": assessment.curve_shape,
-        "warnings": list(assessment.warnings),
+        "warnings": [*plan.warnings, *assessment.warnings],
     }
     return TrainOutcome(meta, onnx_file, meta_file, card_path, gate, booster, summary)
 
@@ -291,6 +293,8 @@ def _split_record(plan: SplitPlan) -> dict[str, Any]:
         "boundaries_utc": {k: _iso(v) for k, v in bounds.items()},
         "rows": plan.counts(),
         "purged": dict(plan.purged),
+        "minimum_span_ms": plan.minimum_span_ms,
+        "warnings": list(plan.warnings),
         "rule": "train/valid/calib keep a row only if label_resolved_ts < the slice's end "
         "boundary; the holdout is cut in time: calib [holdout_from, test_from), test [test_from, end]",
     }

@@ -38,8 +38,11 @@ class _ProgressReporter:
         self.progress = progress
         self.label = label
         self.task = progress.add_task(f"{label}: start", total=trials)
+        self.warnings: list[str] = []  # kept for a run that stops before its summary
 
     def stage(self, text: str) -> None:
+        if text.startswith("warning: "):
+            self.warnings.append(text.removeprefix("warning: "))
         self.progress.update(self.task, description=f"{self.label}: {text}")
 
     def trial(self, done: int, total: int, best: float) -> None:
@@ -239,9 +242,10 @@ def train(
                 reporter.stage("done")
             except QualityGateFailed as exc:
                 console.print(exc.report.table(title=f"data-quality gate: {fam}/{tgt}"))
-                failures.append((fam, tgt, str(exc)))
+                failures.append((fam, tgt, _with_warnings(str(exc), reporter.warnings)))
             except (ParityFailed, CalibrationFailed, SplitError, FrameError) as exc:
-                failures.append((fam, tgt, f"{type(exc).__name__}: {exc}"))
+                reason = f"{type(exc).__name__}: {exc}"
+                failures.append((fam, tgt, _with_warnings(reason, reporter.warnings)))
     _print_summary(console, outcomes, failures, out_dir)
     if failures:
         raise typer.Exit(code=2)
@@ -299,6 +303,11 @@ def _print_summary(
         console.print(f"model cards: {index}")
     for fam, tgt, reason in failures:
         console.print(f"[red]not trained[/] {fam}/{tgt}: {reason}")
+
+
+def _with_warnings(reason: str, warnings: list[str]) -> str:
+    """A stopped run's reason, followed by what the run had warned about before it stopped."""
+    return "; ".join([reason, *(f"warning: {w}" for w in warnings)])
 
 
 def _ci(summary: dict[str, Any], key: str) -> str:

@@ -78,3 +78,15 @@ def test_replay_source_needs_a_directory(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", "--source", "replay", "--models-dir", str(tmp_path)])
     assert result.exit_code != 0
     assert "--source replay needs the replay directory" in result.output
+
+
+def test_a_run_shorter_than_the_minimum_span_is_refused_with_the_minimum(tmp_path: Path) -> None:
+    short = tmp_path / "short"
+    short.mkdir()
+    frame = synthetic_frame(rows=600, seed=4, feature_names=STANDARD_NAMES, span_hours=5.0).frame
+    frame.to_parquet(short / "buys.parquet")
+    code, output = _train(short, tmp_path)
+    text = " ".join(output.split())
+    assert code == 2
+    assert "SplitError" in text and "needs at least 8 h" in text
+    assert not (tmp_path / "models").exists()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.splits import SLICES, SplitError, chronological_split
+from training.splits import SLICES, SplitError, chronological_split, minimum_span_ms
 
 HOUR_MS = 3_600_000
 
@@ -79,13 +79,45 @@ def test_split_does_not_depend_on_row_order() -> None:
     assert set(ts[first.test]) == set(ts[::-1][again.test])
 
 
-def test_refuses_data_spanning_less_than_the_label_horizon() -> None:
-    ts = np.arange(50, dtype=np.int64) * 1000
+def test_refuses_data_spanning_less_than_the_minimum_and_names_it() -> None:
+    assert minimum_span_ms() == 8 * HOUR_MS  # calibration is 15% of the rows: 1.2 h of 8 h
+    ts = np.arange(700, dtype=np.int64) * 40_000  # one signal every 40 s for 7.8 hours
+    mints = np.array([f"m{i % 90}" for i in range(700)])
+    with pytest.raises(SplitError, match=r"span 7\.8 h; .* needs at least 8 h"):
+        chronological_split(ts, ts + HOUR_MS, mints)
+
+
+def test_the_minimum_follows_the_shares() -> None:
+    # valid at 10% of the rows is now the thinnest purged slice: 1.2 h / 0.1 = 12 h.
+    assert minimum_span_ms((0.6, 0.1, 0.3)) == 12 * HOUR_MS
+    with pytest.raises(SplitError, match="calib_share"):
+        minimum_span_ms(calib_share=1.0)
+
+
+def test_just_over_the_minimum_splits_with_a_purge_warning() -> None:
+    ts = np.arange(740, dtype=np.int64) * 40_000  # 8.2 hours: accepted
+    mints = np.array([f"m{i % 90}" for i in range(740)])
+    plan = chronological_split(ts, ts + HOUR_MS, mints)
+    assert all(len(plan.positions(name)) > 0 for name in SLICES)
+    # valid is 1.6 h long and calibration 1.2 h; each loses its last hour to the purge.
+    assert [w.split(" ")[0] for w in plan.warnings] == ["valid", "calib"]
+    assert "8 h minimum" in plan.warnings[0] and "16 h or more" in plan.warnings[0]
+
+
+def test_a_long_run_splits_without_warnings() -> None:
+    ts = np.arange(2000, dtype=np.int64) * 60_000  # 33 hours
+    mints = np.array([f"m{i % 300}" for i in range(2000)])
+    assert chronological_split(ts, ts + HOUR_MS, mints).warnings == ()
+
+
+def test_refuses_a_slice_emptied_by_the_purge() -> None:
+    # 9 hours long, but all rows but one sit in the first minute: nothing before b1 resolves.
+    ts = np.concatenate([np.arange(60, dtype=np.int64) * 1000, [9 * HOUR_MS]])
     with pytest.raises(SplitError, match="empty"):
-        chronological_split(ts, ts + HOUR_MS, np.array(["a", "b"] * 25))
+        chronological_split(ts, ts + HOUR_MS, np.array([f"m{i}" for i in range(61)]))
 
 
 def test_refuses_too_few_distinct_times() -> None:
-    ts = np.zeros(20, dtype=np.int64)
+    ts = np.array([0] * 19 + [10 * HOUR_MS], dtype=np.int64)
     with pytest.raises(SplitError, match="distinct timestamps"):
         chronological_split(ts, ts, np.array(["a"] * 20))
