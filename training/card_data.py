@@ -38,12 +38,29 @@ def interval_rows(uncertainty: dict[str, Any] | None) -> dict[str, Any]:
         if got is not None:
             rows[label] = f"{got['value']:.3f} [{got['low']:.3f}, {got['high']:.3f}]"
     rows["reliability curve"] = uncertainty["reliability_curve"]
-    rows[f"ECE goal <= {uncertainty['ece_goal']}"] = (
-        "met" if uncertainty["ece_goal_met"] else "missed"
-    )
+    rows[f"ECE goal <= {uncertainty['ece_goal']}"] = _goal_text(uncertainty)
+    share = uncertainty.get("concentration")
+    if share:  # older metadata did not record it
+        rows["largest token: share of rows / of positives"] = (
+            f"{share['largest_token_row_share']:.1%} / {share['largest_token_positive_share']:.1%}"
+        )
+        rows[f"{int(share['top_tokens'])} tokens with most positives hold"] = (
+            f"{share['top_tokens_positive_share']:.1%} of them"
+        )
     for i, warning in enumerate(uncertainty["warnings"], start=1):
         rows[f"warning {i}"] = warning
     return rows
+
+
+def _goal_text(uncertainty: dict[str, Any]) -> str:
+    verdict = "met" if uncertainty["ece_goal_met"] else "missed"
+    noise = uncertainty.get("ece_noise")
+    if noise is None:
+        return verdict
+    text = f"{verdict}; noise floor {noise:.3f} (a calibrated model's ECE here, rows independent)"
+    if noise > uncertainty["ece_goal"]:
+        text += ": this slice is too small to show the goal"
+    return text
 
 
 def split_rows(splits: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streams.metrics import expected_calibration_error, pr_auc, reliability_slope, top_decile_lift
+from streams.metrics import (
+    expected_calibration_error,
+    pr_auc,
+    reliability,
+    reliability_slope,
+    top_decile_lift,
+)
 
 BOOTSTRAP_RESAMPLES = 200
 CONFIDENCE = 0.95
@@ -135,6 +141,23 @@ def curve_shape(slope: Interval) -> str:
 
 
 ECE_GOAL = 0.02  # calibrated ECE on the test slice the project aims for
+TOP_TOKENS = 10
+
+
+def concentration(y: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    """How few tokens carry the slice: the largest token's share of the rows and of the
+    positives, and the share of the positives held by the ``TOP_TOKENS`` tokens with most."""
+    labels, g = np.asarray(y, dtype=np.float64), np.asarray(groups)
+    _, codes = np.unique(g, return_inverse=True)
+    rows = np.bincount(codes.reshape(-1))
+    positives = np.sort(np.bincount(codes.reshape(-1), weights=labels > 0.5))[::-1]
+    total = float(positives.sum())
+    return {
+        "largest_token_row_share": float(rows.max() / rows.sum()) if rows.size else 0.0,
+        "largest_token_positive_share": float(positives[0] / total) if total else 0.0,
+        "top_tokens_positive_share": float(positives[:TOP_TOKENS].sum() / total) if total else 0.0,
+        "top_tokens": float(TOP_TOKENS),
+    }
 
 
 @dataclass(frozen=True)
@@ -146,6 +169,8 @@ class SliceAssessment:
     intervals: dict[str, Interval]
     curve_shape: str
     warnings: tuple[str, ...]
+    ece_noise: float  # what a perfectly calibrated model would show on these bins, rows independent
+    concentration: dict[str, float]
 
     @property
     def ece_goal_met(self) -> bool:
@@ -161,6 +186,8 @@ class SliceAssessment:
             "reliability_curve": self.curve_shape,
             "ece_goal": ECE_GOAL,
             "ece_goal_met": self.ece_goal_met,
+            "ece_noise": self.ece_noise,
+            "concentration": dict(self.concentration),
             "minimums": {"tokens": MIN_TEST_TOKENS, "positive_tokens": MIN_TEST_POSITIVE_TOKENS},
             "warnings": list(self.warnings),
         }
@@ -181,4 +208,6 @@ def assess_slice(
         intervals=intervals,
         curve_shape=curve_shape(intervals["reliability_slope"]),
         warnings=tuple(slice_warnings(labels, g)),
+        ece_noise=reliability(calibrated, labels).ece_noise,
+        concentration=concentration(labels, g),
     )

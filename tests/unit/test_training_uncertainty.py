@@ -11,6 +11,7 @@ from training.uncertainty import (
     RANKING_STATISTICS,
     assess_slice,
     cluster_bootstrap,
+    concentration,
     curve_shape,
     slice_warnings,
     token_weights,
@@ -77,3 +78,16 @@ def test_training_and_monitor_share_one_ece_and_brier() -> None:
         [abs(p[g].mean() - y[g].mean()) * g.size for g in np.array_split(np.argsort(p), 10)]
     )
     assert np.isclose(rel.ece, manual * 10 / p.size)
+
+
+def test_concentration_names_the_share_a_few_tokens_carry() -> None:
+    # token "big" has 90 of 100 rows and 9 of the 12 positives; 11 small tokens have 1 row each.
+    groups = np.array(["big"] * 90 + [f"t{i}" for i in range(10)])
+    y = np.array([1.0] * 9 + [0.0] * 81 + [1.0] * 3 + [0.0] * 7)
+    got = concentration(y, groups)
+    assert got["largest_token_row_share"] == 0.9
+    assert got["largest_token_positive_share"] == 0.75
+    assert got["top_tokens_positive_share"] == 1.0  # big + the 3 small positive tokens
+    assessed = assess_slice(np.linspace(0.01, 0.5, 100), y, groups)
+    assert assessed.as_dict()["concentration"] == got
+    assert 0.0 < assessed.ece_noise < assessed.intervals["ece"].value
