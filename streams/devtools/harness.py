@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from streams.app.core import TopicNames
 from streams.kafka_produce import produce_blocking, warm_metadata
 from streams.settings import Settings
+from streams.topics import TopicNames
 
 _TOPIC_OF_TYPE = {
     "token_genesis": "genesis",

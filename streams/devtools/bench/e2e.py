@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from streams.app.admin import create_prefixed_topics
-from streams.app.core import TopicNames
 from streams.app.runner import launch_worker
 from streams.devtools.harness import (
     Collector,
@@ -34,6 +33,7 @@ from streams.devtools.harness import (
     wait_group_settled,
 )
 from streams.settings import Settings
+from streams.topics import TopicNames
 
 
 @dataclass
@@ -184,7 +184,7 @@ def run_e2e(
         for s in collector.records[topics.scores]
         if s["source_event_id"] in sent
     ]
-    kernel, models = kernel_ceiling(settings, settings.batch_size)
+    kernel, models = kernel_ceiling(settings, settings.log_batch)
     lat = np.array(latencies) * 1000.0 if latencies else np.array([np.nan])
     return E2EResult(
         events=len(burst),

@@ -1,0 +1,96 @@
+"""Where the worker reads the market log from: Kafka's one-partition topic, or memory (tests).
+
+The Kafka reader is group-less: the worker's position is its checkpoint's log offset, never a
+committed group offset, so every worker reads the whole log at its own pace.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import TopicPartition as KafkaTP
+
+from streams.app.replica import LogRecord
+from streams.contracts.log import HEADER_KIND, HEADER_SOURCE, KIND_EVENT, SourceRef
+from streams.settings import Settings
+
+
+class LogSource(Protocol):
+    def read(self, max_records: int, timeout_s: float) -> list[LogRecord]: ...
+
+    def end_offset(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+def to_record(m: Message) -> LogRecord:
+    kind, src = KIND_EVENT, None
+    for name, value in m.headers() or ():  # type: ignore[str-unpack]
+        if not isinstance(value, bytes):
+            continue
+        if name == HEADER_KIND:
+            kind = value
+        elif name == HEADER_SOURCE:
+            src = SourceRef.decode(value)
+    _, ts = m.timestamp()
+    return LogRecord(int(m.offset() or 0), kind, m.key(), m.value(), int(ts), src)
+
+
+class KafkaLogSource:
+    def __init__(self, settings: Settings, topic: str, start: int) -> None:
+        conf: dict[str, Any] = {
+            **settings.kafka_client_config(),
+            "group.id": f"{settings.app_id}.log-reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            "fetch.wait.max.ms": 50,
+            "fetch.message.max.bytes": 4 * 1024 * 1024,
+        }
+        self.topic = topic
+        self.consumer = Consumer(conf)
+        self._tp = KafkaTP(topic, 0, start if start > 0 else OFFSET_BEGINNING)
+        self.consumer.assign([self._tp])
+
+    def read(self, max_records: int, timeout_s: float) -> list[LogRecord]:
+        out: list[LogRecord] = []
+        for m in self.consumer.consume(max_records, timeout_s):
+            err = m.error()
+            if err is None:
+                out.append(to_record(m))
+            elif err.code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(err)
+        return out
+
+    def end_offset(self) -> int | None:
+        """The log's high-water mark as of the last fetch (no broker round trip)."""
+        _, high = self.consumer.get_watermark_offsets(KafkaTP(self.topic, 0), cached=True)
+        return int(high) if high is not None and high >= 0 else None
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class MemoryLogSource:
+    """A log in a list (unit tests): ``append`` records, ``read`` them from a position."""
+
+    def __init__(self, records: Iterable[LogRecord] = (), start: int = 0) -> None:
+        self.records: list[LogRecord] = list(records)
+        self.next = start
+        self.closed = False
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        self.records.extend(records)
+
+    def read(self, max_records: int, timeout_s: float) -> list[LogRecord]:
+        batch = [r for r in self.records[self.next : self.next + max_records]]
+        self.next += len(batch)
+        return batch
+
+    def end_offset(self) -> int | None:
+        return len(self.records)
+
+    def close(self) -> None:
+        self.closed = True
