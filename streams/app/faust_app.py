@@ -150,6 +150,7 @@ class StreamWorker:
         restored = await loop.run_in_executor(None, restore_engine, self.engine_factory,
                                               FEATURE_SET_VERSION, kafka, self.local)  # fmt: skip
         self.metrics.restores.labels(restored.source).inc()
+        self.metrics.restored_offset.set(restored.position)
         self.restored_from = restored.source
         s = self.settings
         self.replica = Replica(

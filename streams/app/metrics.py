@@ -117,6 +117,11 @@ class WorkerMetrics:
         self.log_position = Gauge(
             "alphastream_log_position", "Next market-log offset the engine applies", registry=r
         )
+        self.restored_offset = Gauge(
+            "alphastream_restored_log_offset",
+            "Market-log offset the engine was restored at (0: replayed the whole log)",
+            registry=r,
+        )
         self.owned_shards = Gauge(
             "alphastream_owned_shards", "Shards this worker scores and publishes", registry=r
         )

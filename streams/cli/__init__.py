@@ -36,7 +36,7 @@ def _load_settings(ctx: typer.Context) -> None:
 COMMANDS = (
     "demo", "simulate", "worker", "replay", "train", "monitor",
     "db", "sink", "sql", "topics", "bench", "notify",
-    "ingest", "record",
+    "ingest", "record", "log",
 )  # fmt: skip
 
 
