@@ -265,3 +265,20 @@ def test_waking_at_wake_at_makes_progress_and_waking_earlier_does_not(
         if wake > t:
             assert m.release(wake - 1e-9) == []
         assert m.release(max(wake, t))
+
+
+def test_the_pure_modules_load_no_kafka_client() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (
+        "import sys, streams.sequencer.merge, streams.sequencer.admit, "
+        "streams.sequencer.recovery, streams.sequencer.records; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('confluent_kafka', 'faust')))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert out.stdout.strip() == "[]"
