@@ -115,15 +115,19 @@ class WorkerMetrics:
             registry=r,
         )
         self.log_position = Gauge(
-            "alphastream_log_position", "Next market-log offset the engine applies", registry=r
+            "alphastream_log_position_offsets",
+            "Next market-log offset the engine applies",
+            registry=r,
         )
         self.restored_offset = Gauge(
-            "alphastream_restored_log_offset",
+            "alphastream_restored_log_offsets",
             "Market-log offset the engine was restored at (0: replayed the whole log)",
             registry=r,
         )
         self.owned_shards = Gauge(
-            "alphastream_owned_shards", "Shards this worker scores and publishes", registry=r
+            "alphastream_owned_shards_partitions",
+            "Shards (score-shards partitions) this worker scores and publishes",
+            registry=r,
         )
         self.handover_rows = Gauge(
             "alphastream_handover_rows",

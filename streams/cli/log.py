@@ -17,9 +17,15 @@ app.add_typer(log_app, name="log")
 @log_app.command("dump")
 def dump(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", help="Events JSONL, in log order")] = Path(
-        "var/market-log.jsonl"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            envvar="ALPHASTREAM_LOG_DUMP_OUT",
+            show_envvar=True,
+            help="Events JSONL, in log order",
+        ),
+    ] = Path("var/market-log.jsonl"),
     bootstrap: str | None = setting_option("kafka_bootstrap", "--bootstrap"),
     topic_prefix: str | None = setting_option("topic_prefix", "--topic-prefix"),
 ) -> None:

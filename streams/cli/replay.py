@@ -26,7 +26,7 @@ def replay(
     log_order: Annotated[
         bool,
         typer.Option(
-            "--log-order", help="EVENTS is a market-log dump (`alphastream log dump`): replay it "
+            "--log-order", envvar="ALPHASTREAM_REPLAY_LOG_ORDER", show_envvar=True, help="EVENTS is a market-log dump (`alphastream log dump`): replay it "
             "in its own order (the order the workers applied), never re-sorted",
         ),
     ] = False,

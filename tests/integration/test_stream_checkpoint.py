@@ -65,14 +65,14 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
             lambda: collector.has_scored(topics.scores, first_buys),
             timeout_s=120,
         ), f"first worker left buys unscored; log {logs[0]}"
-        first_position = metric(ports[0], "alphastream_log_position")
+        first_position = metric(ports[0], "alphastream_log_position_offsets")
         codes.append(stop_worker(procs[1]))
         if not live:  # fed while no worker runs: the new worker restores, then catches up
             produce_events(producer, topics, market[half:], in_order=True)
         procs.append(start_worker(settings, prefix, logs[1], ports[1]))
         # start_worker waited for its planned metric: the restore is done
         from_checkpoint = metric(ports[1], 'alphastream_state_restores_total{source="checkpoint"}')
-        restored_at = metric(ports[1], "alphastream_restored_log_offset")
+        restored_at = metric(ports[1], "alphastream_restored_log_offsets")
         if live:  # a burst into the restored, idle worker
             produce_events(producer, topics, market[half:], in_order=True)
         done = collector.wait_for(
