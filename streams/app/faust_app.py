@@ -135,6 +135,9 @@ class StreamWorker:
         shard = replica.shards.of(mint)
         return shard, shard in replica.owned
 
+    def owned_shards(self) -> list[int]:
+        return sorted(self.replica.owned) if self.replica is not None else []
+
     @property
     def metrics_registry(self) -> Any:
         return self.metrics.registry

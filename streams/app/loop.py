@@ -170,6 +170,5 @@ class HotLoop:
     def _lag(self) -> None:
         end = self.source.end_offset()
         if end is not None:
-            self.metrics.consumer_lag.labels("market-log", "0").set(
-                max(0, end - self.replica.position)
-            )
+            lag = max(0, end - self.replica.position)
+            self.metrics.consumer_lag.labels(self.replica.topics.log, "0").set(lag)
