@@ -144,6 +144,16 @@ class WorkerMetrics:
             "Shard streams taken over with held outputs already evicted (possible loss)",
             registry=r,
         )
+        self.replicated_seconds = Counter(
+            "alphastream_replicated_seconds",
+            "Time applying the log (decode, engine, routing): the same work on every worker",
+            registry=r,
+        )
+        self.owned_seconds = Counter(
+            "alphastream_owned_seconds",
+            "Time on this worker's own outputs (scoring, encoding, handing to the producer)",
+            registry=r,
+        )
         self.step_seconds = Histogram(
             "alphastream_step_seconds",
             "Wall time of one step: decode, engine, scoring and encoding of a log batch",

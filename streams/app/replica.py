@@ -95,6 +95,7 @@ class _Step:
     rows: dict[str, list[Held]] = field(default_factory=lambda: {"buy": [], "genesis": []})
     outcomes: list[Held] = field(default_factory=list)
     box: Outbox = field(default_factory=Outbox)
+    events_in: dict[str, int] = field(default_factory=dict)  # by plan topic
 
 
 class Replica:
@@ -150,6 +151,7 @@ class Replica:
 
     def apply(self, records: Sequence[LogRecord], now_s: float) -> Outbox:
         step = _Step()
+        started = time.perf_counter()
         for record in records:
             if record.offset < self.position:
                 continue  # read twice (a re-seek): already applied
@@ -157,9 +159,14 @@ class Replica:
             if record.kind == KIND_EVENT and record.value is not None:
                 self._apply_event(record, now_s, step)
         self.buffer.evict(now_s)
+        applied = time.perf_counter()
+        for topic, n in step.events_in.items():
+            self.metrics.events_in.labels(topic, "log").inc(n)
         self.metrics.handover_rows.set(len(self.buffer))
         self.metrics.log_position.set(self.position)
         self._finish(step)
+        self.metrics.replicated_seconds.inc(applied - started)
+        self.metrics.owned_seconds.inc(time.perf_counter() - applied)
         return step.box
 
     def _apply_event(self, record: LogRecord, now_s: float, step: _Step) -> None:
@@ -171,7 +178,7 @@ class Replica:
         except Exception as exc:  # the sequencer passed it, so the engine refused it
             self._dead_letter(record, exc, step)
             return
-        self.metrics.events_in.labels(topic or "unknown", "log").inc()
+        step.events_in[topic or "unknown"] = step.events_in.get(topic or "unknown", 0) + 1
         if out.duplicates:
             self.metrics.duplicate_events.inc(out.duplicates)
             return
