@@ -15,7 +15,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka import TopicPartition as KafkaTP
 
 from streams.app.replica import LogRecord
-from streams.contracts.log import HEADER_KIND, HEADER_SOURCE, KIND_EVENT, SourceRef
+from streams.contracts.log import HEADER_KIND, HEADER_SOURCE, HEADER_WRITTEN, KIND_EVENT, SourceRef
 from streams.settings import Settings
 
 
@@ -28,7 +28,7 @@ class LogSource(Protocol):
 
 
 def to_record(m: Message) -> LogRecord:
-    kind, src = KIND_EVENT, None
+    kind, src, written = KIND_EVENT, None, None
     for name, value in m.headers() or ():  # type: ignore[str-unpack]
         if not isinstance(value, bytes):
             continue
@@ -36,8 +36,10 @@ def to_record(m: Message) -> LogRecord:
             kind = value
         elif name == HEADER_SOURCE:
             src = SourceRef.decode(value)
+        elif name == HEADER_WRITTEN:
+            written = int(value)
     _, ts = m.timestamp()
-    return LogRecord(int(m.offset() or 0), kind, m.key(), m.value(), int(ts), src)
+    return LogRecord(int(m.offset() or 0), kind, m.key(), m.value(), int(ts), src, written)
 
 
 class KafkaLogSource:
@@ -56,8 +58,15 @@ class KafkaLogSource:
         self.consumer.assign([self._tp])
 
     def read(self, max_records: int, timeout_s: float) -> list[LogRecord]:
+        """What is fetched already, up to ``max_records``; waits (up to ``timeout_s``) only when
+        nothing is (``consume(n, t)`` alone would wait for ``n`` records or the timeout)."""
+        consumer = self.consumer
+        msgs = consumer.consume(max_records, 0)
+        if not msgs and timeout_s > 0:
+            first = consumer.poll(timeout_s)
+            msgs = [] if first is None else [first, *consumer.consume(max_records - 1, 0)]
         out: list[LogRecord] = []
-        for m in self.consumer.consume(max_records, timeout_s):
+        for m in msgs:
             err = m.error()
             if err is None:
                 out.append(to_record(m))

@@ -19,9 +19,10 @@ from streams.app.handover import ShardProgress
 from streams.app.logsource import LogSource
 from streams.app.metrics import WorkerMetrics
 from streams.app.recovery import Checkpointer
-from streams.app.replica import Outbox, Replica
+from streams.app.replica import LogRecord, Outbox, Replica
 from streams.app.sink import Sink
 from streams.contracts.events import Score
+from streams.contracts.log import KIND_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class HotLoop:
         self.batch = batch
         self.read_timeout_s = read_timeout_s
         self.state = LoopState()
+        self._sequencer_stage = metrics.stage_latency.labels("sequencer")
+        self._log_stage = metrics.stage_latency.labels("log")
         self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -122,6 +125,7 @@ class HotLoop:
         records = self.source.read(self.batch, self.read_timeout_s)
         now = time.time()
         if records:
+            self._stages(records, now)
             started = time.perf_counter()
             box = self.replica.apply(records, now)
             self.metrics.step_seconds.observe(time.perf_counter() - started)
@@ -168,6 +172,14 @@ class HotLoop:
             self.metrics.owned_seconds.inc(time.perf_counter() - started)
         if box.scores and self.on_scores is not None:
             self.on_scores(box.scores, now)
+
+    def _stages(self, records: Sequence[LogRecord], now: float) -> None:
+        """Per-stage latency of the batch's newest event (one sample per step)."""
+        last = records[-1]
+        if last.written_ms is not None and last.kind == KIND_EVENT:
+            now_ms = now * 1000.0
+            self._sequencer_stage.observe(max(0.0, last.written_ms - last.timestamp_ms) / 1000.0)
+            self._log_stage.observe(max(0.0, now_ms - last.written_ms) / 1000.0)
 
     def _lag(self) -> None:
         end = self.source.end_offset()

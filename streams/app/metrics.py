@@ -154,6 +154,14 @@ class WorkerMetrics:
             "Time on this worker's own outputs (scoring, encoding, handing to the producer)",
             registry=r,
         )
+        self.stage_latency = Histogram(
+            "alphastream_stage_latency_seconds",
+            "Where the latency of an input goes: input produced -> written to the market log "
+            "(stage=sequencer), written -> read by this worker (stage=log); sampled",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.step_seconds = Histogram(
             "alphastream_step_seconds",
             "Wall time of one step: decode, engine, scoring and encoding of a log batch",

@@ -53,6 +53,7 @@ class LogRecord:
     value: bytes | None
     timestamp_ms: int
     source: SourceRef | None
+    written_ms: int | None = None  # when the sequencer wrote it (wall clock), if it says
 
 
 class Output(NamedTuple):

@@ -6,7 +6,8 @@ carries a kind header:
 
 - ``event``: an input event that passed the decoder. Value and key are the input record's bytes,
   unchanged; the timestamp is the input record's (so produce -> score latency can be read off it);
-  the ``src`` header names the input record (plan topic name, partition, offset).
+  the ``src`` header names the input record (plan topic name, partition, offset); ``w`` the
+  sequencer's wall-clock ms at writing (for the per-stage latency a worker reports).
 - ``skip``: an input record the sequencer dead-lettered (its reason is in ``dead-letter``). No
   value; only ``src``, so a sequencer taking over knows the record was handled.
 - ``marker``: the sequencer's position: for every input partition, the next offset not yet in
@@ -26,6 +27,7 @@ import orjson
 
 HEADER_KIND = "k"
 HEADER_SOURCE = "src"
+HEADER_WRITTEN = "w"  # wall-clock ms the sequencer wrote it (where latency goes, per stage)
 KIND_EVENT = b"event"
 KIND_SKIP = b"skip"
 KIND_MARKER = b"marker"

@@ -22,6 +22,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from streams.contracts.events import DeadLetter
+from streams.contracts.log import HEADER_WRITTEN
 from streams.sequencer import kafka_io
 from streams.sequencer.admit import InputRecord, admit
 from streams.sequencer.merge import Merge
@@ -177,6 +178,7 @@ class Term:
 
     def _write(self, out: list[Outgoing], now: float) -> None:
         c = self.c
+        written = [(HEADER_WRITTEN, str(_now_ms()).encode())]
         for rec in out:
             kafka_io.produce(
                 c.producer,
@@ -184,7 +186,7 @@ class Term:
                 rec.value,
                 rec.key,
                 rec.timestamp_ms,
-                rec.headers,
+                rec.headers + written,
                 self._on_log,
             )
             c.metrics.hold.observe(now - rec.arrival_s)

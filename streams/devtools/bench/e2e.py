@@ -43,6 +43,7 @@ class LatencyRun:
     buys: int
     p50_ms: float
     p99_ms: float
+    stage_mean_ms: dict[str, float] = field(default_factory=dict)  # first worker: mean per stage
 
 
 @dataclass
@@ -198,6 +199,14 @@ class _Pipeline:
                  int(metric_value(p, "alphastream_owned_shards_partitions")))
                 for p in self.ports]  # fmt: skip
 
+    def stages(self) -> dict[str, tuple[float, float]]:
+        """The first worker's per-stage latency so far: stage -> (sum s, count)."""
+        port = self.ports[0]
+        name = "alphastream_stage_latency_seconds"
+        return {stage: (metric_value(port, f'{name}_sum{{stage="{stage}"}}'),
+                        metric_value(port, f'{name}_count{{stage="{stage}"}}'))
+                for stage in ("sequencer", "log")}  # fmt: skip
+
     def stop(self) -> None:
         procs = [*self.workers, self.sequencer]
         for proc in procs:
@@ -213,6 +222,9 @@ def metric_value(port: int, name: str) -> float:
     import urllib.request
 
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    if "{" in name:  # one labelled sample, e.g. name_sum{stage="log"}
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name + " "))  # fmt: skip
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith(name + " ") or line.startswith(name + "{"))  # fmt: skip
 
@@ -248,7 +260,7 @@ def _burst(pipe: _Pipeline, collector: Collector, producer: Any, topics: TopicNa
     return len(burst) / (last - t0), cpus, seq_cpu
 
 
-def _latency(collector: Collector, producer: Any, topics: TopicNames,
+def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: TopicNames,
              live: list[dict[str, Any]], rate: float, share: float) -> LatencyRun:  # fmt: skip
     """Buys offered at ``rate`` per second (wall clock); latency of each = its score record's
     Kafka timestamp (set when the worker produced it) minus the buy's produce time."""
@@ -258,8 +270,12 @@ def _latency(collector: Collector, producer: Any, topics: TopicNames,
         if event["type"] == "wallet_buy":
             sent[event["event_id"]] = sent_s
 
+    before = pipe.stages()
     produce_events(producer, topics, live, rate_per_s=rate / share, on_sent=note)
     collector.wait_for(lambda: collector.has_scored(topics.scores, set(sent)), timeout_s=300)
+    after = pipe.stages()
+    stages = {k: 1000.0 * (after[k][0] - before[k][0]) / max(1.0, after[k][1] - before[k][1])
+              for k in after}  # fmt: skip
     lat = np.array([s["_kafka_ts_ms"] - 1000.0 * sent[s["source_event_id"]]
                     for s in collector.records[topics.scores] if s["source_event_id"] in sent])  # fmt: skip
     produced_s = (max(sent.values()) - min(sent.values())) if sent else 0.0
@@ -267,7 +283,7 @@ def _latency(collector: Collector, producer: Any, topics: TopicNames,
     if not len(lat):
         lat = np.array([np.nan])
     return LatencyRun(rate, len(sent) / produced_s if produced_s else 0.0, len(sent),
-                      float(np.percentile(lat, 50)), float(np.percentile(lat, 99)))  # fmt: skip
+                      float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), stages)  # fmt: skip
 
 
 def _continuing(after_ts: int, hours: float) -> list[dict[str, Any]]:
@@ -311,7 +327,7 @@ def run_e2e(
         for rate in rates:
             n = int(rate / share * seconds)
             latency.append(
-                _latency(collector, producer, topics, live[start : start + n], rate, share)
+                _latency(pipe, collector, producer, topics, live[start : start + n], rate, share)
             )
             start += n
     finally:
