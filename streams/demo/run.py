@@ -192,7 +192,6 @@ class DemoRun:
             self.settings = self.settings.model_copy(
                 update={
                     "kafka_bootstrap": self.broker.bootstrap,
-                    "kafka_list_offsets_exact": False,
                     "kafka_idempotence": False,
                 }
             )
