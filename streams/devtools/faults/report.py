@@ -60,6 +60,15 @@ def _short_notes(row: RowResult) -> str:
         parts.append(f"buys scored while the fault lasted / buys offered meanwhile: {ratio:.2f}")
     if row.notes.get("unexpected_score_count"):
         parts.append(f"{row.notes['unexpected_score_count']} scores of non-market event ids")
+    store = row.notes.get("store")
+    if store:
+        parts.append(
+            f"signals on the topic {store['signals_on_topic']}, stored {store['stored_distinct']} "
+            f"(missing {store['missing']}, rows {store['stored_rows_raw']} raw / "
+            f"{store['stored_rows_final']} after FINAL), sink insert retries "
+            f"{store['sink_insert_retries']:.0f}, all stored {store['stored_after_restart_s']} s "
+            "after the endpoint was back"
+        )
     if row.notes.get("dead_letter_reasons"):
         parts.append(f"dead-letter reasons {row.notes['dead_letter_reasons']}")
     return "; ".join(parts)

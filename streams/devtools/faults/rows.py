@@ -9,7 +9,8 @@ from typing import Any
 
 import orjson
 
-from streams.devtools.faults.scenario import Fault, Scenario
+from streams.devtools.faults.scenario import Fault, Scenario, Setup
+from streams.devtools.faults.store import clickhouse_down, setup_clickhouse
 from streams.devtools.harness import new_producer
 from streams.kafka_produce import produce_blocking
 
@@ -149,6 +150,12 @@ ROWS: dict[str, tuple[Fault, int]] = {
     "duplicate_and_future_events": (replayed_and_future_flood, 2),
     "broker_unreachable": (pause_broker, 2),
     "broker_restart": (restart_broker, 2),
+    "clickhouse_down": (clickhouse_down, 2),
+}
+
+# name -> what runs before its workers start (rows not named here need nothing)
+SETUPS: dict[str, Setup] = {
+    "clickhouse_down": setup_clickhouse,
 }
 
 UNTESTED: dict[str, str] = {
@@ -156,7 +163,6 @@ UNTESTED: dict[str, str] = {
     "(streams/app/ordering.py), so this is the worker SIGKILL rows",
     "model_pair_corrupted_on_reload": "not in the matrix yet (single-fault test: "
     "tests/integration/test_stream_reload.py)",
-    "clickhouse_down_60s": "not in the matrix yet (single-fault test: tests/integration/test_sink.py)",
     "disk_full_state_dir": "not tested",
     "clock_skew": "only as the future-ts buys of duplicate_and_future_events (10 min ahead); "
     "timestamps in the past are not tested",
