@@ -69,6 +69,13 @@ def _short_notes(row: RowResult) -> str:
             f"{store['sink_insert_retries']:.0f}, all stored {store['stored_after_restart_s']} s "
             "after the endpoint was back"
         )
+    models = row.notes.get("models")
+    if models:
+        parts.append(
+            f"rejected after (s) {row.notes.get('rejected_after_s')}; buy scores of another "
+            f"version than {models['serving']}: {models['buy_scores_other_version']} "
+            f"({models['buy_scores_while_corrupting']} buys scored while corrupting)"
+        )
     if row.notes.get("dead_letter_reasons"):
         parts.append(f"dead-letter reasons {row.notes['dead_letter_reasons']}")
     return "; ".join(parts)

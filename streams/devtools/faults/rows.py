@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from streams.devtools.faults.models import corrupt_models, setup_models
 from streams.devtools.faults.scenario import Fault, Scenario, Setup
 from streams.devtools.faults.store import clickhouse_down, setup_clickhouse
 from streams.devtools.harness import new_producer
@@ -151,18 +152,18 @@ ROWS: dict[str, tuple[Fault, int]] = {
     "broker_unreachable": (pause_broker, 2),
     "broker_restart": (restart_broker, 2),
     "clickhouse_down": (clickhouse_down, 2),
+    "model_pair_corrupted_on_reload": (corrupt_models, 2),
 }
 
 # name -> what runs before its workers start (rows not named here need nothing)
 SETUPS: dict[str, Setup] = {
     "clickhouse_down": setup_clickhouse,
+    "model_pair_corrupted_on_reload": setup_models,
 }
 
 UNTESTED: dict[str, str] = {
     "sequencer_killed": "no separate sequencer: each worker orders its own partitions' events "
     "(streams/app/ordering.py), so this is the worker SIGKILL rows",
-    "model_pair_corrupted_on_reload": "not in the matrix yet (single-fault test: "
-    "tests/integration/test_stream_reload.py)",
     "disk_full_state_dir": "not tested",
     "clock_skew": "only as the future-ts buys of duplicate_and_future_events (10 min ahead); "
     "timestamps in the past are not tested",
