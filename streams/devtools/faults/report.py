@@ -76,6 +76,14 @@ def _short_notes(row: RowResult) -> str:
             f"version than {models['serving']}: {models['buy_scores_other_version']} "
             f"({models['buy_scores_while_corrupting']} buys scored while corrupting)"
         )
+    slow = row.notes.get("slow_consumer")
+    if slow:
+        parts.append(
+            f"the slow consumer read {slow['read']} of {slow['scores_published']} scores "
+            f"(uncommitted at the end: {slow['committed_lag']}, {slow['behind_market_h']} h of "
+            f"market behind); buy latency before it joined {slow['latency_before_s']}, "
+            f"after {slow['latency_during_s']}"
+        )
     if row.notes.get("dead_letter_reasons"):
         parts.append(f"dead-letter reasons {row.notes['dead_letter_reasons']}")
     return "; ".join(parts)

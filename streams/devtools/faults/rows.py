@@ -11,6 +11,7 @@ import orjson
 
 from streams.devtools.faults.models import corrupt_models, setup_models
 from streams.devtools.faults.scenario import Fault, Scenario, Setup
+from streams.devtools.faults.slow_consumer import start_slow_consumer
 from streams.devtools.faults.store import clickhouse_down, setup_clickhouse
 from streams.devtools.harness import new_producer
 from streams.kafka_produce import produce_blocking
@@ -153,6 +154,7 @@ ROWS: dict[str, tuple[Fault, int]] = {
     "broker_restart": (restart_broker, 2),
     "clickhouse_down": (clickhouse_down, 2),
     "model_pair_corrupted_on_reload": (corrupt_models, 2),
+    "slow_scores_consumer": (start_slow_consumer, 2),
 }
 
 # name -> what runs before its workers start (rows not named here need nothing)
@@ -167,5 +169,4 @@ UNTESTED: dict[str, str] = {
     "disk_full_state_dir": "not tested",
     "clock_skew": "only as the future-ts buys of duplicate_and_future_events (10 min ahead); "
     "timestamps in the past are not tested",
-    "slow_scores_consumer": "not tested",
 }

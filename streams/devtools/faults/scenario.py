@@ -96,11 +96,17 @@ class Scenario:
     def launch_sink(self, dsn: str, metrics_port: int) -> subprocess.Popen[bytes]:
         """``alphastream sink`` on this row's topics into ``dsn`` (stopped after the workers)."""
         update = {"clickhouse_dsn": dsn, "sink_metrics_port": metrics_port}
-        settings = self.settings.model_copy(update=update)
-        env = {**os.environ, **settings_env(settings)}
+        env = {**os.environ, **settings_env(self.settings.model_copy(update=update))}
         args = [str(Path(sys.executable).parent / "alphastream"), "sink",
                 "--topic-prefix", self.prefix, "--max-wait", "0.5"]  # fmt: skip
-        with (self.work_dir / f"sink{len(self.helpers)}.log").open("ab") as out:
+        return self.launch_helper(args, "sink", env)
+
+    def launch_helper(
+        self, args: list[str], name: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """A process a row needs besides the workers (log in the work dir; SIGTERMed after
+        the workers stop)."""
+        with (self.work_dir / f"{name}{len(self.helpers)}.log").open("ab") as out:
             proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.helpers.append(proc)
         return proc
