@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import orjson
 
+from streams.devtools.faults.disk import RECOVER_S
 from streams.devtools.faults.scenario import RowResult
 
 _COLUMNS = (
@@ -83,6 +84,15 @@ def _short_notes(row: RowResult) -> str:
             f"(uncommitted at the end: {slow['committed_lag']}, {slow['behind_market_h']} h of "
             f"market behind); buy latency before it joined {slow['latency_before_s']}, "
             f"after {slow['latency_during_s']}"
+        )
+    disk = row.notes.get("disk")
+    if disk:
+        parts.append(
+            f"worker exit code on the full disk: {disk['exit_code']} (None: kept running), "
+            f"{disk['failed_checkpoints']} failed checkpoints logged, local commits in "
+            f"{RECOVER_S:.0f} s after the space was back: {disk['local_commits_after_space_back']}, "
+            f"exit code after SIGTERM: {disk['sigterm_exit_code']}; the new worker was planned "
+            f"{disk['restart_planned_s']} s after it started"
         )
     if row.notes.get("dead_letter_reasons"):
         parts.append(f"dead-letter reasons {row.notes['dead_letter_reasons']}")

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from streams.devtools.faults.disk import disk_full, setup_disk
 from streams.devtools.faults.models import corrupt_models, setup_models
 from streams.devtools.faults.scenario import Fault, Scenario, Setup
 from streams.devtools.faults.slow_consumer import start_slow_consumer
@@ -155,18 +156,19 @@ ROWS: dict[str, tuple[Fault, int]] = {
     "clickhouse_down": (clickhouse_down, 2),
     "model_pair_corrupted_on_reload": (corrupt_models, 2),
     "slow_scores_consumer": (start_slow_consumer, 2),
+    "disk_full_state_dir": (disk_full, 1),  # one worker: a state_dir is one worker's
 }
 
 # name -> what runs before its workers start (rows not named here need nothing)
 SETUPS: dict[str, Setup] = {
     "clickhouse_down": setup_clickhouse,
     "model_pair_corrupted_on_reload": setup_models,
+    "disk_full_state_dir": setup_disk,
 }
 
 UNTESTED: dict[str, str] = {
     "sequencer_killed": "no separate sequencer: each worker orders its own partitions' events "
     "(streams/app/ordering.py), so this is the worker SIGKILL rows",
-    "disk_full_state_dir": "not tested",
     "clock_skew": "only as the future-ts buys of duplicate_and_future_events (10 min ahead); "
     "timestamps in the past are not tested",
 }
