@@ -169,6 +169,8 @@ SETUPS: dict[str, Setup] = {
 UNTESTED: dict[str, str] = {
     "sequencer_killed": "no separate sequencer: each worker orders its own partitions' events "
     "(streams/app/ordering.py), so this is the worker SIGKILL rows",
+    "clickhouse_server_down": "the clickhouse_down row stops a chdb-backed ClickHouse HTTP "
+    "endpoint (streams/devtools/local/clickhouse_http.py): no ClickHouse server runs here",
     "clock_skew": "only as the future-ts buys of duplicate_and_future_events (10 min ahead); "
     "timestamps in the past are not tested",
 }
