@@ -4,8 +4,9 @@ No ClickHouse server runs on this machine (Debian's package is 18.16, too old fo
 ``DateTime64``), so the fault matrix's "ClickHouse down" row needs a store on the network that
 it can take away and bring back. This serves the part of the HTTP interface that
 clickhouse-connect uses (``/ping``, a query in the ``query`` parameter and/or the body, the
-``database`` parameter, ``INSERT ... FORMAT Native`` with the rows in the body) with the
-ClickHouse engine that chdb embeds. Settings sent as URL parameters are not applied.
+``database`` parameter, ``INSERT ... FORMAT Native`` with the rows in the body, plain or
+gzip/deflate, so clients connect with ``compress=false``) with the ClickHouse engine that chdb
+embeds. Settings sent as URL parameters are not applied.
 
 ``python -m streams.devtools.local.clickhouse_http --port P --path DIR`` serves until SIGTERM.
 """
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import clickhouse_connect
+
 from streams.devtools.local.process import log_tail, port_open, stop_process
 
 _INSERT = re.compile(
@@ -40,10 +43,9 @@ class ChdbHttpServer:
     """One chdb connection behind a threaded HTTP server (queries run one at a time)."""
 
     def __init__(self, path: Path, port: int) -> None:
-        import chdb  # the embedded engine: imported here so the module loads without it
-
         path.mkdir(parents=True, exist_ok=True)
-        self._conn: Any = chdb.connect(str(path))
+        # the embedded engine, through the clickhouse-connect client that opens it
+        self._client = clickhouse_connect.get_client(dsn=f"chdb://{path.resolve()}")
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
@@ -56,14 +58,12 @@ class ChdbHttpServer:
 
     def close(self) -> None:
         self._httpd.server_close()
-        self._conn.close()
+        self._client.close()
 
     def run(self, sql: str, body: bytes, params: dict[str, str]) -> tuple[bytes, str]:
         """Run one request's statement; returns the result bytes and their format."""
         with self._lock:
-            database = params.get("database")
-            if database:
-                self._conn.query(f"USE `{database}`", "TabSeparated")
+            self._client.database = params.get("database") or "default"
             insert = _INSERT.match(body) if not sql.strip() else None
             if insert is not None:
                 return self._insert(insert.group(1).decode(), insert.group(2).decode(),
@@ -76,16 +76,14 @@ class ChdbHttpServer:
             fmt = match.group(1) if match else params.get("default_format", "TabSeparated")
             text = text[: match.start()] if match else text
             binds = {k[len("param_") :]: v for k, v in params.items() if k.startswith("param_")}
-            result = self._conn.query(text, fmt, params=binds)
-            data = result.bytes() if hasattr(result, "bytes") else bytes(result)
-            return data, fmt
+            return self._client.raw_query(text, parameters=binds, fmt=fmt), fmt
 
     def _insert(self, head: str, fmt: str, rows: bytes) -> bytes:
         fd, name = tempfile.mkstemp(suffix="." + fmt.lower())
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(rows)
-            self._conn.query(f"{head} FROM INFILE '{name}' FORMAT {fmt}", "TabSeparated")
+            self._client.command(f"{head} FROM INFILE '{name}' FORMAT {fmt}")
         finally:
             os.unlink(name)
         return b""
@@ -155,10 +153,6 @@ def _handler(server: ChdbHttpServer) -> type[BaseHTTPRequestHandler]:
 
 
 def _decompress(body: bytes, encoding: str) -> bytes:
-    if encoding == "lz4":
-        import lz4.frame
-
-        return bytes(lz4.frame.decompress(body))
     if encoding == "gzip":
         return gzip.decompress(body)
     if encoding == "deflate":
