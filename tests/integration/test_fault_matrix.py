@@ -159,7 +159,9 @@ def test_corrupt_model_pairs_are_rejected_and_the_old_version_serves(
     market: tuple[list[dict[str, Any]], Any],
 ) -> None:
     result = _row("model_pair_corrupted_on_reload", kafka_broker, settings_for, tmp_path, market)
-    _assert_nothing_lost(result)
+    # scoring never stops in this row, and in CI's short feed every buy may be scored before
+    # the last pair is rejected: no "first score after the fault" to ask for
+    assert result.completed and result.lost == 0 and result.scored == result.buys, result
     rejected = result.notes["rejected_after_s"]
     assert all(seconds is not None for seconds in rejected.values()), rejected
     models = result.notes["models"]
