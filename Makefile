@@ -42,8 +42,8 @@ bench: setup kafka-jars ## Benchmarks: feature engine, scoring kernel, ClickHous
 	$(BIN)/alphastream bench lookup
 
 .PHONY: faults
-faults: setup kafka-jars ## Fault matrix at full durations on its own Apache Kafka: var/faults/faults.{md,json}
-	$(BIN)/python -m streams.devtools.faults --out var/faults
+faults: setup kafka-jars ## Fault matrix at full durations on its own Apache Kafka: var/faults/faults.{md,json} (FAULTS_ARGS="--rows a,b" for some rows)
+	$(BIN)/python -m streams.devtools.faults --out var/faults $(FAULTS_ARGS)
 
 lint: setup ## ruff + mypy --disallow-untyped-defs
 	$(BIN)/ruff check streams training tests

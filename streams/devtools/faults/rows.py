@@ -9,7 +9,11 @@ from typing import Any
 
 import orjson
 
-from streams.devtools.faults.scenario import Fault, Scenario
+from streams.devtools.faults.disk import disk_full, setup_disk
+from streams.devtools.faults.models import corrupt_models, setup_models
+from streams.devtools.faults.scenario import Fault, Scenario, Setup
+from streams.devtools.faults.slow_consumer import start_slow_consumer
+from streams.devtools.faults.store import clickhouse_down, setup_clickhouse
 from streams.devtools.harness import new_producer
 from streams.kafka_produce import produce_blocking
 
@@ -149,16 +153,24 @@ ROWS: dict[str, tuple[Fault, int]] = {
     "duplicate_and_future_events": (replayed_and_future_flood, 2),
     "broker_unreachable": (pause_broker, 2),
     "broker_restart": (restart_broker, 2),
+    "clickhouse_down": (clickhouse_down, 2),
+    "model_pair_corrupted_on_reload": (corrupt_models, 2),
+    "slow_scores_consumer": (start_slow_consumer, 2),
+    "disk_full_state_dir": (disk_full, 1),  # one worker: a state_dir is one worker's
+}
+
+# name -> what runs before its workers start (rows not named here need nothing)
+SETUPS: dict[str, Setup] = {
+    "clickhouse_down": setup_clickhouse,
+    "model_pair_corrupted_on_reload": setup_models,
+    "disk_full_state_dir": setup_disk,
 }
 
 UNTESTED: dict[str, str] = {
     "sequencer_killed": "no separate sequencer: each worker orders its own partitions' events "
     "(streams/app/ordering.py), so this is the worker SIGKILL rows",
-    "model_pair_corrupted_on_reload": "not in the matrix yet (single-fault test: "
-    "tests/integration/test_stream_reload.py)",
-    "clickhouse_down_60s": "not in the matrix yet (single-fault test: tests/integration/test_sink.py)",
-    "disk_full_state_dir": "not tested",
+    "clickhouse_server_down": "the clickhouse_down row stops a chdb-backed ClickHouse HTTP "
+    "endpoint (streams/devtools/local/clickhouse_http.py): no ClickHouse server runs here",
     "clock_skew": "only as the future-ts buys of duplicate_and_future_events (10 min ahead); "
     "timestamps in the past are not tested",
-    "slow_scores_consumer": "not tested",
 }

@@ -3,8 +3,10 @@ once a share of the buys is scored, then every output topic read back and measur
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -15,6 +17,7 @@ from typing import Any
 
 from streams.app import TopicNames, launch_worker
 from streams.app.admin import create_prefixed_topics
+from streams.app.runner import settings_env
 from streams.devtools.harness import (
     Collector,
     feature_agreement,
@@ -33,6 +36,7 @@ class Durations:
 
     feed_s: float = 60.0  # wall time the market is spread over
     broker_pause_s: float = 30.0
+    clickhouse_down_s: float = 60.0
     poison_messages: int = 10_000
     drain_timeout_s: float = 240.0  # after the feed: until every buy is scored
 
@@ -72,6 +76,11 @@ class Scenario:
     offered_extra: int = 0  # poison messages a fault produced
     expected_dead: dict[str, int] = field(default_factory=dict)  # reason -> count
     notes: dict[str, Any] = field(default_factory=dict)
+    waits: list[Callable[[], bool]] = field(default_factory=list)  # more "drained" conditions
+    cleanups: list[Callable[[], object]] = field(default_factory=list)  # after the workers stop
+    helpers: list[subprocess.Popen[bytes]] = field(default_factory=list)  # not workers
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # read back so far
+    state: dict[str, Any] = field(default_factory=dict)  # what a row's setup hands its fault
 
     def launch(self) -> subprocess.Popen[bytes]:
         """One more worker of the group (not waited on)."""
@@ -84,8 +93,27 @@ class Scenario:
         self.metrics_ports.append(port)
         return proc
 
+    def launch_sink(self, dsn: str, metrics_port: int) -> subprocess.Popen[bytes]:
+        """``alphastream sink`` on this row's topics into ``dsn`` (stopped after the workers)."""
+        update = {"clickhouse_dsn": dsn, "sink_metrics_port": metrics_port}
+        env = {**os.environ, **settings_env(self.settings.model_copy(update=update))}
+        args = [str(Path(sys.executable).parent / "alphastream"), "sink",
+                "--topic-prefix", self.prefix, "--max-wait", "0.5"]  # fmt: skip
+        return self.launch_helper(args, "sink", env)
+
+    def launch_helper(
+        self, args: list[str], name: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """A process a row needs besides the workers (log in the work dir; SIGTERMed after
+        the workers stop)."""
+        with (self.work_dir / f"{name}{len(self.helpers)}.log").open("ab") as out:
+            proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        self.helpers.append(proc)
+        return proc
+
 
 Fault = Callable[[Scenario], None]
+Setup = Callable[[Scenario], None]  # before the workers start (settings, helpers, waits)
 
 
 def _start_group(sc: Scenario, workers: int) -> None:
@@ -161,6 +189,7 @@ def run_row(
     work_dir: Path,
     durations: Durations,
     workers: int = 2,
+    setup: Setup | None = None,
 ) -> RowResult:
     """Run one fault row end to end on a fresh topic prefix and consumer group."""
     prefix = f"fault-{name}-{time.time_ns()}."
@@ -171,8 +200,16 @@ def run_row(
     work_dir.mkdir(parents=True, exist_ok=True)
     topics = sc.topics
     buys = {e["event_id"] for e in events if e["type"] == "wallet_buy"}
-    _start_group(sc, workers)
-    collector = Collector(settings, [topics.scores, topics.signals, topics.dead_letter])
+    sc.cleanups.append(lambda: _stop_all(sc.helpers))
+    try:
+        if setup is not None:
+            setup(sc)
+        _start_group(sc, workers)
+    except BaseException:
+        _run_cleanups(sc)
+        raise
+    collector = Collector(sc.settings, [topics.scores, topics.signals, topics.dead_letter])
+    sc.records = collector.records
     try:
         feeder = _feed(sc)
         # strike once about a third of the buys is scored: mid-burst, with state built up
@@ -183,6 +220,7 @@ def run_row(
             lambda: (
                 collector.has_scored(topics.scores, buys)
                 and _dead_count(collector, topics) >= sum(sc.expected_dead.values())
+                and all(wait() for wait in sc.waits)
             ),
             timeout_s=durations.drain_timeout_s,
             settle_s=3.0,
@@ -190,10 +228,21 @@ def run_row(
     finally:
         codes = _stop_all(sc.procs)
         collector.close()
+        _run_cleanups(sc)
     result = measure(name, sc, collector.records, buys, expected_features)
     result.completed = done
     result.notes.update(sc.notes, exit_codes=codes)
     return result
+
+
+def _run_cleanups(sc: Scenario) -> None:
+    """Every cleanup, last added first (each may add notes; one failing does not stop the rest)."""
+    for cleanup in reversed(sc.cleanups):
+        try:
+            cleanup()
+        except Exception as exc:
+            sc.notes.setdefault("cleanup_errors", []).append(f"{type(exc).__name__}: {exc}")
+    sc.cleanups.clear()
 
 
 def _scored_count(collector: Collector, topics: TopicNames) -> int:
