@@ -10,7 +10,7 @@ from pathlib import Path
 from streams.devtools.faults.report import render_json, render_markdown
 from streams.devtools.faults.rows import ROWS, SETUPS, UNTESTED
 from streams.devtools.faults.scenario import Durations, RowResult, run_row
-from streams.devtools.harness import replay_features, sim_events
+from streams.devtools.harness import sim_events
 from streams.devtools.local.kafka import KafkaBroker, ensure_jars
 from streams.settings import Settings
 
@@ -18,11 +18,10 @@ from streams.settings import Settings
 def run_matrix(names: list[str], durations: Durations, hours: float, work: Path) -> list[RowResult]:
     """Every named row in turn on one Apache Kafka of its own, against one seeded market."""
     events = sim_events(seed=16, hours=hours, launch_rate_per_day=1500)
-    expected = replay_features(events, work / "replay")
     results: list[RowResult] = []
     with KafkaBroker(work / "kafka", libs=ensure_jars()) as broker:
         for name in names:
-            fault, workers = ROWS[name]
+            fault, workers, sequencers = ROWS[name]
             settings = Settings(
                 kafka_bootstrap=broker.bootstrap,
                 app_id=f"faults-{name}",
@@ -30,9 +29,8 @@ def run_matrix(names: list[str], durations: Durations, hours: float, work: Path)
                 models_dir=work / "models",
             )
             result = run_row(name, fault, settings=settings, broker=broker, events=events,
-                             expected_features=expected, work_dir=work / name,
-                             durations=durations, workers=workers,
-                             setup=SETUPS.get(name))  # fmt: skip
+                             work_dir=work / name, durations=durations, workers=workers,
+                             sequencers=sequencers, setup=SETUPS.get(name))  # fmt: skip
             results.append(result)
             print(render_markdown([result], {}), flush=True)
     return results

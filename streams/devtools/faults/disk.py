@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from streams.devtools.faults.scenario import Scenario, _wait_planned
+from streams.devtools.faults.scenario import Scenario, _wait_gauge
 
 FS_SIZE = "64m"
 EXIT_TIMEOUT_S = 10.0  # a worker that fails loudly exits well within this
@@ -99,7 +99,7 @@ def disk_full(sc: Scenario) -> None:
     }
     sc.launch()
     sc.fault_end_s = time.time()
-    ready = _wait_planned(sc.metrics_ports[-1:], timeout_s=120)
+    ready = _wait_gauge(sc.metrics_ports[-1:], "alphastream_assignment_planned", 120)
     sc.notes["disk"]["restart_planned_s"] = (
         round(time.time() - sc.fault_end_s, 3) if ready else None
     )

@@ -21,6 +21,7 @@ from streams.app.runner import settings_env
 from streams.devtools.harness import (
     Collector,
     feature_agreement,
+    log_replay_features,
     new_producer,
     produce_events,
     wait_group_settled,
@@ -79,6 +80,8 @@ class Scenario:
     waits: list[Callable[[], bool]] = field(default_factory=list)  # more "drained" conditions
     cleanups: list[Callable[[], object]] = field(default_factory=list)  # after the workers stop
     helpers: list[subprocess.Popen[bytes]] = field(default_factory=list)  # not workers
+    sequencers: list[subprocess.Popen[bytes]] = field(default_factory=list)  # leader first
+    sequencer_ports: list[int] = field(default_factory=list)
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # read back so far
     state: dict[str, Any] = field(default_factory=dict)  # what a row's setup hands its fault
 
@@ -91,6 +94,19 @@ class Scenario:
         )
         self.procs.append(proc)
         self.metrics_ports.append(port)
+        return proc
+
+    def launch_sequencer(self) -> subprocess.Popen[bytes]:
+        """One more sequencer (the first leads; later ones stand by), not waited on."""
+        from streams.sequencer import launch_sequencer
+
+        port = free_port()
+        own = self.settings.model_copy(update={"topic_prefix": self.prefix,
+                                               "sequencer_metrics_port": port})  # fmt: skip
+        log = self.work_dir / f"sequencer{len(self.sequencers)}.log"
+        proc = launch_sequencer(own, log_path=log)
+        self.sequencers.append(proc)
+        self.sequencer_ports.append(port)
         return proc
 
     def launch_sink(self, dsn: str, metrics_port: int) -> subprocess.Popen[bytes]:
@@ -116,21 +132,29 @@ Fault = Callable[[Scenario], None]
 Setup = Callable[[Scenario], None]  # before the workers start (settings, helpers, waits)
 
 
-def _start_group(sc: Scenario, workers: int) -> None:
+def _start_group(sc: Scenario, workers: int, sequencers: int = 1) -> None:
+    """Sequencers (the first leading before any worker starts), then the workers."""
+    sc.launch_sequencer()
+    if not _wait_gauge([sc.sequencer_ports[0]], "alphastream_sequencer_leader", 90):
+        _stop_all(sc.sequencers)
+        raise RuntimeError(f"the sequencer did not lead; logs in {sc.work_dir}")
+    for _ in range(sequencers - 1):
+        sc.launch_sequencer()
     for _ in range(workers):
         sc.launch()
     settled = wait_group_settled(sc.settings, sc.settings.app_id, workers, timeout_s=120)
-    if not (settled and _wait_planned(sc.metrics_ports, timeout_s=90)):
-        _stop_all(sc.procs)
+    if not (settled and _wait_gauge(sc.metrics_ports, "alphastream_assignment_planned", 90)):
+        _stop_all(sc.procs + sc.sequencers)
         raise RuntimeError(f"worker group did not settle; logs in {sc.work_dir}")
 
 
-def _wait_planned(ports: list[int], timeout_s: float) -> bool:
-    """Until every worker's ``alphastream_assignment_planned`` gauge reads 1 (its engine is
-    built or re-planned for its latest assignment: more than the broker's view of the group)."""
+def _wait_gauge(ports: list[int], name: str, timeout_s: float) -> bool:
+    """Until the gauge reads 1 on every port (for workers, ``alphastream_assignment_planned``:
+    the shards of its latest assignment are taken over, more than the broker's view of the
+    group; for a sequencer, ``alphastream_sequencer_leader``)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if all(_gauge(port, "alphastream_assignment_planned") == 1.0 for port in ports):
+        if all(_gauge(port, name) == 1.0 for port in ports):
             return True
         time.sleep(0.25)
     return False
@@ -185,11 +209,11 @@ def run_row(
     settings: Settings,
     broker: KafkaBroker,
     events: list[dict[str, Any]],
-    expected_features: dict[str, list[float | None]],
     work_dir: Path,
     durations: Durations,
     workers: int = 2,
     setup: Setup | None = None,
+    sequencers: int = 1,
 ) -> RowResult:
     """Run one fault row end to end on a fresh topic prefix and consumer group."""
     prefix = f"fault-{name}-{time.time_ns()}."
@@ -204,7 +228,7 @@ def run_row(
     try:
         if setup is not None:
             setup(sc)
-        _start_group(sc, workers)
+        _start_group(sc, workers, sequencers)
     except BaseException:
         _run_cleanups(sc)
         raise
@@ -227,8 +251,11 @@ def run_row(
         )
     finally:
         codes = _stop_all(sc.procs)
+        codes += _stop_all(sc.sequencers)
         collector.close()
         _run_cleanups(sc)
+    # parity is with the replay of the very log the workers applied (the canonical order)
+    expected_features = log_replay_features(sc.settings, topics, work_dir / "log-replay")
     result = measure(name, sc, collector.records, buys, expected_features)
     result.completed = done
     result.notes.update(sc.notes, exit_codes=codes)
