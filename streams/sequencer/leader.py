@@ -102,13 +102,16 @@ class Term:
         assignment = []
         for tp in kafka_io.partitions(c.reader, c.topics.inputs):
             name = f"{c.topics.canonical(tp[0])}:{tp[1]}"
-            low, high = kafka_io.watermarks(c.reader, tp)
+            low, _ = kafka_io.watermarks(c.reader, tp)
             start = positions.get(name, low)
             if start < low:
                 log.warning("%s: resume offset %d was deleted; starting at %d", name, start, low)
                 start = low
             self.sources[tp] = name
-            self.merge.add_source(name, start, high)
+            # no high-water mark until the consumer's first fetch response for the partition:
+            # one asked now goes stale while its fetch is still starting (offset validation,
+            # metadata), and records appended meanwhile would look like nothing
+            self.merge.add_source(name, start)
             assignment.append(TopicPartition(tp[0], tp[1], start))
         c.inputs.assign(assignment)
 
