@@ -102,11 +102,13 @@ class Term:
         assignment = []
         for tp in kafka_io.partitions(c.reader, c.topics.inputs):
             name = f"{c.topics.canonical(tp[0])}:{tp[1]}"
-            low, _ = kafka_io.watermarks(c.reader, tp)
+            low, high = kafka_io.watermarks(c.reader, tp)
             start = positions.get(name, low)
             if start < low:
                 log.warning("%s: resume offset %d was deleted; starting at %d", name, start, low)
                 start = low
+            elif start > high:  # the topic was emptied or re-created under the same name
+                log.warning("%s: resume offset %d is past the end %d", name, start, high)
             self.sources[tp] = name
             # no high-water mark until the consumer's first fetch response for the partition:
             # one asked now goes stale while its fetch is still starting (offset validation,
