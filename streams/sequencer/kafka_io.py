@@ -174,7 +174,7 @@ def read_range(
             if time.monotonic() > deadline:
                 got = out[-1].offset if out else None
                 raise RuntimeError(f"{topic}: read [{start}, {end}) stalled at {got}")
-            for m in consumer.consume(1000, 0.2):
+            for m in take(consumer, 1000, 0.2):
                 err = m.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
@@ -189,3 +189,13 @@ def read_range(
         return out
     finally:
         consumer.unassign()
+
+
+def take(consumer: Consumer, most: int, wait_s: float) -> list[Message]:
+    """What is queued now, up to ``most``; waits up to ``wait_s`` only when nothing is
+    (``consume(n, t)`` itself waits for n records or t, even when fewer are all there is)."""
+    msgs = consumer.consume(most, 0)
+    if msgs or wait_s <= 0:
+        return list(msgs)
+    first = consumer.poll(wait_s)
+    return [] if first is None else [first, *consumer.consume(most - 1, 0)]

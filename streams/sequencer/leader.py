@@ -123,7 +123,7 @@ class Term:
         if self.failure is not None:
             raise DeliveryFailed(str(self.failure))
         now = time.monotonic()
-        msgs = self._consume(self._wait_s(now))
+        msgs = kafka_io.take(self.c.inputs, BATCH, self._wait_s(now))
         now = time.monotonic()
         if msgs:
             self._take(msgs, now, _now_ms())
@@ -139,14 +139,6 @@ class Term:
         wake = self.merge.wake_at()
         until = min(self.next_marker_s, wake if wake is not None else float("inf"))
         return max(0.0, min(until - now, MAX_IDLE_S))
-
-    def _consume(self, wait_s: float) -> list[Message]:
-        inputs = self.c.inputs
-        msgs = inputs.consume(BATCH, 0)  # what is queued now; block only for the first record
-        if msgs or wait_s <= 0:
-            return list(msgs)
-        first = inputs.poll(wait_s)
-        return [] if first is None else [first, *inputs.consume(BATCH - 1, 0)]
 
     def _take(self, msgs: list[Message], now: float, now_ms: int) -> None:
         c, s = self.c, self.c.settings

@@ -153,9 +153,9 @@ def _input_count(settings: Settings, topics: TopicNames) -> int:
 
 # The hold that order tests use. A partition's high-water mark comes from the consumer's last
 # fetch response, parsed partition by partition while this thread already takes the records of
-# the first ones: on this shared 2-core machine that parse was seen to stall ~4 ms, beyond the
-# default 2 ms hold, and a record then goes out before an older one of a later partition of the
-# same response (counted as late; the log stays the canonical order either way).
+# the first ones: on this shared 2-core machine that parse was seen to stall beyond the default
+# 2 ms hold, and a record then goes out before an older one of a later partition of the same
+# response (counted as late; the log stays the canonical order either way).
 ORDER_HOLD_MS = 50.0
 
 

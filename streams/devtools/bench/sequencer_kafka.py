@@ -30,6 +30,7 @@ from streams.app.admin import create_prefixed_topics
 from streams.devtools.harness import new_producer, produce_events, sim_events
 from streams.devtools.local.process import free_port
 from streams.sequencer import launch_sequencer
+from streams.sequencer.kafka_io import take
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -89,7 +90,7 @@ class _LogTail:
     def read_until(self, count: int, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while len(self.seen) < count and time.monotonic() < deadline:
-            msgs = self._consumer.consume(1000, 0.05)
+            msgs = take(self._consumer, 1000, 0.05)
             now = time.time()
             for m in msgs:
                 value = m.value()
