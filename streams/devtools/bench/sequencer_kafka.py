@@ -166,7 +166,7 @@ def _paced(
     already: int,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Latencies (ms) of ``rate * seconds`` paced events and the sequencer's counts meanwhile."""
-    hours = max(0.05, 1.3 * rate * seconds / 22_000)  # this market: ~22k events per hour
+    hours = max(0.1, 3 * rate * seconds / 22_000)  # ~22k events/h, fewer in its first hour
     live = sim_events(seed=8, hours=hours, launch_rate_per_day=20_000)
     # later in event time than the burst: an event older than what was written goes out at
     # once (late), which would flatter the latency
