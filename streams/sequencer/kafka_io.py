@@ -7,13 +7,22 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from streams.contracts.log import HEADER_KIND, HEADER_SOURCE, SourceRef, header
 from streams.sequencer.recovery import LogEntry
 from streams.settings import Settings
 
 TP = tuple[str, int]
+
+_TRANSIENT = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+}
 
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
@@ -115,10 +124,22 @@ def partitions(consumer: Consumer, topics: Iterable[str], timeout_s: float = 10.
     return out
 
 
-def watermarks(consumer: Consumer, tp: TP, timeout_s: float = 10.0) -> tuple[int, int]:
-    """(low, high) offsets of a partition, asked of the broker."""
-    low, high = consumer.get_watermark_offsets(TopicPartition(*tp), timeout=timeout_s)
-    return int(low), int(high)
+def watermarks(consumer: Consumer, tp: TP, timeout_s: float = 30.0) -> tuple[int, int]:
+    """(low, high) offsets of a partition, asked of the broker; retried while the broker says
+    the error is retriable (e.g. a topic created a moment ago has no leader yet)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(*tp), timeout=10)
+            return int(low), int(high)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            retriable = isinstance(err, KafkaError) and (
+                err.retriable() or err.code() in _TRANSIENT
+            )
+            if not retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def cached_highwater(consumer: Consumer, tp: TP) -> int | None:
@@ -153,7 +174,7 @@ def read_range(
             if time.monotonic() > deadline:
                 got = out[-1].offset if out else None
                 raise RuntimeError(f"{topic}: read [{start}, {end}) stalled at {got}")
-            for m in consumer.consume(1000, 0.2):
+            for m in take(consumer, 1000, 0.2):
                 err = m.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
@@ -168,3 +189,13 @@ def read_range(
         return out
     finally:
         consumer.unassign()
+
+
+def take(consumer: Consumer, most: int, wait_s: float) -> list[Message]:
+    """What is queued now, up to ``most``; waits up to ``wait_s`` only when nothing is
+    (``consume(n, t)`` itself waits for n records or t, even when fewer are all there is)."""
+    msgs = consumer.consume(most, 0)
+    if msgs or wait_s <= 0:
+        return list(msgs)
+    first = consumer.poll(wait_s)
+    return [] if first is None else [first, *consumer.consume(most - 1, 0)]

@@ -108,8 +108,13 @@ class Term:
             if start < low:
                 log.warning("%s: resume offset %d was deleted; starting at %d", name, start, low)
                 start = low
+            elif start > high:  # the topic was emptied or re-created under the same name
+                log.warning("%s: resume offset %d is past the end %d", name, start, high)
             self.sources[tp] = name
-            self.merge.add_source(name, start, high)
+            # no high-water mark until the consumer's first fetch response for the partition:
+            # one asked now goes stale while its fetch is still starting (offset validation,
+            # metadata), and records appended meanwhile would look like nothing
+            self.merge.add_source(name, start)
             assignment.append(TopicPartition(tp[0], tp[1], start))
         c.inputs.assign(assignment)
 
@@ -119,7 +124,7 @@ class Term:
         if self.failure is not None:
             raise DeliveryFailed(str(self.failure))
         now = time.monotonic()
-        msgs = self._consume(self._wait_s(now))
+        msgs = kafka_io.take(self.c.inputs, BATCH, self._wait_s(now))
         now = time.monotonic()
         if msgs:
             self._take(msgs, now, _now_ms())
@@ -135,14 +140,6 @@ class Term:
         wake = self.merge.wake_at()
         until = min(self.next_marker_s, wake if wake is not None else float("inf"))
         return max(0.0, min(until - now, MAX_IDLE_S))
-
-    def _consume(self, wait_s: float) -> list[Message]:
-        inputs = self.c.inputs
-        msgs = inputs.consume(BATCH, 0)  # what is queued now; block only for the first record
-        if msgs or wait_s <= 0:
-            return list(msgs)
-        first = inputs.poll(wait_s)
-        return [] if first is None else [first, *inputs.consume(BATCH - 1, 0)]
 
     def _take(self, msgs: list[Message], now: float, now_ms: int) -> None:
         c, s = self.c, self.c.settings

@@ -122,8 +122,8 @@ class Merge(Generic[T]):
         state = self._sources[source]
         if offset < state.next_offset:
             raise ValueError(f"{source}: offset {offset} is behind {state.next_offset}")
-        arrival = max(arrival_s, self._last_arrival)  # a clock that stepped back: clamp it
-        self._last_arrival = arrival
+        arrival = arrival_s if arrival_s >= self._last_arrival else self._last_arrival
+        self._last_arrival = arrival  # a clock that stepped back is clamped
         self._blocking -= state.blocks()  # it holds a record now: it blocks nothing
         state.next_offset = offset + 1
         self.stats.added += 1

@@ -20,7 +20,12 @@ class SequencerMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        r = self.registry
+        self._flow(self.registry)
+        self._leadership(self.registry)
+        ProcessCollector(registry=self.registry)
+
+    def _flow(self, r: CollectorRegistry) -> None:
+        """What goes through: records in, events and dead letters out, the merge's waits."""
         self.records_in = Counter(
             "alphastream_sequencer_records_in",
             "Input records consumed while leading",
@@ -64,6 +69,9 @@ class SequencerMetrics:
             buckets=_HOLD_BUCKETS,
             registry=r,
         )
+
+    def _leadership(self, r: CollectorRegistry) -> None:
+        """Who leads, and what each term started with."""
         self.leader = Gauge(
             "alphastream_sequencer_leader",
             "1 while this process leads (recovered and writing the log), else 0",
@@ -87,4 +95,3 @@ class SequencerMetrics:
             "Market-log records the last recovery read",
             registry=r,
         )
-        ProcessCollector(registry=r)
