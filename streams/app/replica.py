@@ -124,6 +124,7 @@ class Replica:
         self.max_message_bytes = max_message_bytes
         self.owned: dict[int, ShardProgress] = {}  # shard -> publish only after this progress
         self.percentiles = {kind: RollingPercentile() for kind in FAMILY_OF_KIND}
+        self._late_seen = getattr(getattr(engine, "stats", None), "late_events", 0)
 
     # --- ownership --------------------------------------------------------------------------
 
@@ -163,6 +164,10 @@ class Replica:
         applied = time.perf_counter()
         for topic, n in step.events_in.items():
             self.metrics.events_in.labels(topic, "log").inc(n)
+        late = getattr(getattr(self.engine, "stats", None), "late_events", 0)
+        if late > self._late_seen:  # applied below the engine's watermark (clamped, counted)
+            self.metrics.late_events.inc(late - self._late_seen)
+            self._late_seen = late
         self.metrics.handover_rows.set(len(self.buffer))
         self.metrics.log_position.set(self.position)
         self._finish(step)
