@@ -9,7 +9,6 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from streams.devtools.harness import (
     produce_raw,
     sim_events,
 )
-from streams.devtools.local.process import free_port, log_tail
+from streams.devtools.local.process import free_port, log_tail, scrape
 from streams.sequencer import launch_sequencer, run_sequencer
 from streams.sequencer.kafka_io import log_entry
 from streams.sequencer.metrics import SequencerMetrics
@@ -299,15 +298,7 @@ class Proc:
 
     def metric(self, name: str) -> float | None:
         """A sample of the process's metrics (None while its server is not up)."""
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
-                text = r.read().decode()
-        except OSError:
-            return None
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return None
+        return scrape(self.port, name, timeout_s=2.0)
 
     def leads(self) -> bool:
         return self.metric("alphastream_sequencer_leader") == 1

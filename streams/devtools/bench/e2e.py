@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 import time
@@ -32,6 +31,7 @@ from streams.devtools.harness import (
     sim_events,
     wait_group_settled,
 )
+from streams.devtools.local.process import process_cpu_s, scrape
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -95,15 +95,6 @@ class E2EResult:
             "models": self.models,
         }  # fmt: skip
         return [{**common, **run.__dict__} for run in self.latency]
-
-
-def process_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def deploy_synthetic_models(models_dir: Path) -> None:
@@ -219,14 +210,10 @@ class _Pipeline:
 
 
 def metric_value(port: int, name: str) -> float:
-    import urllib.request
-
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    if "{" in name:  # one labelled sample, e.g. name_sum{stage="log"}
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith(name + " "))  # fmt: skip
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name + " ") or line.startswith(name + "{"))  # fmt: skip
+    value = scrape(port, name, timeout_s=10.0)
+    if value is None:
+        raise OSError(f"no metrics on port {port}")
+    return value
 
 
 def wait_metric(port: int, name: str, value: float, timeout_s: float) -> bool:

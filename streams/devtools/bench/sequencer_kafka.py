@@ -12,12 +12,10 @@ log reader do not share its interpreter.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from streams.app.admin import create_prefixed_topics
 from streams.devtools.harness import new_producer, produce_events, sim_events
-from streams.devtools.local.process import free_port
+from streams.devtools.local.process import free_port, process_cpu_s, scrape
 from streams.sequencer import launch_sequencer
 from streams.sequencer.kafka_io import take
 from streams.settings import Settings
@@ -51,24 +49,11 @@ class SequencerKafkaBench:
 
 
 def _cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return process_cpu_s(pid)
 
 
 def _metric(port: int, name: str) -> float | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-            text = r.read().decode()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return None
+    return scrape(port, name, timeout_s=2.0)
 
 
 def _counts(port: int) -> dict[str, float]:
