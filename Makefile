@@ -38,12 +38,12 @@ bench: setup kafka-jars ## Benchmarks: feature engine, scoring kernel, ClickHous
 	$(BIN)/alphastream bench scoring
 	$(BIN)/alphastream bench sink
 	$(BIN)/alphastream bench feeds
-	$(BIN)/alphastream bench e2e --workers 1,2 --repeat 2 --rate 300
+	$(BIN)/alphastream bench e2e --workers 1,2,3 --rate 300,1000 --json var/bench/e2e.json
 	$(BIN)/alphastream bench lookup
 
 .PHONY: faults
-faults: setup kafka-jars ## Fault matrix at full durations on its own Apache Kafka: var/faults/faults.{md,json}
-	$(BIN)/python -m streams.devtools.faults --out var/faults
+faults: setup kafka-jars ## Fault matrix at full durations on its own Apache Kafka: var/faults/faults.{md,json} (FAULTS_ARGS="--rows a,b" for some rows)
+	$(BIN)/python -m streams.devtools.faults --out var/faults $(FAULTS_ARGS)
 
 lint: setup ## ruff + mypy --disallow-untyped-defs
 	$(BIN)/ruff check streams training tests

@@ -214,9 +214,12 @@ def _is_canonical(path: Path) -> bool:
 
 def replay(
     events_path: Path | str, out_dir: Path | str, *, config: EngineConfig | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, log_order: bool = False,
 ) -> ReplaySummary:  # fmt: skip
-    """Replay an events JSONL file into ``out_dir`` (see the module docstring)."""
+    """Replay an events JSONL file into ``out_dir`` (see the module docstring).
+
+    ``log_order``: the file is a market log (``alphastream log dump``) whose order is the
+    canonical order by definition; it is replayed as it is, never re-sorted."""
     events_path, out = Path(events_path), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = ReplaySummary()
@@ -243,7 +246,7 @@ def replay(
         events: Iterator[InputEvent] | list[InputEvent] = _decoded(
             events_path, dead, summary, progress
         )
-        if not _is_canonical(events_path):
+        if not log_order and not _is_canonical(events_path):
             summary.resorted = True
             events = sorted(events, key=lambda e: (e.ts, e.event_id))
         process = engine.process

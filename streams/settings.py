@@ -29,11 +29,6 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = Field(None, description="SASL user name")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
     kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for SSL")
-    kafka_list_offsets_exact: bool = Field(
-        True,
-        description="The broker's ListOffsets(latest) is exact (Apache Kafka); false for tansu, "
-        "whose answer trails by a batch: the worker then keeps an idle grace per active partition",
-    )
     kafka_idempotence: bool = Field(
         True,
         description="Producers of the worker and the harness use enable.idempotence (Apache "
@@ -57,22 +52,10 @@ class Settings(BaseSettings):
     model_reload_interval_s: float = Field(
         300.0, gt=0, description="Seconds between model dir rescans"
     )
-    batch_size: int = Field(256, ge=1, description="Max events per stream batch (stream.take)")
-    batch_within_s: float = Field(0.005, gt=0, description="Max seconds to wait filling a batch")
-    fast_drain: bool = Field(
-        True,
-        description="Hand fetched messages to the faust stream inline when the stream buffer has "
-        "room (faust's per-message task set only when it is full); false: faust's own loop",
-    )
     checkpoint_interval_s: float = Field(
         60.0,
         ge=0,
         description="Seconds between engine checkpoints written to engine-checkpoints (0: off)",
-    )
-    checkpoint_format: Literal["delta", "full"] = Field(
-        "delta",
-        description="Kafka checkpoints: delta (a writer generation starts with every value, then "
-        "each checkpoint writes only the changed ones) or full (the whole state each time)",
     )
     state_backend: Literal["memory", "rocksdb"] = Field(
         "memory",
@@ -110,17 +93,6 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field(
         "", description="Prefix of every topic name (isolated runs on a shared broker)"
-    )
-    idle_s: float = Field(
-        0.25,
-        ge=0,
-        description="Re-sequencer: a caught-up partition quiet this long stops holding the watermark",
-    )
-    settle_s: float = Field(
-        0.05,
-        ge=0,
-        description="Re-sequencer on exact brokers: release an event once it is this old (the "
-        "cross-partition reordering by producers it tolerates; a floor under latency)",
     )
     handover_window_s: float = Field(
         30.0,

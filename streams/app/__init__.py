@@ -1,13 +1,12 @@
-"""The streaming scorer: faust app (thin adapters), re-sequencer, worker runners."""
+"""The streaming scorer: every worker replays the market log, each scores the shards it owns."""
 
-from streams.app.core import StreamCore, TopicNames
 from streams.app.faust_app import StreamWorker, WorkerOptions, create_app
-from streams.app.ordering import Resequencer
+from streams.app.replica import Replica
 from streams.app.runner import launch_worker, run_worker
+from streams.topics import TopicNames
 
 __all__ = [
-    "Resequencer",
-    "StreamCore",
+    "Replica",
     "StreamWorker",
     "TopicNames",
     "WorkerOptions",

@@ -1,10 +1,13 @@
 """The worker's HTTP surface (aiohttp, in the worker's own event loop; off unless a port is set).
 
 * ``GET /healthz``: the process is alive (200 as soon as the server listens);
-* ``GET /ready``: 200 once the engine is built (restored or replayed) and every owned partition
-  is warm, so scores flow; 503 with the reason before that and while stopping;
+* ``GET /ready``: 200 once the engine is restored, the shards of the assignment are taken over
+  and the market log was read to its end, so scores flow; 503 with the reason before that and
+  while stopping;
 * ``GET /scores/{mint}``: the latest buy and genesis score this worker published for ``mint``,
-  from memory (:class:`~streams.app.scoreview.ScoreView`); 404 with a reason otherwise;
+  from memory (:class:`~streams.app.scoreview.ScoreView`); 404 with a reason otherwise
+  (``other_worker`` when another worker owns the mint's shard, ``unknown_mint``,
+  ``not_scored_yet``);
 * ``GET /metrics``: the worker's Prometheus registry (same as ``--metrics-port``);
 * ``GET /board`` and ``GET /board.json``: the live board page and the JSON it polls.
 """
@@ -34,6 +37,8 @@ class WorkerLike(Protocol):
     def readiness(self) -> tuple[bool, str]: ...
 
     def owner_partition(self, mint: str) -> tuple[int | None, bool]: ...
+
+    def owned_shards(self) -> list[int]: ...
 
     @property
     def metrics_registry(self) -> CollectorRegistry: ...
@@ -119,21 +124,26 @@ class WorkerHttp:
 
     async def ready(self, request: web.Request) -> web.Response:
         ok, reason = self.worker.readiness()
-        return _json({"ready": ok, "reason": reason}, 200 if ok else 503)
+        body = {"ready": ok, "reason": reason, "shards": self.worker.owned_shards()}
+        return _json(body, 200 if ok else 503)
 
     async def score(self, request: web.Request) -> web.Response:
         mint = request.match_info["mint"]
-        found = self.worker.view.lookup(mint, time.time())
-        if found is not None:
-            return _json(found)
-        partition, mine = self.worker.owner_partition(mint)
-        if partition is None:
-            reason, detail = "unknown_mint", "no event of this mint reached this worker"
-        elif mine:
-            reason, detail = "not_scored_yet", "this worker owns the mint but published no score"
+        shard, mine = self.worker.owner_partition(mint)
+        if shard is not None and not mine:  # what this worker holds of it may be stale
+            reason, detail = "other_worker", "another worker of the group owns this mint's shard"
         else:
-            reason, detail = "other_worker", "another worker of the group owns this mint"
-        body = {"mint": mint, "error": reason, "detail": detail, "partition": partition}
+            found = self.worker.view.lookup(mint, time.time())
+            if found is not None:
+                return _json(found)
+            if shard is None:
+                reason, detail = "unknown_mint", "no event of this mint reached this worker"
+            else:
+                reason, detail = (
+                    "not_scored_yet",
+                    "this worker owns the mint but published no score",
+                )
+        body = {"mint": mint, "error": reason, "detail": detail, "shard": shard}
         return _json(body, 404)
 
     async def metrics(self, request: web.Request) -> web.Response:

@@ -1,18 +1,14 @@
 """The worker's local copy of the engine state (``state_backend="rocksdb"``).
 
 The live engine runs on a :class:`~streams.features.rocks.RocksState` at ``Settings.state_path()``.
-At every checkpoint each worker commits its changes since the previous one in ONE RocksDB write
-batch that also holds a :class:`~streams.app.checkpoint.Manifest` (the same one the Kafka
-checkpoint carries: resume and skip offsets, delivered partitions, open genesis windows) and the
-mints first seen since (``#mint/{mint}`` -> partition). So the database always holds one
-consistent checkpoint, and a restart on the same host can resume from it without reading the
-``engine-checkpoints`` topic. Blocking calls: run :meth:`peek`, :meth:`load` and
-:meth:`from_snapshot` in a thread; :meth:`begin` and :meth:`write` where no step interleaves.
+At every checkpoint the worker commits its changes since the previous one in ONE RocksDB write
+batch that also holds the checkpoint's :class:`~streams.app.checkpoint.Manifest` (its market-log
+offset). So the database always holds one consistent checkpoint, and a restart on the same host
+resumes from it without reading the ``engine-checkpoints`` topic. Blocking calls.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +20,6 @@ from streams.features.state import EngineState
 log = logging.getLogger(__name__)
 
 MANIFEST_KEY = b"#manifest"
-MINT_PREFIX = b"#mint/"
 
 
 class LocalState:
@@ -32,8 +27,6 @@ class LocalState:
         self.path = path
         self.cache_limit = cache_limit
         self.rocks: RocksState | None = None
-        self._mints_written = 0  # the core's mint map only grows: entries [0, n) are stored
-        self._mints_pending = 0  # ... and [0, n) once the batch being committed is written
 
     def open(self) -> RocksState:
         """The database, opened on first use; RuntimeError (with what to do) when it cannot be,
@@ -65,22 +58,17 @@ class LocalState:
             return None
         return manifest
 
-    def load(self) -> tuple[EngineState, dict[str, int]]:
-        """The state of the local checkpoint (read anew: the database holds exactly what was
-        committed), and its mint -> partition map."""
+    def load(self) -> EngineState:
+        """The state of the local checkpoint (read anew: the database holds what was committed)."""
         rocks = self.open()
         rocks.reload()
-        cut = len(MINT_PREFIX)
-        mints = {k[cut:].decode(): int(v) for k, v in rocks.scan_meta(MINT_PREFIX)}
-        self._mints_written = len(mints)
-        return rocks.state, mints
+        return rocks.state
 
     def from_snapshot(self, snapshot: Mapping[str, Mapping[str, bytes]] | None) -> EngineState:
         """The database emptied, then holding ``snapshot`` (None: nothing); no manifest until
-        the first commit, which also writes the whole mint map."""
+        the first commit."""
         rocks = self.open()
         rocks.clear()
-        self._mints_written = 0
         state = rocks.state
         if snapshot:
             for name, store in state.stores().items():
@@ -90,15 +78,9 @@ class LocalState:
             state.legacy_cooc = True  # a Kafka checkpoint may predate reference times
         return state
 
-    def begin(self, manifest: Manifest, mint_partition: Mapping[str, int]) -> Commit:
-        """Drain the state's changes, the new mints and ``manifest`` into one batch."""
-        rocks = self.open()
-        n = len(mint_partition)
-        new = itertools.islice(mint_partition.items(), self._mints_written, None)
-        extra = [(MINT_PREFIX + m.encode(), str(p).encode()) for m, p in new]
-        extra.append((MANIFEST_KEY, manifest.to_bytes()))
-        self._mints_pending = n
-        return rocks.begin_commit(extra)
+    def begin(self, manifest: Manifest) -> Commit:
+        """Drain the state's changes and ``manifest`` into one batch."""
+        return self.open().begin_commit([(MANIFEST_KEY, manifest.to_bytes())])
 
     def write(self, commit: Commit) -> None:
         rocks = self.open()
@@ -107,7 +89,6 @@ class LocalState:
         except BaseException:
             rocks.abandon(commit)
             raise
-        self._mints_written = self._mints_pending
 
     def abandon(self, commit: Commit) -> None:
         if self.rocks is not None:

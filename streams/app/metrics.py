@@ -45,12 +45,7 @@ class WorkerMetrics:
         self.outcomes = Counter("alphastream_outcomes", "Outcome events published", registry=r)
         self.late_events = Counter(
             "alphastream_late_events",
-            "Events released after a larger key (out of order)",
-            registry=r,
-        )
-        self.rebuilds = Counter(
-            "alphastream_state_rebuilds",
-            "Engine rebuilds from the retained input topics",
+            "Events the engine applied with a timestamp below its watermark (late in the log)",
             registry=r,
         )
         self.checkpoints = Counter(
@@ -65,11 +60,6 @@ class WorkerMetrics:
             "alphastream_state_restores",
             "Engine (re)builds by source: local (RocksDB copy), checkpoint (Kafka) or full replay",
             ["source"],
-            registry=r,
-        )
-        self.replay_events = Gauge(
-            "alphastream_rebuild_replay_offsets",
-            "Committed input offsets the last (re)build re-processes (all partitions)",
             registry=r,
         )
         self.batch_size = Histogram(
@@ -92,18 +82,9 @@ class WorkerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.highwater_query = Histogram(
-            "alphastream_highwater_query_seconds",
-            "Round trip of one fresh high-water question (ListOffsets) before a step",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.reorder_buffer = Gauge(
-            "alphastream_reorder_buffer_events", "Events waiting behind the watermark", registry=r
-        )
         self.duplicate_events = Counter(
             "alphastream_duplicate_events",
-            "Input events whose event_id the engine had already applied (acked, not scored)",
+            "Log events whose event_id the engine had already applied (not scored again)",
             registry=r,
         )
         # filled by decode_input(..., ignored=...) on the owned path, exported at scrape time
@@ -118,8 +99,8 @@ class WorkerMetrics:
 
         self.planned = Gauge(
             "alphastream_assignment_planned",
-            "1 once the engine is built, restored or re-planned for the latest partition "
-            "assignment; 0 from an assignment until then (a readiness signal for rebalances)",
+            "1 once the shards of the latest assignment are taken over (their held outputs "
+            "published); 0 from a rebalance until then (a readiness signal)",
             registry=r,
         )
         self.models_rejected = Gauge(
@@ -129,9 +110,62 @@ class WorkerMetrics:
         )
         self.consumer_lag = Gauge(
             "alphastream_consumer_lag_messages",
-            "Input messages of an owned partition not yet through the engine (high-water minus "
-            "the next offset to process)",
+            "Market-log records not yet through the engine (high-water minus the next offset)",
             ["topic", "partition"],
+            registry=r,
+        )
+        self.log_position = Gauge(
+            "alphastream_log_position_offsets",
+            "Next market-log offset the engine applies",
+            registry=r,
+        )
+        self.restored_offset = Gauge(
+            "alphastream_restored_log_offsets",
+            "Market-log offset the engine was restored at (0: replayed the whole log)",
+            registry=r,
+        )
+        self.owned_shards = Gauge(
+            "alphastream_owned_shards_partitions",
+            "Shards (score-shards partitions) this worker scores and publishes",
+            registry=r,
+        )
+        self.handover_rows = Gauge(
+            "alphastream_handover_rows",
+            "Unscored outputs of shards owned elsewhere, held for a takeover",
+            registry=r,
+        )
+        self.handover_published = Counter(
+            "alphastream_handover_published",
+            "Held outputs published on taking a shard over (the previous owner had not)",
+            registry=r,
+        )
+        self.handover_gaps = Counter(
+            "alphastream_handover_gaps",
+            "Shard streams taken over with held outputs already evicted (possible loss)",
+            registry=r,
+        )
+        self.replicated_seconds = Counter(
+            "alphastream_replicated_seconds",
+            "Time applying the log (decode, engine, routing): the same work on every worker",
+            registry=r,
+        )
+        self.owned_seconds = Counter(
+            "alphastream_owned_seconds",
+            "Time on this worker's own outputs (scoring, encoding, handing to the producer)",
+            registry=r,
+        )
+        self.stage_latency = Histogram(
+            "alphastream_stage_latency_seconds",
+            "Where the latency of an input goes: input produced -> written to the market log "
+            "(stage=sequencer), written -> read by this worker (stage=log); sampled",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.step_seconds = Histogram(
+            "alphastream_step_seconds",
+            "Wall time of one step: decode, engine, scoring and encoding of a log batch",
+            buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.build = Info("alphastream_build", "Version and feature set of this worker", registry=r)

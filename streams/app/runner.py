@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from streams.app.core import TopicNames
 from streams.app.faust_app import StreamWorker, WorkerOptions, create_app
 from streams.settings import ENV_PREFIX, Settings
+from streams.topics import TopicNames
 
 
 async def run_worker(

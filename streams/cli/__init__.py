@@ -34,9 +34,9 @@ def _load_settings(ctx: typer.Context) -> None:
 
 # Command modules add themselves to ``app`` on import; this order is the order in --help.
 COMMANDS = (
-    "demo", "simulate", "worker", "replay", "train", "monitor",
+    "demo", "simulate", "worker", "sequencer", "replay", "train", "monitor",
     "db", "sink", "sql", "topics", "bench", "notify",
-    "ingest", "record",
+    "ingest", "record", "log",
 )  # fmt: skip
 
 

@@ -151,8 +151,9 @@ def e2e(
                            help="Start a local Apache Kafka (KRaft) for the run")
     ] = True,
     rate: Annotated[
-        float, typer.Option("--rate", envvar="ALPHASTREAM_BENCH_RATE", show_envvar=True, help="Offered buys/s")
-    ] = 2000.0,
+        str, typer.Option("--rate", envvar="ALPHASTREAM_BENCH_RATE", show_envvar=True,
+                          help="Offered buys/s of the latency phases, e.g. 300,1000 (one after the other)")
+    ] = "300,1000",
     seconds: Annotated[
         float, typer.Option("--seconds", envvar="ALPHASTREAM_BENCH_SECONDS", show_envvar=True,
                             help="Seconds of paced input for the latency phase"),
@@ -175,10 +176,15 @@ def e2e(
         int, typer.Option("--repeat", min=1, envvar="ALPHASTREAM_BENCH_REPEAT", show_envvar=True,
                           help="Rounds over the worker counts (alternating, so drift hits all)"),
     ] = 1,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", envvar="ALPHASTREAM_BENCH_JSON", show_envvar=True,
+                                  help="Also write the results as JSON (one record per run and rate)"),
+    ] = None,
 ) -> None:  # fmt: skip
-    """Workers (one by default) on real Apache Kafka: events/s scored, p50/p99
-    produce->score-publish latency at a fixed offered rate, each worker's CPU seconds during the
-    burst, and the scoring-kernel ceiling (same models) in the same run."""
+    """A sequencer and workers (one by default) on real Apache Kafka: events/s scored on a burst
+    next to the floor (the same engine, scorer and encoder over the events in memory), p50/p99
+    produce -> score-publish latency at each offered rate, each worker's CPU per input event and
+    the share of it spent on events it does not own, and the scoring-kernel ceiling."""
     import tempfile
     from contextlib import ExitStack
 
@@ -194,6 +200,12 @@ def e2e(
         counts = parse_worker_counts(workers)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--workers") from exc
+    try:
+        rates = [float(r) for r in rate.split(",") if r.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"rates are numbers such as 300,1000: {rate!r}", param_hint="--rate"
+        ) from exc
     console = Console()
     results: list[E2EResult] = []
     with ExitStack() as stack:
@@ -212,11 +224,13 @@ def e2e(
         runs = [n for _ in range(repeat) for n in counts]
         for i, n in enumerate(runs, 1):
             label = f"run {i}/{len(runs)}: {n} worker{'s' if n > 1 else ''}"
-            with console.status(f"{label}: warm-up, burst, then {rate:g} buys/s for {seconds:g}s"):
+            with console.status(
+                f"{label}: warm-up, burst, then {rate} buys/s for {seconds:g}s each"
+            ):
                 results.append(
                     run_e2e(
                         settings,
-                        rate_buys_per_s=rate,
+                        rates=rates,
                         seconds=seconds,
                         burst_hours=burst_hours,
                         warmup_hours=warmup_hours,
@@ -224,29 +238,36 @@ def e2e(
                         workers=n,
                     )
                 )
-    _print_e2e(console, results, scaling(results))
+    shard_count = settings.partitions
+    records = [rec for r in results for rec in r.records(shard_count)]
+    if json_out is not None:
+        import orjson
+
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_bytes(orjson.dumps(records, option=orjson.OPT_INDENT_2))
+    _print_e2e(console, results, scaling(results), records)
 
 
-def _print_e2e(console: Console, results: list[Any], ratios: dict[int, float]) -> None:
+def _print_e2e(
+    console: Console, results: list[Any], ratios: dict[int, float], records: list[dict[str, Any]]
+) -> None:
     first = results[0]
     console.print(
-        f"burst: {first.events:,} events ({first.buys:,} buys) after a warm-up; latency: "
-        f"{first.latency_buys:,} buys offered at {first.offered_buys_per_s:,.0f}/s, "
-        "produce -> score publish"
+        f"burst: {first.events:,} events ({first.buys:,} buys) after a warm-up; latency: buys "
+        "offered at each rate, produce -> score publish"
     )
-    table = Table("workers", "events/s", "buys/s", "CPU s per worker", "achieved buys/s",
-                  "p50 ms", "p99 ms", title="burst throughput, then latency")  # fmt: skip
-    for r in results:
-        cpu = ", ".join("n/a" if c is None else f"{c:.1f}" for c in r.burst_cpu_s)
+    table = Table("workers", "events/s", "floor events/s", "of floor", "CPU us/event per worker",
+                  "not-owned share", "offered buys/s", "achieved", "p50 ms", "p99 ms",
+                  title="burst throughput, then latency per offered rate")  # fmt: skip
+    for rec in records:
         table.add_row(
-            str(r.workers),
-            f"{r.throughput_events_per_s:,.0f}",
-            f"{r.throughput_buys_per_s:,.0f}",
-            cpu,
-            f"{r.achieved_buys_per_s:,.0f}",
-            f"{r.p50_ms:,.1f}",
-            f"{r.p99_ms:,.1f}",
-        )
+            str(rec["workers"]), f"{rec['throughput_events_per_s']:,.0f}",
+            f"{rec['floor_events_per_s']:,.0f}", f"{rec['throughput_over_floor']:.0%}",
+            ", ".join("n/a" if c is None else f"{c:.0f}" for c in rec["cpu_us_per_event"]),
+            ", ".join("n/a" if c is None else f"{c:.0%}" for c in rec["not_owned_share"]),
+            f"{rec['offered_buys_per_s']:,.0f}", f"{rec['achieved_buys_per_s']:,.0f}",
+            f"{rec['p50_ms']:,.1f}", f"{rec['p99_ms']:,.1f}",
+        )  # fmt: skip
     console.print(table)
     for n, ratio in sorted(ratios.items()):
         console.print(f"throughput with {n} workers / with 1 (medians): {ratio:.2f}x")
@@ -381,3 +402,80 @@ def lookup(
     ):
         table.add_row(name, value)
     Console().print(table)
+
+
+@bench_app.command("sequencer")
+def sequencer(
+    ctx: typer.Context,
+    hours: float = typer.Option(2.0, "--hours", envvar="ALPHASTREAM_BENCH_HOURS", show_envvar=True,
+                                help="Simulated hours of market"),
+    launch_rate: float = typer.Option(20_000.0, "--launch-rate", envvar="ALPHASTREAM_BENCH_LAUNCH_RATE",
+                                      show_envvar=True, help="Simulated launches per day"),
+    seed: int = typer.Option(1, "--seed", envvar="ALPHASTREAM_BENCH_SEED", show_envvar=True),
+    runs: int = typer.Option(5, "--runs", envvar="ALPHASTREAM_BENCH_RUNS", show_envvar=True,
+                             help="Timed runs (the median is shown)"),
+    kafka: bool = typer.Option(False, "--kafka/--no-kafka", envvar="ALPHASTREAM_BENCH_SEQUENCER_KAFKA",
+                               show_envvar=True, help="Also run a sequencer process on Apache Kafka: "
+                               "burst records/s and produce -> market-log latency at --rate"),
+    bootstrap: str | None = typer.Option(None, "--bootstrap", envvar="ALPHASTREAM_KAFKA_BOOTSTRAP",
+                                         show_envvar=True, help="Broker for --kafka (default: start a local one)"),
+    rate: float = typer.Option(1000.0, "--rate", envvar="ALPHASTREAM_BENCH_RATE", show_envvar=True,
+                               help="Offered input records/s of the latency phase (--kafka)"),
+    seconds: float = typer.Option(10.0, "--seconds", envvar="ALPHASTREAM_BENCH_SECONDS", show_envvar=True,
+                                  help="Seconds of paced input (--kafka)"),
+) -> None:  # fmt: skip
+    """Sequencer CPU per input record without Kafka: decode + log record + merge (records/s);
+    with --kafka, one sequencer process on Apache Kafka too."""
+    from streams.devtools.bench.sequencer import bench_sequencer
+    from streams.devtools.harness import sim_events
+
+    result = bench_sequencer(sim_events(seed, hours, launch_rate), runs=runs)
+    table = Table("metric", "value")
+    table.add_row("input records / partitions", f"{result.records:,} / {result.sources}")
+    table.add_row("admit (decode + future check) records/s", f"{result.admit_per_s:,.0f}")
+    table.add_row("merge alone (add + release) records/s", f"{result.merge_per_s:,.0f}")
+    table.add_row("all of it records/s", f"{result.total_per_s:,.0f}")
+    table.add_row("CPU µs per record", f"{result.us_per_record:.1f}")
+    table.add_row("runs (median shown)", str(result.runs))
+    Console().print(table)
+    if kafka:
+        _sequencer_on_kafka(ctx, bootstrap, rate, seconds, min(hours, 0.5))
+
+
+def _sequencer_on_kafka(
+    ctx: typer.Context, bootstrap: str | None, rate: float, seconds: float, burst_hours: float
+) -> None:
+    import tempfile
+    from contextlib import ExitStack
+
+    from streams.devtools.bench.sequencer_kafka import run_sequencer_kafka_bench
+
+    console = Console()
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-seq-")))
+        if bootstrap is None:
+            from streams.devtools.local.kafka import KafkaBroker, ensure_jars
+
+            with console.status("starting Apache Kafka"):
+                bootstrap = stack.enter_context(
+                    KafkaBroker(tmp / "kafka", libs=ensure_jars())
+                ).bootstrap
+        settings = settings_of(ctx, kafka_bootstrap=bootstrap)
+        with console.status(
+            f"burst of {burst_hours:g} h, then {rate:g} records/s for {seconds:g} s"
+        ):
+            r = run_sequencer_kafka_bench(settings, rate=rate, seconds=seconds,
+                                          burst_hours=burst_hours, log_path=tmp / "sequencer.log")  # fmt: skip
+    table = Table("metric", "value", title="one sequencer process on Apache Kafka")
+    cpu = "n/a" if r.burst_cpu_s is None else f"{r.burst_cpu_s:.1f}"
+    table.add_row("burst: records / records/s / sequencer CPU s",
+                  f"{r.burst_records:,} / {r.burst_records_per_s:,.0f} / {cpu}")  # fmt: skip
+    table.add_row(
+        "paced: offered records/s / records measured",
+        f"{r.offered_per_s:,.0f} / {r.latency_records:,}",
+    )
+    table.add_row("produce -> read from the log p50 / p99 / max ms",
+                  f"{r.p50_ms:.1f} / {r.p99_ms:.1f} / {r.max_ms:.1f}")  # fmt: skip
+    table.add_row("paced: mean arrival -> write in the sequencer ms", f"{r.hold_ms:.2f}")
+    table.add_row("paced: late / forced", f"{r.late:,.0f} / {r.forced:,.0f}")
+    console.print(table)

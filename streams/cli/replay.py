@@ -23,6 +23,13 @@ def replay(
             help="Output directory (buys/genesis Parquet, outcomes, dead letters, meta)",
         ),
     ] = Path("var/replay"),
+    log_order: Annotated[
+        bool,
+        typer.Option(
+            "--log-order", envvar="ALPHASTREAM_REPLAY_LOG_ORDER", show_envvar=True, help="EVENTS is a market-log dump (`alphastream log dump`): replay it "
+            "in its own order (the order the workers applied), never re-sorted",
+        ),
+    ] = False,
 ) -> None:  # fmt: skip
     """Replay an events file through the point-in-time feature engine into training tables."""
     console = Console()
@@ -31,7 +38,8 @@ def replay(
         TextColumn("replay"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=console
     ) as bar:
         task = bar.add_task("replay", total=total)
-        summary = run_replay(events, out, progress=lambda done: bar.update(task, completed=done))
+        summary = run_replay(events, out, progress=lambda done: bar.update(task, completed=done),
+                             log_order=log_order)  # fmt: skip
     console.print(
         f"{summary.events:,} events ({summary.bad_lines:,} bad lines dead-lettered): "
         f"{summary.buy_signals:,} buy rows, {summary.genesis_signals:,} genesis rows, "

@@ -23,6 +23,7 @@ def sink(
     max_wait_s: float | None = setting_option("sink_max_wait_s", "--max-wait"),
     metrics_port: int | None = setting_option("sink_metrics_port", "--metrics-port"),
     metrics_addr: str | None = setting_option("sink_metrics_addr", "--metrics-addr"),
+    topic_prefix: str | None = setting_option("topic_prefix", "--topic-prefix"),
 ) -> None:
     """Run the sink until Ctrl-C / SIGTERM (at-least-once: offsets commit after each stored batch)."""
     settings = settings_of(
@@ -33,11 +34,14 @@ def sink(
         sink_max_wait_s=max_wait_s,
         sink_metrics_port=metrics_port,
         sink_metrics_addr=metrics_addr,
+        topic_prefix=topic_prefix,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     if settings.sink_metrics_port:
         start_http_server(settings.sink_metrics_port, addr=settings.sink_metrics_addr)
-    config = SinkConfig(max_rows=settings.sink_max_rows, max_wait_s=settings.sink_max_wait_s)
+    config = SinkConfig.for_prefix(
+        settings.topic_prefix, max_rows=settings.sink_max_rows, max_wait_s=settings.sink_max_wait_s
+    )
     run(settings, stop, config)

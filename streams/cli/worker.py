@@ -17,15 +17,14 @@ def worker(
     bootstrap: str | None = setting_option("kafka_bootstrap", "--bootstrap"),
     app_id: str | None = setting_option("app_id", "--app-id"),
     models_dir: str | None = setting_option("models_dir", "--models-dir"),
-    batch_size: int | None = setting_option("batch_size", "--batch-size"),
+    log_batch: int | None = setting_option("log_batch", "--log-batch"),
     metrics_port: int | None = setting_option("metrics_port", "--metrics-port"),
     web: bool | None = setting_option("web", "--web/--no-web"),
     web_port: int | None = setting_option("web_port", "--web-port"),
     http_port: int | None = setting_option("http_port", "--http-port"),
     http_host: str | None = setting_option("http_host", "--http-host"),
     topic_prefix: str | None = setting_option("topic_prefix", "--topic-prefix"),
-    idle_s: float | None = setting_option("idle_s", "--idle-s"),
-    settle_s: float | None = setting_option("settle_s", "--settle-s"),
+    handover_window_s: float | None = setting_option("handover_window_s", "--handover-window-s"),
     profile_path: str = typer.Option(
         "",
         "--profile",
@@ -34,31 +33,28 @@ def worker(
         help="Write a cProfile (CPU time) of the event-loop thread to this file on exit (pstats)",
     ),
 ) -> None:
-    """Consume token-genesis / wallet-buy / wallet-sell, score, publish scores/signals/outcomes."""
-    from streams.app.core import TopicNames
+    """Replay the market log, score the owned shards, publish scores/signals/outcomes."""
     from streams.app.faust_app import WorkerOptions, create_app
     from streams.app.metrics import WorkerMetrics
+    from streams.topics import TopicNames
 
     settings = settings_of(
         ctx,
         kafka_bootstrap=bootstrap,
         app_id=app_id,
         models_dir=models_dir,
-        batch_size=batch_size,
+        log_batch=log_batch,
         metrics_port=metrics_port,
         web=web,
         web_port=web_port,
         http_port=http_port,
         http_host=http_host,
         topic_prefix=topic_prefix,
-        idle_s=idle_s,
-        settle_s=settle_s,
+        handover_window_s=handover_window_s,
     )
     prefix = settings.topic_prefix
     options = WorkerOptions(
         topics=TopicNames.prefixed(prefix) if prefix else TopicNames(),
-        idle_s=settings.idle_s,
-        settle_s=settings.settle_s,
         web=settings.web,
         web_port=settings.web_port,
         http_port=settings.http_port or None,

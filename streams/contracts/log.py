@@ -6,9 +6,12 @@ carries a kind header:
 
 - ``event``: an input event that passed the decoder. Value and key are the input record's bytes,
   unchanged; the timestamp is the input record's (so produce -> score latency can be read off it);
-  the ``src`` header names the input record (plan topic name, partition, offset).
-- ``skip``: an input record the sequencer dead-lettered (its reason is in ``dead-letter``). No
-  value; only ``src``, so a sequencer taking over knows the record was handled.
+  the ``src`` header names the input record (plan topic name, partition, offset); ``w`` the
+  sequencer's wall-clock ms at writing (for the per-stage latency a worker reports).
+- ``skip``: an input record the sequencer dead-lettered. Value: the dead-letter record's bytes
+  (the same ones it writes to ``dead-letter``, reason included); key and timestamp: the input's;
+  ``src`` names it, so a sequencer taking over knows the record was handled, and can publish
+  the letter again if it may have been lost (readers apply nothing of a skip).
 - ``marker``: the sequencer's position: for every input partition, the next offset not yet in
   the log (everything before it is at or before the marker). Value: JSON. A new leader starts
   from the last marker plus the ``src`` of every record after it.
@@ -26,6 +29,7 @@ import orjson
 
 HEADER_KIND = "k"
 HEADER_SOURCE = "src"
+HEADER_WRITTEN = "w"  # wall-clock ms the sequencer wrote it (where latency goes, per stage)
 KIND_EVENT = b"event"
 KIND_SKIP = b"skip"
 KIND_MARKER = b"marker"

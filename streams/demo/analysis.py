@@ -16,9 +16,9 @@ from training.evaluate import score_metrics
 LATENCY_DEFINITION = (
     "per buy: score.scored_at (wall clock in the worker when the score was built) minus the "
     "input message's Kafka timestamp (CreateTime, set by the demo's producer to the wall-clock "
-    "produce time); includes the producer's linger (5 ms), broker, faust batching, the "
-    "event-time re-sequencer's wait for the watermark, features and scoring; not the delivery "
-    "of the score to its consumer"
+    "produce time); includes the producer's linger (5 ms), two broker hops (input, market "
+    "log), the sequencer's ordering wait, the worker's batch read, features and scoring; not "
+    "the delivery of the score to its consumer"
 )
 
 

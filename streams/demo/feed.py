@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, Producer
 
-from streams.app.core import TopicNames
 from streams.kafka_produce import produce_blocking, warm_metadata
 from streams.sim import SimConfig, simulate
+from streams.topics import TopicNames
 
 _TOPIC_ATTR = {
     "token_genesis": "genesis",

@@ -92,11 +92,13 @@ class WorkerPool:
     log_dir: Path
     topic_prefix: str = ""
     workers: list[WorkerProcess] = field(default_factory=list)
+    sequencer: WorkerProcess | None = None  # writes the market log the workers replay
 
     def start(self, count: int, work_dir: Path) -> None:
         env = {**os.environ, **settings_env(self.settings)}
         exe = str(Path(sys.executable).parent / "alphastream")
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.sequencer = self._start_sequencer(exe, env, work_dir)
         for i in range(count):
             port = free_port()
             args = [exe, "worker", "--metrics-port", str(port)]
@@ -115,7 +117,21 @@ class WorkerPool:
             record_pid(work_dir, proc.pid)
             self.workers.append(WorkerProcess(i, log_path, proc, port))
 
+    def _start_sequencer(self, exe: str, env: dict[str, str], work_dir: Path) -> WorkerProcess:
+        port = free_port()
+        env = {**env, "ALPHASTREAM_SEQUENCER_METRICS_PORT": str(port),
+               "ALPHASTREAM_TOPIC_PREFIX": self.topic_prefix}  # fmt: skip
+        log_path = self.log_dir / "sequencer.log"
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen([exe, "sequencer"], env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)  # fmt: skip
+        record_pid(work_dir, proc.pid)
+        return WorkerProcess(-1, log_path, proc, port)
+
     def check_alive(self) -> None:
+        if self.sequencer is not None and not self.sequencer.alive():
+            raise PhaseFailed(self.sequencer.failure())
         for worker in self.workers:
             if not worker.alive():
                 raise PhaseFailed(worker.failure())
@@ -172,4 +188,10 @@ class WorkerPool:
         codes = [stop_process(w.proc, grace_s=20.0) if w.alive() else w.proc.returncode
                  for w in self.workers]  # fmt: skip
         self.workers = []
+        if self.sequencer is not None:
+            seq = self.sequencer
+            codes.append(
+                stop_process(seq.proc, grace_s=20.0) if seq.alive() else seq.proc.returncode
+            )
+            self.sequencer = None
         return codes

@@ -33,7 +33,6 @@ from rich.progress import (
 
 from streams import store
 from streams.app.admin import create_prefixed_topics
-from streams.app.core import TopicNames
 from streams.demo import analysis, queries
 from streams.demo.config import DemoOptions, DemoSummary, MarketPlan
 from streams.demo.feed import MarketFeed
@@ -46,6 +45,7 @@ from streams.interrupt import install_interrupt, restore_handlers
 from streams.settings import Settings
 from streams.sim import SimConfig
 from streams.store.sink import SinkConfig
+from streams.topics import TopicNames
 
 TARGET = "reach_2x_1h"  # the headline target
 # Per family, the targets to try in order. Genesis windows that double within the hour are
@@ -192,7 +192,6 @@ class DemoRun:
             self.settings = self.settings.model_copy(
                 update={
                     "kafka_bootstrap": self.broker.bootstrap,
-                    "kafka_list_offsets_exact": False,
                     "kafka_idempotence": False,
                 }
             )

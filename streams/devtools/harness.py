@@ -7,17 +7,19 @@ Kafka timestamp set to the wall-clock produce time (so latency can be measured e
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from streams.app.core import TopicNames
 from streams.kafka_produce import produce_blocking, warm_metadata
 from streams.settings import Settings
+from streams.topics import TopicNames
 
 _TOPIC_OF_TYPE = {
     "token_genesis": "genesis",
@@ -225,17 +227,56 @@ def bad_messages(
 
 def replay_features(events: list[dict[str, Any]], work_dir: Any) -> dict[str, list[float | None]]:
     """event_id -> feature vector (None for NaN) from the offline replay of ``events``."""
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    return _replayed_features(path, work, log_order=False)
 
+
+def log_replay_features(
+    settings: Settings, topics: TopicNames, work_dir: Any
+) -> dict[str, list[float | None]]:
+    """event_id -> feature vector from the offline replay of the market log the workers applied
+    (``alphastream log dump`` + ``replay --log-order``): online == offline by construction."""
+    from streams.app.logsource import dump_events, read_to_end
+
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "market-log.jsonl"
+    with path.open("wb") as out:
+        dump_events(read_to_end(settings, topics.log), out)
+    return _replayed_features(path, work, log_order=True)
+
+
+def log_records(events: Iterable[Any]) -> list[Any]:
+    """Input events (models or dicts) as an in-memory market log, in the given order."""
+    from streams.app.replica import LogRecord
+    from streams.contracts.log import KIND_EVENT, SourceRef
+    from streams.events import encode
+
+    records = []
+    for i, event in enumerate(events):
+        value = orjson.dumps(event) if isinstance(event, Mapping) else encode(event)
+        obj = event if isinstance(event, Mapping) else {"type": event.type, "mint": event.mint,
+                                                         "ts": event.ts}  # fmt: skip
+        topic = _PLAN_TOPIC[str(obj["type"])]
+        records.append(LogRecord(i, KIND_EVENT, str(obj["mint"]).encode(), value, int(obj["ts"]),
+                                 SourceRef(topic, 0, i)))  # fmt: skip
+    return records
+
+
+_PLAN_TOPIC = {"token_genesis": "token-genesis", "wallet_buy": "wallet-buy",
+               "wallet_sell": "wallet-sell", "token_migrated": "token-migrated"}  # fmt: skip
+
+
+def _replayed_features(path: Path, work: Path, *, log_order: bool) -> dict[str, list[float | None]]:
     import pyarrow.parquet as pq
 
     from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
     from streams.replay import replay
 
-    work = Path(work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    path = work / "events.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
-    replay(path, work / "replay")
+    replay(path, work / "replay", log_order=log_order)
     out: dict[str, list[float | None]] = {}
     for name, cols in (("buys.parquet", STANDARD_NAMES), ("genesis.parquet", GENESIS_NAMES)):
         table = pq.read_table(work / "replay" / name, columns=["event_id", *cols]).to_pydict()
@@ -291,3 +332,19 @@ def wait_group_settled(
             return True
         time.sleep(0.5)
     return False
+
+
+@contextmanager
+def sequencer_running(settings: Settings, topics: TopicNames) -> Iterator[None]:
+    """A sequencer in a thread of this process for the duration of the block."""
+    from streams.sequencer import run_sequencer
+
+    stop = threading.Event()
+    thread = threading.Thread(target=run_sequencer, args=(settings, topics, stop),
+                              name="sequencer", daemon=True)  # fmt: skip
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(30)

@@ -38,6 +38,16 @@ class SinkConfig:
     max_wait_s: float = 1.0
     backoff: Backoff = field(default_factory=Backoff)
 
+    @classmethod
+    def for_prefix(cls, prefix: str, max_rows: int = 5000, max_wait_s: float = 1.0) -> SinkConfig:
+        """The topics and group of a deployment whose topic names start with ``prefix``
+        (``Settings.topic_prefix``, as the worker names its outputs)."""
+        return cls(
+            signals_topic=prefix + SIGNALS, outcomes_topic=prefix + OUTCOMES,
+            dead_letter_topic=prefix + DEAD_LETTER, group_id=prefix + GROUP_ID,
+            max_rows=max_rows, max_wait_s=max_wait_s,
+        )  # fmt: skip
+
 
 class KafkaSink:
     def __init__(

@@ -5,7 +5,6 @@ topics back to their high-water marks; have a worker score what arrived."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -15,9 +14,10 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from streams.app import TopicNames, WorkerOptions, run_worker
+from streams.app import TopicNames
 from streams.app.admin import create_prefixed_topics
 from streams.devtools.harness import Collector
+from streams.devtools.pipeline import InProcessWorker
 from streams.events import INPUT_TYPES
 from streams.ingest.backoff import BackoffPolicy
 from streams.ingest.connector import Connector, ConnectorConfig
@@ -169,18 +169,9 @@ def score_with_worker(run: FeedRun, buy_ids: set[str], timeout_s: float = 180.0)
     the buy ids that got one."""
     topics = TopicNames.prefixed(run.prefix)
     collector = Collector(run.settings, [topics.scores])
-    stop = asyncio.Event()
-    loop = asyncio.new_event_loop()
-
-    def serve() -> None:
-        loop.run_until_complete(run_worker(run.settings, stop, WorkerOptions(topics=topics)))
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
     try:
-        collector.wait_for(lambda: collector.has_scored(topics.scores, buy_ids), timeout_s)
+        with InProcessWorker(run.settings, topics):
+            collector.wait_for(lambda: collector.has_scored(topics.scores, buy_ids), timeout_s)
     finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(60)
         collector.close()
     return {s["source_event_id"] for s in collector.records[topics.scores] if s["kind"] == "buy"}

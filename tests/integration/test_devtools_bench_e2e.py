@@ -1,4 +1,5 @@
-"""``bench e2e`` end to end on a small market: warm-up, burst and paced phases all scored.
+"""``bench e2e`` end to end on a small market (a sequencer and N workers): warm-up, burst and
+paced phases all scored, the floor measured, CPU and the JSON records filled.
 
 Only that it runs and counts right is checked here; its speed numbers belong to ``make bench``."""
 
@@ -22,7 +23,7 @@ def test_bench_e2e_runs_one_and_two_workers(
     results = [
         run_e2e(
             settings,
-            rate_buys_per_s=50.0,
+            rates=[50.0, 80.0],
             seconds=2.0,
             burst_hours=0.05,
             warmup_hours=0.02,
@@ -34,7 +35,15 @@ def test_bench_e2e_runs_one_and_two_workers(
     for r in results:
         assert r.events > 0 and 0 < r.buys < r.events
         assert r.throughput_events_per_s > 0
-        assert len(r.burst_cpu_s) == r.workers and all(c is not None for c in r.burst_cpu_s)
-        assert r.latency_buys > 0 and 0 < r.p50_ms <= r.p99_ms
+        assert r.floor_events_per_s > 0
+        cpu = r.cpu_s_per_worker
+        assert len(cpu) == r.workers and all(c is not None for c in cpu)
+        assert [run.offered_buys_per_s for run in r.latency] == [50.0, 80.0]
+        assert all(run.buys > 0 and 0 < run.p50_ms <= run.p99_ms for run in r.latency)
         assert "synthetic" in r.models  # the deployed pairs served, not the rule score
+        records = r.records(settings.partitions)
+        assert len(records) == 2 and all(rec["workers"] == r.workers for rec in records)
+    # two workers split the shards: each owns some, together all
+    assert sum(w.shards for w in results[1].worker_cpu) == settings.partitions
+    assert all(w.shards > 0 for w in results[1].worker_cpu)
     assert set(scaling(results)) == {2}

@@ -16,10 +16,12 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry
 
-from streams.app.core import Inbound, StreamCore, TopicNames
+from streams.app.handover import HandoverBuffer, ShardProgress
 from streams.app.metrics import WorkerMetrics
+from streams.app.replica import Replica
+from streams.app.shards import ShardMap
 from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
-from streams.devtools.harness import input_topic, sim_events
+from streams.devtools.harness import log_records, sim_events
 from streams.devtools.synthetic.models import synthetic_pair
 from streams.events import TARGETS, InputEvent, decode_input
 from streams.features.engine import FeatureEngine
@@ -30,6 +32,7 @@ from streams.store.clickhouse import ClickHouseStore
 from streams.store.endpoint import READONLY
 from streams.store.metrics import SinkMetrics
 from streams.testing import Curve, canonical, make_buy, make_genesis
+from streams.topics import TopicNames
 from tests.grafana import CLICKHOUSE_TYPE, Query, dashboards, queries, render_sql, variables
 from training.export import deploy_pair
 
@@ -84,30 +87,16 @@ def _deploy_models(models_dir: Path) -> None:
 
 
 def _stream_records(events: list[InputEvent], models_dir: Path) -> list[tuple[str, bytes]]:
-    """Run the worker's stream core over one partition per input topic; its published records."""
+    """Run the worker's core over the events as one market log, owning every shard; its
+    published records."""
     registry = ModelRegistry(
         models_dir, {"standard": STANDARD_NAMES, "genesis": GENESIS_NAMES}, 300.0
     )
-    core = StreamCore(
-        FeatureEngine, Scorer(registry), "fs-dash", WorkerMetrics(), TOPICS, idle_s=0.5
-    )
-    by_tp: dict[tuple[str, int], list[InputEvent]] = {}
-    for event in events:
-        by_tp.setdefault((input_topic(TOPICS, event.type), 0), []).append(event)
-    tps = list(by_tp)
-    core.rebuild(
-        {tp: (0, len(evs)) for tp, evs in by_tp.items()}, tps, dict.fromkeys(tps, 0), now=0.0
-    )
-    offsets = dict.fromkeys(tps, 0)
-    records: list[tuple[str, bytes]] = []
-    now = 10.0  # past every source's registration grace
-    for event in events:
-        tp = (input_topic(TOPICS, event.type), 0)
-        offset, offsets[tp] = offsets[tp], offsets[tp] + 1
-        core.accept(Inbound(tp, offset, event, event.mint.encode(), b"{}", None, []), now)
-        records.extend((topic, value) for topic, _, value in core.step(now).records)
-    records.extend((topic, value) for topic, _, value in core.step(now + 100.0).records)
-    return records
+    replica = Replica(FeatureEngine(), Scorer(registry), feature_set="fs-dash", topics=TOPICS,
+                      shards=ShardMap(1), buffer=HandoverBuffer(60.0, 1000), metrics=WorkerMetrics())  # fmt: skip
+    replica.take_over({0: ShardProgress()}, 0.0)
+    box = replica.apply(log_records(events), 1.0)
+    return [(out.topic, out.value) for out in box.outputs]
 
 
 @pytest.fixture(scope="module")

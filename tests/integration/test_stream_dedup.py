@@ -15,7 +15,13 @@ from streams.app import TopicNames, WorkerOptions, run_worker
 from streams.app.admin import create_prefixed_topics
 from streams.app.faust_app import StreamWorker
 from streams.app.metrics import WorkerMetrics
-from streams.devtools.harness import Collector, new_producer, produce_events, sim_events
+from streams.devtools.harness import (
+    Collector,
+    new_producer,
+    produce_events,
+    sequencer_running,
+    sim_events,
+)
 from streams.features.engine import FeatureEngine
 from tests.conftest import SettingsFor, unique_id
 
@@ -72,17 +78,18 @@ def test_a_buy_produced_twice_is_scored_once_and_counted_once(
         return metrics.registry.get_sample_value("alphastream_duplicate_events_total") or 0.0
 
     thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        completed = collector.wait_for(
-            lambda: collector.has_scored(topics.scores, buy_ids) and duplicates() >= 1,
-            timeout_s=120,
-            settle_s=3.0,
-        )
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(60)
-        collector.close()
+    with sequencer_running(settings, topics):
+        thread.start()
+        try:
+            completed = collector.wait_for(
+                lambda: collector.has_scored(topics.scores, buy_ids) and duplicates() >= 1,
+                timeout_s=120,
+                settle_s=3.0,
+            )
+        finally:
+            loop.call_soon_threadsafe(stop.set)
+            thread.join(60)
+            collector.close()
     assert completed, "the worker did not score every buy and see the copy in time"
     assert duplicates() == 1
     scores = Counter(
@@ -93,7 +100,7 @@ def test_a_buy_produced_twice_is_scored_once_and_counted_once(
     assert collector.records[topics.dead_letter] == []
 
     worker = holder["worker"]
-    engine = worker.core.engine
+    engine = worker.replica.engine
     assert isinstance(engine, FeatureEngine)
     assert engine.stats.duplicate_events == 1
     assert engine.stats.migrations == n_migrated

@@ -5,56 +5,23 @@ reload interval, without a restart; a corrupt pair changes nothing and the reaso
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streams.app import TopicNames, WorkerOptions, run_worker
+from streams.app import TopicNames
 from streams.app.admin import create_prefixed_topics
-from streams.app.faust_app import StreamWorker
-from streams.app.metrics import WorkerMetrics
 from streams.contracts.features import STANDARD_NAMES
 from streams.devtools.harness import Collector, new_producer, produce_events, sim_events
+from streams.devtools.pipeline import InProcessWorker
 from streams.devtools.synthetic.models import synthetic_pair
-from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
 from training.export import deploy_pair
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-class InProcessWorker:
-    """One worker on its own event loop in a thread."""
-
-    def __init__(self, settings: Settings, topics: TopicNames) -> None:
-        self.stop = asyncio.Event()
-        self.loop = asyncio.new_event_loop()
-        self.worker: StreamWorker | None = None
-        self.metrics = WorkerMetrics()  # read while it runs: the models it serves, rejections
-        self._thread = threading.Thread(target=self._serve, args=(settings, topics), daemon=True)
-
-    def _serve(self, settings: Settings, topics: TopicNames) -> None:
-        async def main() -> None:
-            options = WorkerOptions(topics=topics)
-            self.worker = await run_worker(settings, self.stop, options, metrics=self.metrics)
-
-        self.loop.run_until_complete(main())
-
-    def __enter__(self) -> InProcessWorker:
-        self._thread.start()
-        return self
-
-    def sample(self, name: str, labels: dict[str, str] | None = None) -> float:
-        return self.metrics.registry.get_sample_value(name, labels or {}) or 0.0
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self._thread.join(60)
 
 
 @pytest.fixture
@@ -132,7 +99,6 @@ def test_smoke_on_tansu(tansu_bootstrap: str, settings_for: SettingsFor, tmp_pat
         tansu_bootstrap,
         models_dir=tmp_path / "models",
         partitions=3,
-        kafka_list_offsets_exact=False,
         kafka_idempotence=False,
     )
     prefix = unique_id("tansu") + "."

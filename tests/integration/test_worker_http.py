@@ -1,7 +1,8 @@
-"""A real ``alphastream worker --http-port`` on Apache Kafka: /healthz, /ready (503 until the
-engine is planned), /scores/{mint} against what the scores topic holds, the README's curl
-example, /metrics (lag per partition, build info, process and GC collectors) and the live board
-in a real headless Chromium (loads, shows rows, updates when new scores arrive)."""
+"""A real ``alphastream worker --http-port`` (with a sequencer) on Apache Kafka: /healthz, /ready
+(503 until the shards are taken over), /scores/{mint} against what the scores topic holds, the
+README's curl example, /metrics (market-log lag, build info, process and GC collectors), the live
+board in a real headless Chromium (loads, shows rows, updates when new scores arrive), and with a
+second worker in the group, ``other_worker`` for the mints whose shard the other one owns."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.app import TopicNames, launch_worker
 from streams.app.admin import create_prefixed_topics
+from streams.app.shards import ShardMap
 from streams.devtools.harness import Collector, new_producer, produce_events, sim_events
 from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.browser import Browser, find_chromium, free_port
-from tests.integration.worker_procs import stop_worker
+from tests.integration.worker_procs import start_sequencer, stop_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +49,7 @@ class Served:
     topics: TopicNames
     port: int
     proc: subprocess.Popen[bytes]
+    sequencer: subprocess.Popen[bytes]
     log: Path
     events: list[dict[str, Any]]
     later: list[dict[str, Any]]  # produced by the board test, to see the page update
@@ -84,9 +87,10 @@ def served(
     cut = next(i for i, e in enumerate(events) if e["ts"] >= events[0]["ts"] + 20 * 60_000)
     port = free_port()
     log = tmp / "worker.log"
+    sequencer, _ = start_sequencer(settings, prefix, tmp / "sequencer.log")
     proc = launch_worker(settings, topic_prefix=prefix, log_path=log,
                          extra_args=["--http-port", str(port)])  # fmt: skip
-    run = Served(settings, topics, port, proc, log, events[:cut], events[cut:])
+    run = Served(settings, topics, port, proc, sequencer, log, events[:cut], events[cut:])
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
@@ -105,6 +109,7 @@ def served(
         if run.collector is not None:
             run.collector.close()
         stop_worker(proc)
+        stop_worker(sequencer)
 
 
 def test_healthz_and_ready_before_and_after_planning(served: Served) -> None:
@@ -160,17 +165,14 @@ def _families(port: int) -> dict[str, Any]:
 
 
 def test_metrics_lag_build_info_and_process_collectors(served: Served) -> None:
-    inputs = set(served.topics.inputs)
-    expected = len(inputs) * served.settings.partitions  # one worker owns every partition
     deadline = time.monotonic() + 60
-    while True:  # lag is refreshed on the tick: wait until it shows every input partition at 0
+    while True:  # lag is refreshed every step: wait until the worker is at the log's end
         lag = _families(served.port)["alphastream_consumer_lag_messages"]
         samples = {(s.labels["topic"], s.labels["partition"]): s.value for s in lag.samples}
-        if (len(samples) == expected and not any(samples.values())) or time.monotonic() > deadline:
+        if (samples and not any(samples.values())) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert {t for t, _ in samples} == inputs and len(samples) == expected
-    assert all(v == 0 for v in samples.values()), samples
+    assert samples == {(served.topics.log, "0"): 0.0}, samples
     families = _families(served.port)
     build = families["alphastream_build_info"].samples[0]
     assert build.name == "alphastream_build_info" and build.value == 1
@@ -217,3 +219,41 @@ def test_board_shows_rows_and_updates_in_a_real_browser(served: Served) -> None:
             f"(() => {{ const later = new Set({wanted}); return [...document.querySelectorAll("
             "'#recent tbody tr')].some(r => later.has(r.dataset.eventId)) })()"
         )
+
+
+def test_a_second_worker_answers_other_worker_for_the_shards_it_does_not_own(
+    served: Served, tmp_path: Path
+) -> None:
+    """Runs last: a second worker joins, the shards split, and for every mint exactly one of the
+    two answers for it; the other says ``other_worker`` and names the shard."""
+    port = free_port()
+    prefix = served.topics.log.removesuffix("market-log")
+    second = launch_worker(served.settings, topic_prefix=prefix, log_path=tmp_path / "w2.log",
+                           extra_args=["--http-port", str(port)])  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        owned: dict[int, set[int]] = {}
+        while time.monotonic() < deadline:  # both ready and the shards split between them
+            ready = all(get(p, "/ready")[0] == 200 for p in (served.port, port))
+            owned = {p: _owned(p) for p in (served.port, port)}
+            if ready and all(owned.values()) and not owned[served.port] & owned[port]:
+                break
+            time.sleep(0.25)
+        assert all(owned.values()) and not owned[served.port] & owned[port], owned
+        shards = ShardMap(served.settings.partitions)
+        mints = sorted({s["mint"] for s in served.scores()})[:40]
+        for mint in mints:
+            answers = {p: get(p, f"/scores/{mint}") for p in (served.port, port)}
+            other = [p for p, (status, body) in answers.items()
+                     if status == 404 and json.loads(body)["error"] == "other_worker"]  # fmt: skip
+            assert len(other) == 1, (mint, answers)
+            body = json.loads(answers[other[0]][1])
+            assert body["shard"] == shards.of(mint) and shards.of(mint) not in owned[other[0]]
+    finally:
+        stop_worker(second)
+
+
+def _owned(port: int) -> set[int]:
+    """The shards a worker owns, as its /ready says."""
+    status, body = get(port, "/ready")
+    return set(json.loads(body)["shards"]) if status else set()

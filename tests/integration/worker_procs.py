@@ -1,5 +1,6 @@
-"""Helpers for integration tests that run workers as subprocesses: start one and wait until it
-planned its partitions (a metric), stop it, read its log and its metrics."""
+"""Helpers for integration tests that run the pipeline as subprocesses: start a sequencer and
+wait until it leads, start a worker and wait until it took its shards over (metrics), stop them,
+read their metrics."""
 
 from __future__ import annotations
 
@@ -29,6 +30,30 @@ def start_worker(
     return proc
 
 
+def start_sequencer(
+    settings: Settings, prefix: str, log: Path, *, wait_leader: bool = True
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A sequencer subprocess (and its metrics port); by default once it leads."""
+    from streams.sequencer import launch_sequencer
+
+    port = free_port()
+    own = settings.model_copy(update={"topic_prefix": prefix, "sequencer_metrics_port": port})
+    proc = launch_sequencer(own, log_path=log)
+    if wait_leader and not wait_metric(port, "alphastream_sequencer_leader", 1, timeout_s=90):
+        proc.kill()
+        raise AssertionError(f"sequencer did not lead; log in {log}")
+    return proc, port
+
+
+def wait_metric(port: int, name: str, value: float, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _sample_or_zero(port, name) == value:
+            return True
+        time.sleep(0.25)
+    return False
+
+
 def stop_worker(proc: subprocess.Popen[bytes]) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -40,9 +65,9 @@ def stop_worker(proc: subprocess.Popen[bytes]) -> int:
 
 
 def wait_planned(ports: list[int], timeout_s: float) -> bool:
-    """Until every worker's ``alphastream_assignment_planned`` gauge is 1: each built, restored
-    or re-planned its engine for its latest partition assignment (the broker's view of the
-    group, ``wait_group_settled``, does not show that)."""
+    """Until every worker's ``alphastream_assignment_planned`` gauge is 1: each took over the
+    shards of its latest assignment (the broker's view of the group, ``wait_group_settled``,
+    does not show that)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if all(_sample_or_zero(port, "alphastream_assignment_planned") == 1 for port in ports):

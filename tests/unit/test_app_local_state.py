@@ -1,6 +1,6 @@
-"""The worker's local RocksDB copy: a commit holds the changes, the new mints and the manifest;
-load gives back exactly the committed state; a reset empties it; the choice between the local
-and the Kafka checkpoint."""
+"""The worker's local RocksDB copy: a commit holds the changes and the manifest (a log offset);
+load gives back exactly the committed state; a reset empties it; restore prefers the local copy
+when it is at least as far along the log as the newest Kafka checkpoint."""
 
 from __future__ import annotations
 
@@ -8,21 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from streams.app.checkpoint import Manifest, local_unusable_reason
-from streams.app.local_state import MINT_PREFIX, LocalState
+from streams.app.checkpoint import Manifest, checkpoint_records, encode_snapshot
+from streams.app.local_state import LocalState
+from streams.app.recovery import restore_engine
 from streams.features.engine import FeatureEngine
 from streams.testing import random_market
 
-A, B = ("wallet-buy", 0), ("wallet-buy", 1)
 
-
-def _manifest(
-    epoch: int, watermark: int, resume: dict[tuple[str, int], int], **kw: object
-) -> Manifest:
-    return Manifest(
-        writer="w", epoch=epoch, created_ms=1_000 + epoch, watermark=watermark,
-        feature_set="fs1", chunks=0, size=0, crc=0, resume=resume, **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
+def _manifest(epoch: int, watermark: int, log_offset: int) -> Manifest:
+    return Manifest(writer="w", epoch=epoch, log_offset=log_offset, watermark=watermark,
+                    feature_set="fs1", created_ms=1_000 + epoch, chunks=0, size=0, crc=0)  # fmt: skip
 
 
 @pytest.fixture
@@ -35,52 +30,40 @@ def local(tmp_path: Path) -> LocalState:
 def test_commit_then_load_gives_the_committed_state(local: LocalState) -> None:
     events = list(random_market(4, n_tokens=12, n_wallets=30, minutes=60, trades_per_token=30))
     engine = FeatureEngine(state=local.from_snapshot(None))
-    mints: dict[str, int] = {}
     half = len(events) // 2
     for event in events[:half]:
         engine.process(event)
-        mints.setdefault(event.mint, len(mints) % 3)
     assert local.peek("fs1") is None  # nothing committed yet
-    local.write(local.begin(_manifest(0, engine.watermark, {A: 5}), mints))
+    local.write(local.begin(_manifest(0, engine.watermark, 5)))
     committed = engine.state.snapshot()
     for event in events[half:]:  # changes after the commit are not in the database
         engine.process(event)
-        mints.setdefault(event.mint, len(mints) % 3)
-    commit = local.begin(_manifest(1, engine.watermark, {A: 9}), mints)
-    local.abandon(commit)  # never written: the database keeps the first checkpoint
+    local.abandon(local.begin(_manifest(1, engine.watermark, 9)))  # never written
     manifest = local.peek("fs1")
-    assert manifest is not None and manifest.epoch == 0 and manifest.resume == {A: 5}
+    assert manifest is not None and manifest.epoch == 0 and manifest.log_offset == 5
     assert local.peek("another feature set") is None
-    state, loaded = local.load()
-    assert state.snapshot() == committed
-    assert set(loaded) <= set(mints) and len(loaded) < len(mints)
+    assert local.load().snapshot() == committed
 
 
-def test_next_commit_carries_abandoned_changes_and_only_new_mints(local: LocalState) -> None:
+def test_next_commit_carries_abandoned_changes(local: LocalState) -> None:
     events = list(random_market(5, n_tokens=10, n_wallets=20, minutes=60, trades_per_token=20))
     engine = FeatureEngine(state=local.from_snapshot(None))
-    mints: dict[str, int] = {}
     third = len(events) // 3
     for k, event in enumerate(events):
         engine.process(event)
-        mints.setdefault(event.mint, 1)
         if k == third:
-            local.write(local.begin(_manifest(0, engine.watermark, {A: 1}), mints))
+            local.write(local.begin(_manifest(0, engine.watermark, 1)))
         if k == 2 * third:
-            local.abandon(local.begin(_manifest(1, engine.watermark, {A: 2}), mints))
-    local.write(local.begin(_manifest(2, engine.watermark, {A: 3}), mints))
-    expected = engine.state.snapshot()
-    state, loaded = local.load()
-    assert state.snapshot() == expected and loaded == mints
-    assert local.rocks is not None
-    assert len(list(local.rocks.scan_meta(MINT_PREFIX))) == len(mints)
+            local.abandon(local.begin(_manifest(1, engine.watermark, 2)))
+    local.write(local.begin(_manifest(2, engine.watermark, 3)))
+    assert local.load().snapshot() == engine.state.snapshot()
 
 
 def test_from_snapshot_replaces_everything(local: LocalState) -> None:
     engine = FeatureEngine(state=local.from_snapshot(None))
     for event in random_market(6, n_tokens=5, n_wallets=10, minutes=30, trades_per_token=10):
         engine.process(event)
-    local.write(local.begin(_manifest(0, engine.watermark, {A: 1}), {"m": 0}))
+    local.write(local.begin(_manifest(0, engine.watermark, 1)))
     other = FeatureEngine()
     for event in random_market(7, n_tokens=4, n_wallets=8, minutes=30, trades_per_token=10):
         other.process(event)
@@ -88,25 +71,42 @@ def test_from_snapshot_replaces_everything(local: LocalState) -> None:
     state = local.from_snapshot(snap)
     assert local.peek("fs1") is None  # the old manifest went with the old state
     FeatureEngine(state=state)
-    local.write(local.begin(_manifest(1, other.watermark, {A: 2}), {"n": 1}))
-    again, mints = local.load()
-    assert again.snapshot() == snap and mints == {"n": 1}
+    local.write(local.begin(_manifest(1, other.watermark, 2)))
+    assert local.load().snapshot() == snap
 
 
-def test_local_or_kafka() -> None:
-    marks = {A: (0, 100), B: (0, 100)}
-    local = _manifest(3, 5_000, {A: 40, B: 50}, delivered=frozenset({A}))
-    older_kafka = _manifest(2, 4_000, {A: 30, B: 30})
-    newer_kafka = _manifest(4, 6_000, {A: 60, B: 60})
-    # A was delivered by this worker before its local manifest: its resume may pass committed
-    assert local_unusable_reason(local, None, marks, [A], {A: 10}) is None
-    assert local_unusable_reason(local, older_kafka, marks, [A], {A: 10}) is None
-    assert "older than" in str(local_unusable_reason(local, newer_kafka, marks, [A], {A: 10}))
-    # B now assigned: events 30..49 are in the state but maybe never published by its owner
-    assert "committed" in str(local_unusable_reason(local, None, marks, [A, B], {A: 10, B: 30}))
-    assert "low-water" in str(
-        local_unusable_reason(local, None, {A: (45, 100), B: (0, 100)}, [A], {A: 45})
-    )
+class MemoryCheckpoints:
+    """The compacted checkpoint topic's latest values, held in memory."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, bytes] = {}
+
+    def read(self, timeout_s: float = 60.0) -> dict[str, bytes]:
+        return dict(self.latest)
+
+    def write(self, engine: FeatureEngine, log_offset: int) -> None:
+        _, records = checkpoint_records(
+            "k", 1, log_offset=log_offset, watermark=engine.watermark, feature_set="fs1",
+            created_ms=1, blob=encode_snapshot(engine.state.snapshot()),
+        )  # fmt: skip
+        self.latest.update({k: v for k, v in records if v is not None})
+
+
+def test_restore_prefers_the_copy_furthest_along_the_log(local: LocalState) -> None:
+    engine = FeatureEngine(state=local.from_snapshot(None))
+    for event in random_market(8, n_tokens=6, n_wallets=12, minutes=30, trades_per_token=10):
+        engine.process(event)
+    local.write(local.begin(_manifest(0, engine.watermark, 40)))
+    kafka = MemoryCheckpoints()
+    kafka.write(engine, 30)
+    chosen = restore_engine(FeatureEngine, "fs1", kafka, local)  # type: ignore[arg-type]
+    assert (chosen.source, chosen.position) == ("local", 40)
+    kafka.write(engine, 50)
+    expected = engine.state.snapshot()  # the restore below replaces the database's contents
+    chosen = restore_engine(FeatureEngine, "fs1", kafka, local)  # type: ignore[arg-type]
+    assert (chosen.source, chosen.position) == ("checkpoint", 50)
+    assert chosen.engine.state.snapshot() == expected
+    assert restore_engine(FeatureEngine, "fs2", None, None).source == "replay"
 
 
 def test_a_state_dir_held_by_another_worker_is_refused_with_what_to_do(tmp_path: Path) -> None:

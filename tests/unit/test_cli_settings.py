@@ -71,13 +71,20 @@ def test_options_for_settings_default_to_none_and_show_the_settings_default() ->
                 assert option.default is None, (path, option.name)
                 if isinstance(option.show_default, str):  # built by setting_option
                     assert option.show_default == shown_default(ENV_OF_FIELD[name])
-    assert {"kafka_bootstrap", "clickhouse_dsn", "idle_s", "settle_s", "sink_max_rows"} <= seen
+    assert {
+        "kafka_bootstrap",
+        "clickhouse_dsn",
+        "handover_window_s",
+        "log_batch",
+        "sink_max_rows",
+    } <= seen
 
 
 @pytest.mark.parametrize(
     ("command", "field"),
     [
-        (["worker"], "idle_s"),
+        (["worker"], "handover_window_s"),
+        (["sequencer"], "sequencer_hold_ms"),
         (["worker"], "metrics_port"),
         (["sink"], "sink_max_wait_s"),
         (["db", "init"], "clickhouse_dsn"),

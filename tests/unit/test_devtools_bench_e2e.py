@@ -4,16 +4,36 @@ from __future__ import annotations
 
 import pytest
 
-from streams.devtools.bench.e2e import E2EResult, parse_worker_counts, scaling
+from streams.devtools.bench.e2e import (
+    E2EResult,
+    LatencyRun,
+    WorkerCpu,
+    parse_worker_counts,
+    scaling,
+)
 
 
 def result(workers: int, events_per_s: float) -> E2EResult:
     return E2EResult(
         events=1000, buys=600, throughput_events_per_s=events_per_s,
-        throughput_buys_per_s=events_per_s * 0.6, offered_buys_per_s=300.0, latency_buys=10,
-        achieved_buys_per_s=300.0, p50_ms=1.0, p99_ms=2.0, kernel_rows_per_s=1e5,
-        models="m", workers=workers,
+        throughput_buys_per_s=events_per_s * 0.6, floor_events_per_s=4000.0,
+        latency=[LatencyRun(300.0, 299.0, 10, 1.0, 2.0), LatencyRun(1000.0, 990.0, 30, 3.0, 9.0)],
+        kernel_rows_per_s=1e5, models="m", workers=workers,
+        worker_cpu=[WorkerCpu(2.0, 1.0, 0.5, 6 // workers) for _ in range(workers)],
     )  # fmt: skip
+
+
+def test_json_records_carry_what_the_issue_asks_for() -> None:
+    records = result(2, 2000.0).records(shard_count=6)
+    assert [r["offered_buys_per_s"] for r in records] == [300.0, 1000.0]
+    wanted = {"throughput_events_per_s", "floor_events_per_s", "p50_ms", "p99_ms",
+              "offered_buys_per_s", "workers", "cpu_s_per_worker"}  # fmt: skip
+    assert all(wanted <= set(r) for r in records)
+    first = records[0]
+    assert first["throughput_over_floor"] == 0.5 and first["cpu_s_per_worker"] == [2.0, 2.0]
+    assert first["cpu_us_per_event"] == [2000.0, 2000.0]
+    # replicated 1.0 s of 2.0 s CPU, half the shards owned elsewhere: a quarter of its CPU
+    assert first["not_owned_share"] == [0.25, 0.25]
 
 
 def test_worker_counts_parse_a_list() -> None:

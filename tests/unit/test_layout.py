@@ -25,6 +25,7 @@ RUNTIME = (
     "streams.features",
     "streams.scoring",
     "streams.app",
+    "streams.sequencer",
     "streams.store",
     "streams.settings",
     "streams.topics",

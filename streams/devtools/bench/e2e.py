@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from streams.app.admin import create_prefixed_topics
-from streams.app.core import TopicNames
 from streams.app.runner import launch_worker
 from streams.devtools.harness import (
     Collector,
@@ -33,7 +31,33 @@ from streams.devtools.harness import (
     sim_events,
     wait_group_settled,
 )
+from streams.devtools.local.process import process_cpu_s, scrape
 from streams.settings import Settings
+from streams.topics import TopicNames
+
+
+@dataclass
+class LatencyRun:
+    offered_buys_per_s: float
+    achieved_buys_per_s: float
+    buys: int
+    p50_ms: float
+    p99_ms: float
+    stage_mean_ms: dict[str, float] = field(default_factory=dict)  # first worker: mean per stage
+
+
+@dataclass
+class WorkerCpu:
+    cpu_s: float | None  # process CPU during the burst
+    replicated_s: float  # applying the log (every worker does it for every event)
+    owned_s: float  # scoring, encoding and producing its own shards' outputs
+    shards: int
+
+    def not_owned_share(self, shard_count: int) -> float | None:
+        """Share of this worker's CPU spent on events whose outputs it does not publish."""
+        if not self.cpu_s:
+            return None
+        return self.replicated_s * (1.0 - self.shards / shard_count) / self.cpu_s
 
 
 @dataclass
@@ -42,24 +66,35 @@ class E2EResult:
     buys: int
     throughput_events_per_s: float
     throughput_buys_per_s: float
-    offered_buys_per_s: float
-    latency_buys: int
-    achieved_buys_per_s: float
-    p50_ms: float
-    p99_ms: float
+    floor_events_per_s: float  # the same engine, scorer and encoder over the events in memory
+    latency: list[LatencyRun]
     kernel_rows_per_s: float
     models: str
     workers: int = 1
-    burst_cpu_s: list[float | None] = field(default_factory=list)  # per worker, during the burst
+    worker_cpu: list[WorkerCpu] = field(default_factory=list)
+    sequencer_cpu_s: float | None = None
 
+    @property
+    def cpu_s_per_worker(self) -> list[float | None]:
+        return [w.cpu_s for w in self.worker_cpu]
 
-def process_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    def records(self, shard_count: int) -> list[dict[str, Any]]:
+        """One flat record per offered rate (``bench e2e --json``)."""
+        common = {
+            "workers": self.workers,
+            "events": self.events,
+            "throughput_events_per_s": self.throughput_events_per_s,
+            "floor_events_per_s": self.floor_events_per_s,
+            "throughput_over_floor": self.throughput_events_per_s / self.floor_events_per_s,
+            "cpu_s_per_worker": self.cpu_s_per_worker,
+            "cpu_us_per_event": [None if c is None else 1e6 * c / self.events
+                                 for c in self.cpu_s_per_worker],
+            "not_owned_share": [w.not_owned_share(shard_count) for w in self.worker_cpu],
+            "sequencer_cpu_s": self.sequencer_cpu_s,
+            "kernel_rows_per_s": self.kernel_rows_per_s,
+            "models": self.models,
+        }  # fmt: skip
+        return [{**common, **run.__dict__} for run in self.latency]
 
 
 def deploy_synthetic_models(models_dir: Path) -> None:
@@ -96,81 +131,75 @@ def _buys_of(events: list[dict[str, Any]]) -> set[str]:
     return {e["event_id"] for e in events if e["type"] == "wallet_buy"}
 
 
-def run_e2e(
-    settings: Settings,
-    *,
-    rate_buys_per_s: float,
-    seconds: float,
-    burst_hours: float,
-    log_dir: Path | None = None,
-    workers: int = 1,
-    warmup_hours: float = 0.25,
-) -> E2EResult:
-    prefix = f"bench-{time.time_ns()}."
-    topics = TopicNames.prefixed(prefix)
-    create_prefixed_topics(settings, prefix)
-    settings = settings.model_copy(update={"app_id": f"bench-{time.time_ns()}"})
-    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-    log_dir.mkdir(parents=True, exist_ok=True)
-    procs = [
-        launch_worker(settings, topic_prefix=prefix, log_path=log_dir / f"worker{i}.log")
-        for i in range(workers)
-    ]
-    collector = Collector(settings, [topics.scores])
-    producer = new_producer(settings)
-    try:
-        if not wait_group_settled(settings, settings.app_id, workers, timeout_s=90):
-            raise RuntimeError(f"workers did not join; see {log_dir}/worker*.log")
-        time.sleep(1.0 if workers == 1 else 3.0)  # engines built after the last rebalance
-        market = sim_events(seed=7, hours=warmup_hours + burst_hours, launch_rate_per_day=20_000)
-        split_ts = market[0]["ts"] + int(warmup_hours * 3_600_000) if market else 0
-        warmup = [e for e in market if e["ts"] < split_ts]
-        burst = [e for e in market if e["ts"] >= split_ts]
-        # 0. warm-up: same market, earlier event times; its scores are not measured
-        if warmup:
-            warm_buys = _buys_of(warmup)
-            produce_events(producer, topics, warmup)
-            if not collector.wait_for(lambda: collector.has_scored(topics.scores, warm_buys), 600):
-                raise RuntimeError(f"warm-up not scored within 600 s; see {log_dir}/worker*.log")
-            collector.records[topics.scores].clear()
-        # 1. throughput on a burst
-        burst_buys = _buys_of(burst)
-        cpu_before = [process_cpu_s(p.pid) for p in procs]
-        t0 = time.time()
-        produce_events(producer, topics, burst)
-        if not collector.wait_for(lambda: collector.has_scored(topics.scores, burst_buys), 600):
-            raise RuntimeError(f"burst not scored within 600 s; see {log_dir}/worker*.log")
-        burst_cpu = [
-            None if a is None or b is None else b - a
-            for a, b in zip(cpu_before, (process_cpu_s(p.pid) for p in procs), strict=True)
-        ]
-        last = max(s["_kafka_ts_ms"] for s in collector.records[topics.scores]) / 1000.0
-        burst_s = last - t0
-        # 2. latency at a fixed offered rate (continues the same market in event time)
-        later = sim_events(
-            seed=8, hours=max(0.1, (warmup_hours + burst_hours) * 4), launch_rate_per_day=20_000
-        )
-        start_ts = max(e["ts"] for e in burst)
-        live = [e for e in later if e["ts"] > start_ts] or later
-        share = len(_buys_of(live)) / max(1, len(live))
-        wanted = int(rate_buys_per_s / share * seconds)
-        live = live[:wanted]
-        sent: dict[str, float] = {}
-        produce_events(
-            producer,
-            topics,
-            live,
-            rate_per_s=rate_buys_per_s / share,
-            on_sent=lambda e, s: (
-                sent.__setitem__(e["event_id"], s) if e["type"] == "wallet_buy" else None
-            ),
-        )
-        produced_s = (max(sent.values()) - min(sent.values())) if sent else 0.0
-        collector.wait_for(
-            lambda: collector.has_scored(topics.scores, set(sent)),
-            timeout_s=300,
-        )
-    finally:
+def floor_events_per_s(settings: Settings, events: list[dict[str, Any]]) -> float:
+    """The same replica (engine, scorer, encoder) over ``events`` already in memory as one
+    market log, owning every shard: what the worker would do with no broker at all."""
+    from streams.app.faust_app import default_registry
+    from streams.app.handover import HandoverBuffer, ShardProgress
+    from streams.app.metrics import WorkerMetrics
+    from streams.app.replica import Replica
+    from streams.app.shards import ShardMap
+    from streams.contracts.features import FEATURE_SET_VERSION
+    from streams.devtools.harness import log_records
+    from streams.features.engine import FeatureEngine
+    from streams.scoring import Scorer
+
+    records = log_records(events)
+    replica = Replica(FeatureEngine(), Scorer(default_registry(settings)),
+                      feature_set=FEATURE_SET_VERSION, topics=TopicNames(), shards=ShardMap(1),
+                      buffer=HandoverBuffer(60.0, 1000), metrics=WorkerMetrics())  # fmt: skip
+    replica.take_over({0: ShardProgress()}, 0.0)
+    batch = settings.log_batch
+    started = time.perf_counter()
+    for i in range(0, len(records), batch):
+        replica.apply(records[i : i + batch], 1.0)
+    return len(records) / (time.perf_counter() - started)
+
+
+class _Pipeline:
+    """A sequencer and ``workers`` worker subprocesses, each with its metrics port."""
+
+    def __init__(self, settings: Settings, prefix: str, workers: int, log_dir: Path) -> None:
+        from streams.devtools.local.process import free_port
+        from streams.sequencer import launch_sequencer
+
+        self.seq_port = free_port()
+        own = settings.model_copy(update={"topic_prefix": prefix,
+                                          "sequencer_metrics_port": self.seq_port})  # fmt: skip
+        self.sequencer = launch_sequencer(own, log_path=log_dir / "sequencer.log")
+        self.ports = [free_port() for _ in range(workers)]
+        self.workers = [
+            launch_worker(settings, topic_prefix=prefix, metrics_port=port,
+                          log_path=log_dir / f"worker{i}.log")
+            for i, port in enumerate(self.ports)
+        ]  # fmt: skip
+        ready = wait_metric(self.seq_port, "alphastream_sequencer_leader", 1.0, 90.0)
+        ready = ready and wait_group_settled(settings, settings.app_id, workers, timeout_s=90)
+        if not (ready and all(wait_metric(p, "alphastream_assignment_planned", 1.0, 60.0)
+                              for p in self.ports)):  # fmt: skip
+            self.stop()
+            raise RuntimeError(f"the pipeline did not come up; see {log_dir}/*.log")
+
+    def cpu(self) -> tuple[list[float | None], float | None]:
+        return [process_cpu_s(p.pid) for p in self.workers], process_cpu_s(self.sequencer.pid)
+
+    def work(self) -> list[tuple[float, float, int]]:
+        """Per worker: (replicated s, owned s, shards owned) so far."""
+        return [(metric_value(p, "alphastream_replicated_seconds_total"),
+                 metric_value(p, "alphastream_owned_seconds_total"),
+                 int(metric_value(p, "alphastream_owned_shards_partitions")))
+                for p in self.ports]  # fmt: skip
+
+    def stages(self) -> dict[str, tuple[float, float]]:
+        """The first worker's per-stage latency so far: stage -> (sum s, count)."""
+        port = self.ports[0]
+        name = "alphastream_stage_latency_seconds"
+        return {stage: (metric_value(port, f'{name}_sum{{stage="{stage}"}}'),
+                        metric_value(port, f'{name}_count{{stage="{stage}"}}'))
+                for stage in ("sequencer", "log")}  # fmt: skip
+
+    def stop(self) -> None:
+        procs = [*self.workers, self.sequencer]
         for proc in procs:
             proc.terminate()
         for proc in procs:
@@ -178,29 +207,127 @@ def run_e2e(
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        collector.close()
-    latencies = [
-        s["_kafka_ts_ms"] / 1000.0 - sent[s["source_event_id"]]
-        for s in collector.records[topics.scores]
-        if s["source_event_id"] in sent
+
+
+def metric_value(port: int, name: str) -> float:
+    value = scrape(port, name, timeout_s=10.0)
+    if value is None:
+        raise OSError(f"no metrics on port {port}")
+    return value
+
+
+def wait_metric(port: int, name: str, value: float, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if metric_value(port, name) == value:
+                return True
+        except OSError:
+            pass  # not serving yet
+        time.sleep(0.25)
+    return False
+
+
+def _burst(pipe: _Pipeline, collector: Collector, producer: Any, topics: TopicNames,
+           burst: list[dict[str, Any]]) -> tuple[float, list[WorkerCpu], float | None]:  # fmt: skip
+    """Events/s of the burst (first produce to last score), each worker's CPU on it."""
+    buys = _buys_of(burst)
+    (cpu0, seq0), work0 = pipe.cpu(), pipe.work()
+    t0 = time.time()
+    produce_events(producer, topics, burst)
+    if not collector.wait_for(lambda: collector.has_scored(topics.scores, buys), 600):
+        raise RuntimeError("burst not scored within 600 s")
+    last = max(s["_kafka_ts_ms"] for s in collector.records[topics.scores]) / 1000.0
+    (cpu1, seq1), work1 = pipe.cpu(), pipe.work()
+    cpus = [
+        WorkerCpu(None if a is None or b is None else b - a, w1[0] - w0[0], w1[1] - w0[1], w1[2])
+        for a, b, w0, w1 in zip(cpu0, cpu1, work0, work1, strict=True)
     ]
-    kernel, models = kernel_ceiling(settings, settings.batch_size)
-    lat = np.array(latencies) * 1000.0 if latencies else np.array([np.nan])
+    seq_cpu = None if seq0 is None or seq1 is None else seq1 - seq0
+    return len(burst) / (last - t0), cpus, seq_cpu
+
+
+def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: TopicNames,
+             live: list[dict[str, Any]], rate: float, share: float) -> LatencyRun:  # fmt: skip
+    """Buys offered at ``rate`` per second (wall clock); latency of each = its score record's
+    Kafka timestamp (set when the worker produced it) minus the buy's produce time."""
+    sent: dict[str, float] = {}
+
+    def note(event: Any, sent_s: float) -> None:
+        if event["type"] == "wallet_buy":
+            sent[event["event_id"]] = sent_s
+
+    before = pipe.stages()
+    produce_events(producer, topics, live, rate_per_s=rate / share, on_sent=note)
+    collector.wait_for(lambda: collector.has_scored(topics.scores, set(sent)), timeout_s=300)
+    after = pipe.stages()
+    stages = {k: 1000.0 * (after[k][0] - before[k][0]) / max(1.0, after[k][1] - before[k][1])
+              for k in after}  # fmt: skip
+    lat = np.array([s["_kafka_ts_ms"] - 1000.0 * sent[s["source_event_id"]]
+                    for s in collector.records[topics.scores] if s["source_event_id"] in sent])  # fmt: skip
+    produced_s = (max(sent.values()) - min(sent.values())) if sent else 0.0
+    collector.records[topics.scores].clear()
+    if not len(lat):
+        lat = np.array([np.nan])
+    return LatencyRun(rate, len(sent) / produced_s if produced_s else 0.0, len(sent),
+                      float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), stages)  # fmt: skip
+
+
+def _continuing(after_ts: int, hours: float) -> list[dict[str, Any]]:
+    """A later market (another seed) moved to start just after ``after_ts``."""
+    later = sim_events(seed=8, hours=hours, launch_rate_per_day=20_000)
+    shift = after_ts + 1_000 - later[0]["ts"]
+    return [{**e, "ts": e["ts"] + shift} for e in later]
+
+
+def run_e2e(
+    settings: Settings, *, rates: list[float], seconds: float, burst_hours: float,
+    log_dir: Path | None = None, workers: int = 1, warmup_hours: float = 0.25,
+) -> E2EResult:  # fmt: skip
+    prefix = f"bench-{time.time_ns()}."
+    topics = TopicNames.prefixed(prefix)
+    create_prefixed_topics(settings, prefix)
+    settings = settings.model_copy(update={"app_id": f"bench-{time.time_ns()}"})
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    pipe = _Pipeline(settings, prefix, workers, log_dir)
+    collector = Collector(settings, [topics.scores])
+    producer = new_producer(settings)
+    market = sim_events(seed=7, hours=warmup_hours + burst_hours, launch_rate_per_day=20_000)
+    split_ts = market[0]["ts"] + int(warmup_hours * 3_600_000)
+    warmup = [e for e in market if e["ts"] < split_ts]
+    burst = [e for e in market if e["ts"] >= split_ts]
+    try:
+        if warmup:  # not measured: the broker's JIT, the sessions and the engine warm up
+            produce_events(producer, topics, warmup)
+            if not collector.wait_for(
+                lambda: collector.has_scored(topics.scores, _buys_of(warmup)), 600
+            ):
+                raise RuntimeError(f"warm-up not scored within 600 s; see {log_dir}/*.log")
+            collector.records[topics.scores].clear()
+        throughput, cpus, seq_cpu = _burst(pipe, collector, producer, topics, burst)
+        collector.records[topics.scores].clear()
+        need = sum(int(r * seconds * 1.9) for r in rates)  # events: ~0.57 of them are buys
+        live = _continuing(max(e["ts"] for e in burst), hours=max(0.2, need / 19_000))
+        share = len(_buys_of(live)) / max(1, len(live))
+        latency, start = [], 0
+        for rate in rates:
+            n = int(rate / share * seconds)
+            latency.append(
+                _latency(pipe, collector, producer, topics, live[start : start + n], rate, share)
+            )
+            start += n
+    finally:
+        pipe.stop()
+        collector.close()
+    kernel, models = kernel_ceiling(settings, settings.log_batch)
     return E2EResult(
-        events=len(burst),
-        buys=len(burst_buys),
-        throughput_events_per_s=len(burst) / burst_s,
-        throughput_buys_per_s=len(burst_buys) / burst_s,
-        offered_buys_per_s=rate_buys_per_s,
-        latency_buys=len(sent),
-        achieved_buys_per_s=len(sent) / produced_s if produced_s else 0.0,
-        p50_ms=float(np.percentile(lat, 50)),
-        p99_ms=float(np.percentile(lat, 99)),
-        kernel_rows_per_s=kernel,
-        models=models,
-        workers=workers,
-        burst_cpu_s=burst_cpu,
-    )
+        events=len(burst), buys=len(_buys_of(burst)), throughput_events_per_s=throughput,
+        throughput_buys_per_s=throughput * len(_buys_of(burst)) / len(burst),
+        floor_events_per_s=floor_events_per_s(settings, burst), latency=latency,
+        kernel_rows_per_s=kernel, models=models, workers=workers, worker_cpu=cpus,
+        sequencer_cpu_s=seq_cpu,
+    )  # fmt: skip
 
 
 def parse_worker_counts(text: str) -> list[int]:

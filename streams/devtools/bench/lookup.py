@@ -64,7 +64,10 @@ class _BenchWorker:
         return True, "bench"
 
     def owner_partition(self, mint: str) -> tuple[int | None, bool]:
-        return None, False
+        return 0, True  # the only worker: it owns every shard
+
+    def owned_shards(self) -> list[int]:
+        return [0]
 
 
 def _serve(conn: Connection, mints: int, update_rate: float) -> None:

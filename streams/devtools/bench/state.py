@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.app.checkpoint import decode_payload, encode_payload, set_ownership
+from streams.app.checkpoint import decode_snapshot, encode_snapshot
 from streams.app.local_state import LocalState
 from streams.events import InputEvent
 from streams.features.engine import FeatureEngine
@@ -102,17 +102,12 @@ def run_state_bench(
         rocks.close()
         local = LocalState(root / "db", cache_entries)
         t = time.perf_counter()
-        state, mints = local.load()
-        set_ownership(state, mints, {"genesis": {0}, "buy": {0}})
-        FeatureEngine(state=state)
+        FeatureEngine(state=local.load())
         local_s = time.perf_counter() - t
         local.close()
-        blob = encode_payload(snap, {})
+        blob = encode_snapshot(snap)
         t = time.perf_counter()
-        snapshot, mints = decode_payload(blob)
-        restored = EngineState.from_snapshot(snapshot)
-        set_ownership(restored, mints, {"genesis": {0}, "buy": {0}})
-        FeatureEngine(state=restored)
+        FeatureEngine(state=EngineState.from_snapshot(decode_snapshot(blob)))
         kafka_s = time.perf_counter() - t
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -9,7 +9,11 @@ from typing import Any
 
 import orjson
 
-from streams.devtools.faults.scenario import Fault, Scenario
+from streams.devtools.faults.disk import disk_full, setup_disk
+from streams.devtools.faults.models import corrupt_models, setup_models
+from streams.devtools.faults.scenario import Fault, Scenario, Setup, _gauge
+from streams.devtools.faults.slow_consumer import start_slow_consumer
+from streams.devtools.faults.store import clickhouse_down, setup_clickhouse
 from streams.devtools.harness import new_producer
 from streams.kafka_produce import produce_blocking
 
@@ -21,6 +25,22 @@ def kill_worker(sc: Scenario, index: int) -> None:
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(30)
     sc.launch()
+    sc.fault_end_s = time.time()
+
+
+def kill_sequencer(sc: Scenario) -> None:
+    """kill -9 the leading sequencer mid-burst; the standby takes the lease over and recovers
+    its position from the market log; a new standby is started (the restart)."""
+    leader = sc.sequencers[0]
+    sc.fault_start_s = time.time()
+    os.kill(leader.pid, signal.SIGKILL)
+    leader.wait(30)
+    standby_port = sc.sequencer_ports[1]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _gauge(standby_port, "alphastream_sequencer_leader") != 1:
+        time.sleep(0.1)
+    sc.notes["standby_led_after_s"] = round(time.time() - sc.fault_start_s, 2)
+    sc.launch_sequencer()
     sc.fault_end_s = time.time()
 
 
@@ -63,7 +83,7 @@ POISON_REASONS: dict[str, str | None] = {
     "wrong_type": "wrong_type",
     "oversized": "too_large",
     "unknown_version": "bad_value",
-    "future_ts": None,  # well-formed, ts 10 minutes ahead of the market
+    "future_ts": "future_ts",  # well-formed, ts 10 minutes ahead of the wall clock
     "duplicate_event_id": None,  # a good buy sent a second time: must not be scored twice
 }
 FUTURE_SKEW_MS = 10 * 60 * 1000
@@ -80,8 +100,10 @@ def poison_payload(kind: str, template: dict[str, Any], i: int) -> bytes:
         return orjson.dumps({**marked, "pad": "x" * (66 * 1024)})
     if kind == "unknown_version":
         return orjson.dumps({**marked, "schema_version": 99})
-    if kind == "future_ts":
-        return orjson.dumps({**marked, "ts": int(template["ts"]) + FUTURE_SKEW_MS})
+    if kind == "future_ts":  # a producer whose clock runs 10 minutes fast
+        return orjson.dumps({**marked, "ts": int(time.time() * 1000) + FUTURE_SKEW_MS})
+    if kind == "past_ts":  # a producer whose clock runs 10 minutes slow: a late, real buy
+        return orjson.dumps({**marked, "ts": int(template["ts"]) - FUTURE_SKEW_MS})
     if kind == "duplicate_event_id":
         return orjson.dumps(template)
     raise ValueError(f"unknown poison kind {kind!r}")
@@ -89,6 +111,7 @@ def poison_payload(kind: str, template: dict[str, Any], i: int) -> bytes:
 
 MALFORMED = [kind for kind, reason in POISON_REASONS.items() if reason is not None]
 REPLAYED = [kind for kind, reason in POISON_REASONS.items() if reason is None]
+SKEWED = ["future_ts", "past_ts"]
 
 
 def poison_flood(sc: Scenario) -> None:
@@ -96,9 +119,15 @@ def poison_flood(sc: Scenario) -> None:
     flood(sc, MALFORMED, sc.durations.poison_messages)
 
 
-def replayed_and_future_flood(sc: Scenario) -> None:
-    """Well-formed events that must not count: a good buy sent twice, a buy 10 min ahead."""
+def replayed_flood(sc: Scenario) -> None:
+    """Well-formed events that must not count twice: good buys sent a second time."""
     flood(sc, REPLAYED, max(2, sc.durations.poison_messages // 5))
+
+
+def clock_skew(sc: Scenario) -> None:
+    """Buys from producers whose clocks are 10 minutes fast (dead-lettered: future_ts) or slow
+    (accepted: late in the log, scored once each)."""
+    flood(sc, SKEWED, max(2, sc.durations.poison_messages // 5))
 
 
 def flood(sc: Scenario, kinds: list[str], n: int) -> None:
@@ -128,7 +157,7 @@ def flood(sc: Scenario, kinds: list[str], n: int) -> None:
     counts = {k: len(range(j, n, len(kinds))) for j, k in enumerate(kinds)}
     sc.notes["poison_sent"] = counts
     for kind in kinds:
-        reason = POISON_REASONS[kind]
+        reason = POISON_REASONS.get(kind)
         if reason is not None:
             sc.expected_dead[reason] = sc.expected_dead.get(reason, 0) + counts[kind]
 
@@ -142,23 +171,30 @@ def _recent_buy(sc: Scenario, by_id: dict[str, dict[str, Any]]) -> dict[str, Any
 
 
 # name -> (fault, workers in the group)
-ROWS: dict[str, tuple[Fault, int]] = {
-    "worker_sigkill_one_of_two": (kill_one_of_two, 2),
-    "worker_sigkill_only_worker": (kill_the_only_worker, 1),
-    "poison_flood": (poison_flood, 2),
-    "duplicate_and_future_events": (replayed_and_future_flood, 2),
-    "broker_unreachable": (pause_broker, 2),
-    "broker_restart": (restart_broker, 2),
+# name -> (fault, workers, sequencers: the first leads, the others stand by)
+ROWS: dict[str, tuple[Fault, int, int]] = {
+    "worker_sigkill_one_of_two": (kill_one_of_two, 2, 1),
+    "worker_sigkill_only_worker": (kill_the_only_worker, 1, 1),
+    "sequencer_sigkill": (kill_sequencer, 2, 2),
+    "poison_flood": (poison_flood, 2, 1),
+    "duplicate_event_ids": (replayed_flood, 2, 1),
+    "clock_skew": (clock_skew, 2, 1),
+    "broker_unreachable": (pause_broker, 2, 1),
+    "broker_restart": (restart_broker, 2, 1),
+    "clickhouse_down": (clickhouse_down, 2, 1),
+    "model_pair_corrupted_on_reload": (corrupt_models, 2, 1),
+    "slow_scores_consumer": (start_slow_consumer, 2, 1),
+    "disk_full_state_dir": (disk_full, 1, 1),  # one worker: a state_dir is one worker's
+}
+
+# name -> what runs before its workers start (rows not named here need nothing)
+SETUPS: dict[str, Setup] = {
+    "clickhouse_down": setup_clickhouse,
+    "model_pair_corrupted_on_reload": setup_models,
+    "disk_full_state_dir": setup_disk,
 }
 
 UNTESTED: dict[str, str] = {
-    "sequencer_killed": "no separate sequencer: each worker orders its own partitions' events "
-    "(streams/app/ordering.py), so this is the worker SIGKILL rows",
-    "model_pair_corrupted_on_reload": "not in the matrix yet (single-fault test: "
-    "tests/integration/test_stream_reload.py)",
-    "clickhouse_down_60s": "not in the matrix yet (single-fault test: tests/integration/test_sink.py)",
-    "disk_full_state_dir": "not tested",
-    "clock_skew": "only as the future-ts buys of duplicate_and_future_events (10 min ahead); "
-    "timestamps in the past are not tested",
-    "slow_scores_consumer": "not tested",
+    "clickhouse_server_down": "the clickhouse_down row stops a chdb-backed ClickHouse HTTP "
+    "endpoint (streams/devtools/local/clickhouse_http.py): no ClickHouse server runs here",
 }

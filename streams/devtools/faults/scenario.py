@@ -3,8 +3,10 @@ once a share of the buys is scored, then every output topic read back and measur
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -15,9 +17,11 @@ from typing import Any
 
 from streams.app import TopicNames, launch_worker
 from streams.app.admin import create_prefixed_topics
+from streams.app.runner import settings_env
 from streams.devtools.harness import (
     Collector,
     feature_agreement,
+    log_replay_features,
     new_producer,
     produce_events,
     wait_group_settled,
@@ -33,6 +37,7 @@ class Durations:
 
     feed_s: float = 60.0  # wall time the market is spread over
     broker_pause_s: float = 30.0
+    clickhouse_down_s: float = 60.0
     poison_messages: int = 10_000
     drain_timeout_s: float = 240.0  # after the feed: until every buy is scored
 
@@ -72,6 +77,13 @@ class Scenario:
     offered_extra: int = 0  # poison messages a fault produced
     expected_dead: dict[str, int] = field(default_factory=dict)  # reason -> count
     notes: dict[str, Any] = field(default_factory=dict)
+    waits: list[Callable[[], bool]] = field(default_factory=list)  # more "drained" conditions
+    cleanups: list[Callable[[], object]] = field(default_factory=list)  # after the workers stop
+    helpers: list[subprocess.Popen[bytes]] = field(default_factory=list)  # not workers
+    sequencers: list[subprocess.Popen[bytes]] = field(default_factory=list)  # leader first
+    sequencer_ports: list[int] = field(default_factory=list)
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # read back so far
+    state: dict[str, Any] = field(default_factory=dict)  # what a row's setup hands its fault
 
     def launch(self) -> subprocess.Popen[bytes]:
         """One more worker of the group (not waited on)."""
@@ -84,25 +96,65 @@ class Scenario:
         self.metrics_ports.append(port)
         return proc
 
+    def launch_sequencer(self) -> subprocess.Popen[bytes]:
+        """One more sequencer (the first leads; later ones stand by), not waited on."""
+        from streams.sequencer import launch_sequencer
+
+        port = free_port()
+        own = self.settings.model_copy(update={"topic_prefix": self.prefix,
+                                               "sequencer_metrics_port": port})  # fmt: skip
+        log = self.work_dir / f"sequencer{len(self.sequencers)}.log"
+        proc = launch_sequencer(own, log_path=log)
+        self.sequencers.append(proc)
+        self.sequencer_ports.append(port)
+        return proc
+
+    def launch_sink(self, dsn: str, metrics_port: int) -> subprocess.Popen[bytes]:
+        """``alphastream sink`` on this row's topics into ``dsn`` (stopped after the workers)."""
+        update = {"clickhouse_dsn": dsn, "sink_metrics_port": metrics_port}
+        env = {**os.environ, **settings_env(self.settings.model_copy(update=update))}
+        args = [str(Path(sys.executable).parent / "alphastream"), "sink",
+                "--topic-prefix", self.prefix, "--max-wait", "0.5"]  # fmt: skip
+        return self.launch_helper(args, "sink", env)
+
+    def launch_helper(
+        self, args: list[str], name: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """A process a row needs besides the workers (log in the work dir; SIGTERMed after
+        the workers stop)."""
+        with (self.work_dir / f"{name}{len(self.helpers)}.log").open("ab") as out:
+            proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        self.helpers.append(proc)
+        return proc
+
 
 Fault = Callable[[Scenario], None]
+Setup = Callable[[Scenario], None]  # before the workers start (settings, helpers, waits)
 
 
-def _start_group(sc: Scenario, workers: int) -> None:
+def _start_group(sc: Scenario, workers: int, sequencers: int = 1) -> None:
+    """Sequencers (the first leading before any worker starts), then the workers."""
+    sc.launch_sequencer()
+    if not _wait_gauge([sc.sequencer_ports[0]], "alphastream_sequencer_leader", 90):
+        _stop_all(sc.sequencers)
+        raise RuntimeError(f"the sequencer did not lead; logs in {sc.work_dir}")
+    for _ in range(sequencers - 1):
+        sc.launch_sequencer()
     for _ in range(workers):
         sc.launch()
     settled = wait_group_settled(sc.settings, sc.settings.app_id, workers, timeout_s=120)
-    if not (settled and _wait_planned(sc.metrics_ports, timeout_s=90)):
-        _stop_all(sc.procs)
+    if not (settled and _wait_gauge(sc.metrics_ports, "alphastream_assignment_planned", 90)):
+        _stop_all(sc.procs + sc.sequencers)
         raise RuntimeError(f"worker group did not settle; logs in {sc.work_dir}")
 
 
-def _wait_planned(ports: list[int], timeout_s: float) -> bool:
-    """Until every worker's ``alphastream_assignment_planned`` gauge reads 1 (its engine is
-    built or re-planned for its latest assignment: more than the broker's view of the group)."""
+def _wait_gauge(ports: list[int], name: str, timeout_s: float) -> bool:
+    """Until the gauge reads 1 on every port (for workers, ``alphastream_assignment_planned``:
+    the shards of its latest assignment are taken over, more than the broker's view of the
+    group; for a sequencer, ``alphastream_sequencer_leader``)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if all(_gauge(port, "alphastream_assignment_planned") == 1.0 for port in ports):
+        if all(_gauge(port, name) == 1.0 for port in ports):
             return True
         time.sleep(0.25)
     return False
@@ -157,10 +209,11 @@ def run_row(
     settings: Settings,
     broker: KafkaBroker,
     events: list[dict[str, Any]],
-    expected_features: dict[str, list[float | None]],
     work_dir: Path,
     durations: Durations,
     workers: int = 2,
+    setup: Setup | None = None,
+    sequencers: int = 1,
 ) -> RowResult:
     """Run one fault row end to end on a fresh topic prefix and consumer group."""
     prefix = f"fault-{name}-{time.time_ns()}."
@@ -171,8 +224,16 @@ def run_row(
     work_dir.mkdir(parents=True, exist_ok=True)
     topics = sc.topics
     buys = {e["event_id"] for e in events if e["type"] == "wallet_buy"}
-    _start_group(sc, workers)
-    collector = Collector(settings, [topics.scores, topics.signals, topics.dead_letter])
+    sc.cleanups.append(lambda: _stop_all(sc.helpers))
+    try:
+        if setup is not None:
+            setup(sc)
+        _start_group(sc, workers, sequencers)
+    except BaseException:
+        _run_cleanups(sc)
+        raise
+    collector = Collector(sc.settings, [topics.scores, topics.signals, topics.dead_letter])
+    sc.records = collector.records
     try:
         feeder = _feed(sc)
         # strike once about a third of the buys is scored: mid-burst, with state built up
@@ -183,17 +244,32 @@ def run_row(
             lambda: (
                 collector.has_scored(topics.scores, buys)
                 and _dead_count(collector, topics) >= sum(sc.expected_dead.values())
+                and all(wait() for wait in sc.waits)
             ),
             timeout_s=durations.drain_timeout_s,
             settle_s=3.0,
         )
     finally:
         codes = _stop_all(sc.procs)
+        codes += _stop_all(sc.sequencers)
         collector.close()
+        _run_cleanups(sc)
+    # parity is with the replay of the very log the workers applied (the canonical order)
+    expected_features = log_replay_features(sc.settings, topics, work_dir / "log-replay")
     result = measure(name, sc, collector.records, buys, expected_features)
     result.completed = done
     result.notes.update(sc.notes, exit_codes=codes)
     return result
+
+
+def _run_cleanups(sc: Scenario) -> None:
+    """Every cleanup, last added first (each may add notes; one failing does not stop the rest)."""
+    for cleanup in reversed(sc.cleanups):
+        try:
+            cleanup()
+        except Exception as exc:
+            sc.notes.setdefault("cleanup_errors", []).append(f"{type(exc).__name__}: {exc}")
+    sc.cleanups.clear()
 
 
 def _scored_count(collector: Collector, topics: TopicNames) -> int:

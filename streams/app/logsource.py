@@ -1,0 +1,149 @@
+"""Where the worker reads the market log from: Kafka's one-partition topic, or memory (tests).
+
+The Kafka reader is group-less: the worker's position is its checkpoint's log offset, never a
+committed group offset, so every worker reads the whole log at its own pace.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import TopicPartition as KafkaTP
+
+from streams.app.replica import LogRecord
+from streams.contracts.log import HEADER_KIND, HEADER_SOURCE, HEADER_WRITTEN, KIND_EVENT, SourceRef
+from streams.settings import Settings
+
+
+class LogSource(Protocol):
+    def read(self, max_records: int, timeout_s: float) -> list[LogRecord]: ...
+
+    def end_offset(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+def to_record(m: Message) -> LogRecord:
+    kind, src, written = KIND_EVENT, None, None
+    for name, value in m.headers() or ():  # type: ignore[str-unpack]
+        if not isinstance(value, bytes):
+            continue
+        if name == HEADER_KIND:
+            kind = value
+        elif name == HEADER_SOURCE:
+            src = SourceRef.decode(value)
+        elif name == HEADER_WRITTEN:
+            written = int(value)
+    _, ts = m.timestamp()
+    return LogRecord(int(m.offset() or 0), kind, m.key(), m.value(), int(ts), src, written)
+
+
+class KafkaLogSource:
+    def __init__(self, settings: Settings, topic: str, start: int) -> None:
+        conf: dict[str, Any] = {
+            **settings.kafka_client_config(),
+            "group.id": f"{settings.app_id}.log-reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            "fetch.wait.max.ms": 50,
+            "fetch.message.max.bytes": 4 * 1024 * 1024,
+        }
+        self.topic = topic
+        self.consumer = Consumer(conf)
+        self._tp = KafkaTP(topic, 0, start if start > 0 else OFFSET_BEGINNING)
+        self.consumer.assign([self._tp])
+
+    def read(self, max_records: int, timeout_s: float) -> list[LogRecord]:
+        """What is fetched already, up to ``max_records``; waits (up to ``timeout_s``) only when
+        nothing is (``consume(n, t)`` alone would wait for ``n`` records or the timeout)."""
+        consumer = self.consumer
+        msgs = consumer.consume(max_records, 0)
+        if not msgs and timeout_s > 0:
+            first = consumer.poll(timeout_s)
+            msgs = [] if first is None else [first, *consumer.consume(max_records - 1, 0)]
+        out: list[LogRecord] = []
+        for m in msgs:
+            err = m.error()
+            if err is None:
+                out.append(to_record(m))
+            elif err.code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(err)
+        return out
+
+    def end_offset(self) -> int | None:
+        """The log's high-water mark as of the last fetch (no broker round trip)."""
+        _, high = self.consumer.get_watermark_offsets(KafkaTP(self.topic, 0), cached=True)
+        return int(high) if high is not None and high >= 0 else None
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class MemoryLogSource:
+    """A log in a list (unit tests): ``append`` records, ``read`` them from a position."""
+
+    def __init__(self, records: Iterable[LogRecord] = (), start: int = 0) -> None:
+        self.records: list[LogRecord] = list(records)
+        self.next = start
+        self.closed = False
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        self.records.extend(records)
+
+    def read(self, max_records: int, timeout_s: float) -> list[LogRecord]:
+        batch = [r for r in self.records[self.next : self.next + max_records]]
+        self.next += len(batch)
+        return batch
+
+    def end_offset(self) -> int | None:
+        return len(self.records)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def read_to_end(settings: Settings, topic: str, timeout_s: float = 120.0) -> Iterator[LogRecord]:
+    """Every record of the log from its start to its end now (``alphastream log dump``, the
+    offline replay of the very log the workers applied)."""
+    conf: dict[str, Any] = {
+        **settings.kafka_client_config(),
+        "group.id": f"{settings.app_id}.log-dump-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+    }
+    consumer = Consumer(conf)
+    try:
+        low, high = consumer.get_watermark_offsets(KafkaTP(topic, 0), timeout=10)
+        if high <= low:
+            return
+        consumer.assign([KafkaTP(topic, 0, low)])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for m in consumer.consume(1000, 0.5):
+                err = m.error()
+                if err is None:
+                    record = to_record(m)
+                    yield record
+                    if record.offset >= high - 1:
+                        return
+                elif err.code() == KafkaError._PARTITION_EOF:
+                    return
+                else:
+                    raise KafkaException(err)
+        raise TimeoutError(f"reading {topic} did not reach offset {high}")
+    finally:
+        consumer.close()
+
+
+def dump_events(records: Iterable[LogRecord], out: Any) -> int:
+    """Write the event records' values as JSONL in log order; returns how many."""
+    n = 0
+    for record in records:
+        if record.kind == KIND_EVENT and record.value is not None:
+            out.write(record.value.rstrip(b"\n") + b"\n")
+            n += 1
+    return n
