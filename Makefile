@@ -61,7 +61,7 @@ clean: ## Remove local state (var/) and caches
 
 TABLES_DIR ?= var/tables
 tables: setup ## README model + simulator tables: simulate -> replay -> train --all (with intervals), the day report, learnability
-	$(BIN)/alphastream simulate --seed 7 --hours 36 --launch-rate 4000 --out $(TABLES_DIR)/sim
+	$(BIN)/alphastream simulate --seed 7 --hours 36 --out $(TABLES_DIR)/sim
 	$(BIN)/alphastream replay $(TABLES_DIR)/sim/events.jsonl --out $(TABLES_DIR)/rep
 	$(BIN)/alphastream train --source replay $(TABLES_DIR)/rep --all --trials 2 --threads 1 \
 		--truth $(TABLES_DIR)/sim/truth.jsonl --models-dir $(TABLES_DIR)/models --report-dir $(TABLES_DIR)/cards
