@@ -133,6 +133,7 @@ class Term:
         self._count_merge()
         if now >= self.next_marker_s:
             self.mark(now)
+            self._note_lag()
         self.c.producer.poll(0)
         self.c.metrics.buffered.set(len(self.merge))
 
@@ -166,6 +167,14 @@ class Term:
                 self.merge.add(name, offset, None, now, skip_record(record, decided, stamp, now))
             else:
                 self.merge.add(name, offset, decided, now, event_record(record, stamp, now))
+
+    def _note_lag(self) -> None:
+        """Consumer lag per input partition (from the cached marks; no broker call)."""
+        lag = self.c.metrics.lag
+        for tp, name in self.sources.items():
+            high = kafka_io.cached_highwater(self.c.inputs, tp)
+            if high is not None:
+                lag.labels(tp[0], str(tp[1])).set(max(0, high - self.merge.next_offset(name)))
 
     def _note_highwaters(self) -> None:
         for tp, name in self.sources.items():

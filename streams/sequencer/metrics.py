@@ -63,6 +63,13 @@ class SequencerMetrics:
             "Input records in the merge buffer, waiting for their turn",
             registry=r,
         )
+        self.lag = Gauge(
+            "alphastream_consumer_lag_messages",
+            "Per input partition: its high-water mark (as last fetched) minus the next offset "
+            "the sequencer has not yet taken in (refreshed with each position marker)",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.hold = Histogram(
             "alphastream_sequencer_hold_seconds",
             "Arrival in the sequencer to the write of the log record",

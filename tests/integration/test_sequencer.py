@@ -205,12 +205,34 @@ def live(kafka_bootstrap: str, settings_for: SettingsFor) -> Iterator[LiveRun]:
         collector = Collector(settings, [topics.dead_letter])
         collector.wait_for(lambda: len(collector.records[topics.dead_letter]) >= len(bad) + 1, 30)
         collector.close()
+        partitions = len(topics.inputs) * settings.partitions
+        lag = _wait_lag_caught_up(metrics, partitions, timeout_s=15.0)
     reader.wait_for(total + 1, timeout_s=1.0)  # the last marker of the clean stop, if any
     reader.close()
     yield LiveRun(
         events, bad, "future-1", reader.entries, collector.records[topics.dead_letter], metrics,
-        _input_count(settings, topics),
+        _input_count(settings, topics), {"lag_series": float(len(lag)), "lag_sum": sum(lag.values()),
+         "partitions": float(partitions)},
     )  # fmt: skip
+
+
+def _wait_lag_caught_up(
+    metrics: SequencerMetrics, partitions: int, timeout_s: float
+) -> dict[tuple[str, str], float]:
+    """The lag gauges, once one per input partition reads 0 (or as they are at the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lag = {(s.labels["topic"], s.labels["partition"]): s.value
+               for f in metrics.registry.collect() if f.name == "alphastream_consumer_lag_messages"
+               for s in f.samples}  # fmt: skip
+        if (len(lag) == partitions and not any(lag.values())) or time.monotonic() > deadline:
+            return lag
+        time.sleep(0.1)
+
+
+def test_consumer_lag_is_reported_per_input_partition(live: LiveRun) -> None:
+    assert live.extra["lag_series"] == live.extra["partitions"] > 0
+    assert live.extra["lag_sum"] == 0.0
 
 
 def test_every_input_is_in_the_log_once_in_canonical_order(live: LiveRun) -> None:

@@ -33,7 +33,8 @@ COMPOSE = yaml.safe_load((INFRA / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 PROMETHEUS = yaml.safe_load((INFRA / "prometheus.yml").read_text())
 DOCKERFILE = INFRA / "Dockerfile"
-EXPECTED = {"kafka", "clickhouse", "topics", "worker", "sink", "monitor", "prometheus", "grafana"}
+EXPECTED = {"kafka", "clickhouse", "topics", "sequencer", "worker", "sink", "monitor", "prometheus",
+            "grafana"}  # fmt: skip
 ONE_SHOTS = {"topics"}
 
 
@@ -87,7 +88,7 @@ def test_depends_on_waits_for_health_or_completion() -> None:
 
 def test_project_services_run_the_image_built_from_the_dockerfile() -> None:
     ours = {n: s for n, s in SERVICES.items() if "build" in s}
-    assert set(ours) == {"topics", "worker", "sink", "monitor"}
+    assert set(ours) == {"topics", "sequencer", "worker", "sink", "monitor"}
     for name, service in ours.items():
         build = service["build"]
         assert (INFRA / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE, name
@@ -172,6 +173,7 @@ def _metrics_ports() -> dict[str, int]:
     return {
         "worker": int(env["worker"]["ALPHASTREAM_METRICS_PORT"]),
         "sink": int(env["sink"]["ALPHASTREAM_SINK_METRICS_PORT"]),
+        "sequencer": int(env["sequencer"]["ALPHASTREAM_SEQUENCER_METRICS_PORT"]),
     }
 
 
