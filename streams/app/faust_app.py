@@ -145,7 +145,10 @@ class StreamWorker:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Restore the engine (thread), then start the hot loop; it reads once shards arrive."""
+        """Restore the engine (thread), then start the hot loop; it reads once shards arrive.
+        The HTTP server listens first, so /healthz answers and /ready says why not yet."""
+        if self.http is not None:
+            await self.http.start()
         loop = asyncio.get_running_loop()
         shard_count = await loop.run_in_executor(None, check_shard_topics, self.settings,
                                                  self.topics)  # fmt: skip
@@ -173,8 +176,6 @@ class StreamWorker:
         )  # fmt: skip
         self.loop.start()
         self.restored.set()
-        if self.http is not None:
-            await self.http.start()
 
     async def on_partitions_revoked(self, sender: Any, revoked: Any = (), **kw: Any) -> None:
         shards = [tp.partition for tp in revoked if tp.topic == self.topics.shards]
