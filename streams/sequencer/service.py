@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import start_http_server
 
 from streams.sequencer import kafka_io
@@ -71,14 +71,7 @@ class Sequencer:
 
     def _begin(self) -> None:
         term = Term(self.clients)
-        try:
-            recovery = term.begin()
-        except KafkaException as exc:  # e.g. a log just created: its leader is not known yet
-            if not exc.args[0].retriable() and exc.args[0].code() not in _NOT_READY:
-                raise
-            log.warning("cannot recover from the market log yet (%s); retrying", exc)
-            self.lease.poll(RECOVERY_RETRY_S)
-            return
+        recovery = term.begin()  # kafka_io.watermarks retries while a new log has no leader
         self.term = term
         self.metrics.recoveries.inc()
         self.metrics.recovery_records.set(recovery.read)
@@ -120,16 +113,6 @@ class Sequencer:
             self.clients.inputs.close()
             self.clients.reader.close()
             self.clients.producer.flush(10)
-
-
-RECOVERY_RETRY_S = 0.25
-_NOT_READY = {
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-    KafkaError._TIMED_OUT,
-    KafkaError._TRANSPORT,
-}
 
 
 def run_sequencer(
