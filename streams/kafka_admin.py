@@ -46,3 +46,9 @@ def create_topics(settings: Settings, timeout_s: float = 30.0, prefix: str = "")
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
     return sorted(created)
+
+
+def create_prefixed_topics(settings: Settings, prefix: str, timeout_s: float = 30.0) -> list[str]:
+    """Create ``prefix + name`` for every topic of the plan that is missing (isolated runs on a
+    shared broker: tests, benches); returns those created."""
+    return create_topics(settings, timeout_s, prefix=prefix)

@@ -20,21 +20,19 @@ from typing import Any
 import faust
 from faust.types import StreamT
 
-from streams.app.checkpoint_io import CheckpointLog
 from streams.app.handover import HandoverBuffer
 from streams.app.http import WorkerHttp
-from streams.app.local_state import LocalState
 from streams.app.logsource import KafkaLogSource
 from streams.app.loop import Call, HandOff, HotLoop, TakeOver
 from streams.app.metrics import WorkerMetrics
 from streams.app.progress import KafkaProgressReader
 from streams.app.raw_schema import RawSchema
-from streams.app.recovery import Checkpointer, restore_engine
 from streams.app.replica import Replica
 from streams.app.scoreview import ScoreView
 from streams.app.shards import ShardMap
 from streams.app.sink import KafkaSink
 from streams.app.topology import check_shard_topics
+from streams.checkpoints import Checkpointer, CheckpointLog, LocalState, restore_engine
 from streams.contracts.features import FEATURE_SET_VERSION, GENESIS_NAMES, STANDARD_NAMES
 from streams.features.engine import FeatureEngine
 from streams.scoring import ModelRegistry, Scorer
@@ -167,8 +165,9 @@ class StreamWorker:
         )  # fmt: skip
         source = KafkaLogSource(s, self.topics.log, restored.position)
         sink = KafkaSink(s, on_latency=self.metrics.e2e_latency.observe)
-        checkpointer = Checkpointer(kafka, self.local, FEATURE_SET_VERSION, self.metrics,
-                                    s.checkpoint_interval_s)  # fmt: skip
+        checkpointer = Checkpointer(kafka, self.local, FEATURE_SET_VERSION,
+                                    s.checkpoint_interval_s,
+                                    on_written=self.metrics.checkpoint_written)  # fmt: skip
         self.loop = HotLoop(
             self.replica, source, sink, metrics=self.metrics, checkpointer=checkpointer,
             batch=s.log_batch, read_timeout_s=self.options.read_timeout_s,
@@ -238,9 +237,8 @@ class StreamWorker:
         loop = self.loop
         loop.stop()
         if loop.checkpointer is not None and loop.state.failed is None and loop.state.assigned:
-            loop.checkpointer.take(self.replica.engine, self.replica.position,
-                                   to_kafka=0 in self.replica.owned)  # fmt: skip
-            loop.checkpointer.wait()
+            loop.checkpointer.final(self.replica.engine, self.replica.position,
+                                    to_kafka=0 in self.replica.owned)  # fmt: skip
         loop.sink.close()
         loop.source.close()
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from streams.app.handover import ShardProgress
 from streams.app.logsource import LogSource
 from streams.app.metrics import WorkerMetrics
-from streams.app.recovery import Checkpointer
 from streams.app.replica import LogRecord, Outbox, Replica
 from streams.app.sink import Sink
+from streams.checkpoints import Checkpointer
 from streams.contracts.events import Score
 from streams.contracts.log import KIND_EVENT
 

@@ -8,7 +8,7 @@ always 1. docs/stream.md lists every name.
 from __future__ import annotations
 
 from collections import Counter as Tally
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import (
@@ -23,6 +23,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from streams.checkpoints.codec import Manifest
 from streams.events import IgnoredFields
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -34,154 +35,105 @@ class WorkerMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        r = self.registry
-        self.events_in = Counter(
-            "alphastream_events_in", "Input messages received", ["topic", "path"], registry=r
-        )
-        self.scored = Counter("alphastream_scored", "Score events published", ["kind"], registry=r)
-        self.dead_lettered = Counter(
-            "alphastream_dead_lettered", "Bad input messages dead-lettered", ["reason"], registry=r
-        )
-        self.outcomes = Counter("alphastream_outcomes", "Outcome events published", registry=r)
-        self.late_events = Counter(
-            "alphastream_late_events",
-            "Events the engine applied with a timestamp below its watermark (late in the log)",
-            registry=r,
-        )
-        self.checkpoints = Counter(
-            "alphastream_checkpoints_written",
-            "Engine checkpoints written (manifest delivered)",
-            registry=r,
-        )
-        self.checkpoint_bytes = Gauge(
-            "alphastream_checkpoint_bytes", "Compressed size of the last checkpoint", registry=r
-        )
-        self.restores = Counter(
-            "alphastream_state_restores",
-            "Engine (re)builds by source: local (RocksDB copy), checkpoint (Kafka) or full replay",
-            ["source"],
-            registry=r,
-        )
-        self.batch_size = Histogram(
-            "alphastream_score_batch_rows",
-            "Rows per scoring batch",
-            ["family"],
-            buckets=_BATCH_BUCKETS,
-            registry=r,
-        )
-        self.score_latency = Histogram(
-            "alphastream_score_seconds",
-            "Wall time of one score_batch call",
-            ["family"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.e2e_latency = Histogram(
-            "alphastream_e2e_seconds",
-            "Input produce time to score publish time",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.duplicate_events = Counter(
-            "alphastream_duplicate_events",
-            "Log events whose event_id the engine had already applied (not scored again)",
-            registry=r,
-        )
-        # filled by decode_input(..., ignored=...) on the owned path, exported at scrape time
-        self.ignored_fields: IgnoredFields = Tally()
-        r.register(IgnoredFieldsCollector(self.ignored_fields))
-        self.model_version = Gauge(
-            "alphastream_model_info",
-            "1 for each model version serving",
-            ["family", "target", "model"],
-            registry=r,
-        )
-
-        self.planned = Gauge(
-            "alphastream_assignment_planned",
-            "1 once the shards of the latest assignment are taken over (their held outputs "
-            "published); 0 from a rebalance until then (a readiness signal)",
-            registry=r,
-        )
-        self.models_rejected = Gauge(
-            "alphastream_rejected_model_pairs",
-            "Model pairs in the models dir rejected by the last scan (the previous version serves)",
-            registry=r,
-        )
-        self.consumer_lag = Gauge(
-            "alphastream_consumer_lag_messages",
-            "Market-log records not yet through the engine (high-water minus the next offset)",
-            ["topic", "partition"],
-            registry=r,
-        )
-        self.log_position = Gauge(
-            "alphastream_log_position_offsets",
-            "Next market-log offset the engine applies",
-            registry=r,
-        )
-        self.restored_offset = Gauge(
-            "alphastream_restored_log_offsets",
-            "Market-log offset the engine was restored at (0: replayed the whole log)",
-            registry=r,
-        )
-        self.owned_shards = Gauge(
-            "alphastream_owned_shards_partitions",
-            "Shards (score-shards partitions) this worker scores and publishes",
-            registry=r,
-        )
-        self.handover_rows = Gauge(
-            "alphastream_handover_rows",
-            "Unscored outputs of shards owned elsewhere, held for a takeover",
-            registry=r,
-        )
-        self.handover_published = Counter(
-            "alphastream_handover_published",
-            "Held outputs published on taking a shard over (the previous owner had not)",
-            registry=r,
-        )
-        self.handover_gaps = Counter(
-            "alphastream_handover_gaps",
-            "Shard streams taken over with held outputs already evicted (possible loss)",
-            registry=r,
-        )
-        self.replicated_seconds = Counter(
-            "alphastream_replicated_seconds",
-            "Time applying the log (decode, engine, routing): the same work on every worker",
-            registry=r,
-        )
-        self.owned_seconds = Counter(
-            "alphastream_owned_seconds",
-            "Time on this worker's own outputs (scoring, encoding, handing to the producer)",
-            registry=r,
-        )
-        self.stage_latency = Histogram(
-            "alphastream_stage_latency_seconds",
-            "Where the latency of an input goes: input produced -> written to the market log "
-            "(stage=sequencer), written -> read by this worker (stage=log); sampled",
-            ["stage"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.step_seconds = Histogram(
-            "alphastream_step_seconds",
-            "Wall time of one step: decode, engine, scoring and encoding of a log batch",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.build = Info("alphastream_build", "Version and feature set of this worker", registry=r)
+        self._input_metrics()
+        self._state_metrics()
+        self._ownership_metrics()
+        self._timing_metrics()
+        self.build = Info("alphastream_build", "Version and feature set of this worker",
+                          registry=self.registry)  # fmt: skip
         # the process's own CPU, memory, open files and GC, on this registry (the default
         # registry's copies are not scraped from here)
-        ProcessCollector(registry=r)
-        GCCollector(registry=r)
+        ProcessCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+
+    def _counter(self, name: str, doc: str, *labels: str) -> Counter:
+        return Counter(name, doc, labels, registry=self.registry)
+
+    def _gauge(self, name: str, doc: str, *labels: str) -> Gauge:
+        return Gauge(name, doc, labels, registry=self.registry)
+
+    def _histogram(
+        self, name: str, doc: str, buckets: tuple[float, ...], *labels: str
+    ) -> Histogram:
+        return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+
+    def _input_metrics(self) -> None:
+        c = self._counter
+        self.events_in = c("alphastream_events_in", "Input messages received", "topic", "path")
+        self.scored = c("alphastream_scored", "Score events published", "kind")
+        self.dead_lettered = c("alphastream_dead_lettered", "Bad input messages dead-lettered",
+                               "reason")  # fmt: skip
+        self.outcomes = c("alphastream_outcomes", "Outcome events published")
+        self.late_events = c("alphastream_late_events", "Events the engine applied with a "
+                             "timestamp below its watermark (late in the log)")  # fmt: skip
+        self.duplicate_events = c("alphastream_duplicate_events", "Log events whose event_id the "
+                                  "engine had already applied (not scored again)")  # fmt: skip
+        # filled by decode_input(..., ignored=...) on the owned path, exported at scrape time
+        self.ignored_fields: IgnoredFields = Tally()
+        self.registry.register(IgnoredFieldsCollector(self.ignored_fields))
+
+    def _state_metrics(self) -> None:
+        c, g = self._counter, self._gauge
+        self.checkpoints = c("alphastream_checkpoints_written", "Engine checkpoints written "
+                             "(kind: base or delta on Kafka, local commit)", "kind")  # fmt: skip
+        self.checkpoint_bytes = g("alphastream_checkpoint_bytes", "Compressed size of the last "
+                                  "Kafka checkpoint", "kind")  # fmt: skip
+        self.restores = c("alphastream_state_restores", "Engine (re)builds by source: local "
+                          "(RocksDB copy), checkpoint (Kafka) or full replay", "source")  # fmt: skip
+        self.log_position = g("alphastream_log_position_offsets",
+                              "Next market-log offset the engine applies")  # fmt: skip
+        self.restored_offset = g("alphastream_restored_log_offsets", "Market-log offset the engine "
+                                 "was restored at (0: replayed the whole log)")  # fmt: skip
+        self.consumer_lag = g("alphastream_consumer_lag_messages", "Market-log records not yet "
+                              "through the engine (high-water minus the next offset)", "topic",
+                              "partition")  # fmt: skip
+        self.model_version = g("alphastream_model_info", "1 for each model version serving",
+                               "family", "target", "model")  # fmt: skip
+        self.models_rejected = g("alphastream_rejected_model_pairs", "Model pairs in the models "
+                                 "dir rejected by the last scan (the previous version serves)")  # fmt: skip
+
+    def _ownership_metrics(self) -> None:
+        c, g = self._counter, self._gauge
+        self.planned = g("alphastream_assignment_planned", "1 once the shards of the latest "
+                         "assignment are taken over (their held outputs published); 0 from a "
+                         "rebalance until then (a readiness signal)")  # fmt: skip
+        self.owned_shards = g("alphastream_owned_shards_partitions", "Shards (score-shards "
+                              "partitions) this worker scores and publishes")  # fmt: skip
+        self.handover_rows = g("alphastream_handover_rows", "Unscored outputs of shards owned "
+                               "elsewhere, held for a takeover")  # fmt: skip
+        self.handover_published = c("alphastream_handover_published", "Held outputs published "
+                                    "on taking a shard over (the previous owner had not)")  # fmt: skip
+        self.handover_gaps = c("alphastream_handover_gaps", "Shard streams taken over with held "
+                               "outputs already evicted (possible loss)")  # fmt: skip
+        self.replicated_seconds = c("alphastream_replicated_seconds", "Time applying the log "
+                                    "(decode, engine, routing): the same work on every worker")  # fmt: skip
+        self.owned_seconds = c("alphastream_owned_seconds", "Time on this worker's own outputs "
+                               "(scoring, encoding, handing to the producer)")  # fmt: skip
+
+    def _timing_metrics(self) -> None:
+        h = self._histogram
+        self.batch_size = h("alphastream_score_batch_rows", "Rows per scoring batch",
+                            _BATCH_BUCKETS, "family")  # fmt: skip
+        self.score_latency = h("alphastream_score_seconds", "Wall time of one score_batch call",
+                               _LATENCY_BUCKETS, "family")  # fmt: skip
+        self.e2e_latency = h("alphastream_e2e_seconds", "Input produce time to score publish time",
+                             _LATENCY_BUCKETS)  # fmt: skip
+        self.stage_latency = h("alphastream_stage_latency_seconds", "Where the latency of an "
+                               "input goes: input produced -> written to the market log "
+                               "(stage=sequencer), written -> read by this worker (stage=log); "
+                               "sampled", _LATENCY_BUCKETS, "stage")  # fmt: skip
+        self.step_seconds = h("alphastream_step_seconds", "Wall time of one step: decode, engine, "
+                              "scoring and encoding of a log batch", _LATENCY_BUCKETS)  # fmt: skip
+
+    def checkpoint_written(self, manifest: Manifest) -> None:
+        kind = "local" if not manifest.chunks else "delta" if manifest.base_epoch is not None \
+            else "base"  # fmt: skip
+        self.checkpoints.labels(kind).inc()
+        if manifest.chunks:
+            self.checkpoint_bytes.labels(kind).set(manifest.size)
 
     def set_build(self, version: str, feature_set: str) -> None:
         self.build.info({"version": version, "feature_set": feature_set})
-
-    def set_lag(self, lags: Iterable[tuple[str, int, int]]) -> None:
-        """(topic, partition, lag) of each owned partition; partitions no longer owned go."""
-        self.consumer_lag.clear()
-        for topic, partition, lag in lags:
-            self.consumer_lag.labels(topic, str(partition)).set(max(0, lag))
 
     def set_models(self, versions: dict[str, dict[str, str]]) -> None:
         self.model_version.clear()

@@ -89,17 +89,3 @@ class KafkaProgressReader:
             return last
         finally:
             consumer.close()
-
-
-class MemoryProgressReader:
-    """Progress from outputs kept in memory (unit tests): the newest mark per (topic, partition)."""
-
-    def __init__(self, topics: TopicNames) -> None:
-        self.topics = topics
-        self.last: dict[tuple[str, int], Mark] = {}
-
-    def note(self, topic: str, partition: int, mark: Mark) -> None:
-        self.last[(topic, partition)] = max(self.last.get((topic, partition), NOTHING), mark)
-
-    def read(self, shards: Iterable[int]) -> dict[int, ShardProgress]:
-        return combine(self.last, self.topics, shards)

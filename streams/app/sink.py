@@ -17,9 +17,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from streams.app.handover import Mark, decode_mark
-from streams.app.replica import MARK_HEADER, Output
-from streams.app.shards import partition_of
+from streams.app.replica import Output
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,35 +94,3 @@ class KafkaSink:
 def _with_produced(callback: Callable[[KafkaError | None, Message, int | None], None],
                    produced_ms: int | None) -> Callable[[KafkaError | None, Message], None]:  # fmt: skip
     return lambda err, msg: callback(err, msg, produced_ms)
-
-
-class MemorySink:
-    """Outputs kept in a list with the partition Kafka would give them (unit tests)."""
-
-    def __init__(self, partitions: int) -> None:
-        self.partitions = partitions
-        self.outputs: list[tuple[int, Output]] = []
-        self.closed = False
-
-    def send(self, outputs: Sequence[Output]) -> None:
-        for out in outputs:
-            part = partition_of(out.key, self.partitions) if out.key else 0
-            self.outputs.append((part, out))
-
-    def poll(self) -> None:
-        return None
-
-    def flush(self, timeout_s: float) -> int:
-        return 0
-
-    def close(self) -> None:
-        self.closed = True
-
-    def marks(self, topic: str) -> dict[int, Mark]:
-        """The newest mark per partition of ``topic`` (what a progress reader would find)."""
-        last: dict[int, Mark] = {}
-        for part, out in self.outputs:
-            if out.topic == topic and out.headers:
-                mark = decode_mark(dict(out.headers).get(MARK_HEADER))
-                last[part] = max(last.get(part, mark), mark)
-        return last

@@ -31,7 +31,7 @@ def dump(
 ) -> None:
     """Write every event of the market log, in log order; replay it with `replay --log-order`
     to get exactly the features the workers served."""
-    from streams.app.logsource import dump_events, read_to_end
+    from streams.marketlog import dump_events, read_to_end
     from streams.topics import TopicNames
 
     settings = settings_of(ctx, kafka_bootstrap=bootstrap, topic_prefix=topic_prefix)

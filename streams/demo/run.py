@@ -32,7 +32,6 @@ from rich.progress import (
 )
 
 from streams import store
-from streams.app.admin import create_prefixed_topics
 from streams.demo import analysis, queries
 from streams.demo.config import DemoOptions, DemoSummary, MarketPlan
 from streams.demo.feed import MarketFeed
@@ -42,6 +41,7 @@ from streams.demo.report import ReportInputs, write_report
 from streams.devtools.local.process import broker_answers
 from streams.devtools.local.tansu import TansuBroker
 from streams.interrupt import install_interrupt, restore_handlers
+from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
 from streams.sim import SimConfig
 from streams.store.sink import SinkConfig

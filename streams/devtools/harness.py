@@ -239,7 +239,7 @@ def log_replay_features(
 ) -> dict[str, list[float | None]]:
     """event_id -> feature vector from the offline replay of the market log the workers applied
     (``alphastream log dump`` + ``replay --log-order``): online == offline by construction."""
-    from streams.app.logsource import dump_events, read_to_end
+    from streams.marketlog import dump_events, read_to_end
 
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.app import TopicNames
-from streams.app.admin import create_prefixed_topics
 from streams.devtools.harness import Collector
 from streams.devtools.pipeline import InProcessWorker
 from streams.events import INPUT_TYPES
@@ -25,6 +24,7 @@ from streams.ingest.frames import FrameDecoder
 from streams.ingest.metrics import IngestMetrics
 from streams.ingest.sinks import KafkaSink
 from streams.ingest.testing import ScriptedFeedServer, Session, load_capture
+from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
 from streams.topics import DEAD_LETTER
 from tests.conftest import unique_id

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from streams.app.admin import create_prefixed_topics
 from streams.events import decode_input, encode
 from streams.events.decode import DecodeError, dead_letter_for
 from streams.ingest.sinks import KafkaSink, SinkError
+from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
 from streams.topics import DEAD_LETTER
 from tests.conftest import SettingsFor, unique_id

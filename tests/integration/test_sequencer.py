@@ -20,7 +20,6 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.app.admin import create_prefixed_topics
 from streams.contracts.log import KIND_EVENT, KIND_MARKER, KIND_SKIP
 from streams.devtools.harness import (
     Collector,
@@ -32,6 +31,7 @@ from streams.devtools.harness import (
     sim_events,
 )
 from streams.devtools.local.process import free_port, log_tail, scrape
+from streams.kafka_admin import create_prefixed_topics
 from streams.sequencer import launch_sequencer, run_sequencer
 from streams.sequencer.kafka_io import log_entry
 from streams.sequencer.metrics import SequencerMetrics

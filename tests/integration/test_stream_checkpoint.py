@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from streams.app import TopicNames
-from streams.app.admin import create_prefixed_topics
-from streams.app.checkpoint_io import CheckpointLog
+from streams.checkpoints.codec import choose
+from streams.checkpoints.kafka_log import CheckpointLog
+from streams.contracts.features import FEATURE_SET_VERSION
 from streams.devtools.harness import (
     Collector,
     feature_agreement,
@@ -26,12 +27,14 @@ from streams.devtools.harness import (
     sim_events,
 )
 from streams.devtools.local.process import free_port
+from streams.kafka_admin import create_prefixed_topics
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.worker_procs import (
     metric,
     start_sequencer,
     start_worker,
     stop_worker,
+    wait_metric_at_least,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -65,8 +68,13 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
             lambda: collector.has_scored(topics.scores, first_buys),
             timeout_s=120,
         ), f"first worker left buys unscored; log {logs[0]}"
+        # a base is written: the checkpoint at the stop continues its chain (a delta)
+        assert wait_metric_at_least(
+            ports[0], 'alphastream_checkpoints_written_total{kind="base"}', 1, timeout_s=30
+        )
         first_position = metric(ports[0], "alphastream_log_position_offsets")
         codes.append(stop_worker(procs[1]))
+        restorable = choose(CheckpointLog(settings, topics.checkpoints).read(), FEATURE_SET_VERSION)
         if not live:  # fed while no worker runs: the new worker restores, then catches up
             produce_events(producer, topics, market[half:], in_order=True)
         procs.append(start_worker(settings, prefix, logs[1], ports[1]))
@@ -100,11 +108,14 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
     print(
         f"\n[stream-checkpoint] events={len(market)} buys={len(buys)}: the first worker stopped "
         f"at log offset {first_position:.0f}, the second restored at {restored_at:.0f}; "
+        f"(a delta of chain {restorable[0].chain if restorable else None}); "
         f"scored={len(set(scored))} duplicates={len(scored) - len(set(scored))}; genesis "
         f"windows {len(genesis)}/{len(closed)}; features equal to the log replay {equal}/{compared}"
     )
     assert codes == [0, 0]
     assert from_checkpoint == 1
+    assert restorable is not None and restorable[0].log_offset == restored_at
+    assert restorable[0].base_epoch is not None, "the final checkpoint was not a delta"
     # the final checkpoint is at the first worker's last position: nothing before it re-applied
     assert restored_at >= first_position > half
     assert done and set(scored) == buys, f"missing {len(buys - set(scored))}"

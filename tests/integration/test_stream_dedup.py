@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from streams.app import TopicNames, WorkerOptions, run_worker
-from streams.app.admin import create_prefixed_topics
 from streams.app.faust_app import StreamWorker
 from streams.app.metrics import WorkerMetrics
 from streams.devtools.harness import (
@@ -23,6 +22,7 @@ from streams.devtools.harness import (
     sim_events,
 )
 from streams.features.engine import FeatureEngine
+from streams.kafka_admin import create_prefixed_topics
 from tests.conftest import SettingsFor, unique_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from streams.app import TopicNames, launch_worker
-from streams.app.admin import create_prefixed_topics
 from streams.devtools.harness import (
     Collector,
     feature_agreement,
@@ -28,6 +27,7 @@ from streams.devtools.harness import (
     wait_group_settled,
 )
 from streams.devtools.local.process import free_port
+from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.worker_procs import metric, start_sequencer, wait_metric, wait_planned

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from streams.app import TopicNames
-from streams.app.admin import create_prefixed_topics
 from streams.devtools.harness import (
     Collector,
     feature_agreement,
@@ -23,6 +22,7 @@ from streams.devtools.harness import (
     sim_events,
 )
 from streams.devtools.local.process import free_port
+from streams.kafka_admin import create_prefixed_topics
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.worker_procs import (
     metric,

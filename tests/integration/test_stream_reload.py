@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from streams.app import TopicNames
-from streams.app.admin import create_prefixed_topics
 from streams.contracts.features import STANDARD_NAMES
 from streams.devtools.harness import Collector, new_producer, produce_events, sim_events
 from streams.devtools.pipeline import InProcessWorker
 from streams.devtools.synthetic.models import synthetic_pair
+from streams.kafka_admin import create_prefixed_topics
 from tests.conftest import SettingsFor, unique_id
 from training.export import deploy_pair
 

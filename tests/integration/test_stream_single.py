@@ -15,7 +15,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from streams.app import TopicNames, WorkerOptions, run_worker
-from streams.app.admin import create_prefixed_topics
 from streams.app.faust_app import StreamWorker
 from streams.devtools.harness import (
     Collector,
@@ -31,6 +30,7 @@ from streams.devtools.harness import (
 )
 from streams.events import TARGETS
 from streams.events.decode import validate_output
+from streams.kafka_admin import create_prefixed_topics
 from streams.store import connect, migrate
 from streams.store.clickhouse import ClickHouseStore
 from streams.store.sink import KafkaSink, SinkConfig

@@ -21,9 +21,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.app import TopicNames, launch_worker
-from streams.app.admin import create_prefixed_topics
 from streams.app.shards import ShardMap
 from streams.devtools.harness import Collector, new_producer, produce_events, sim_events
+from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.browser import Browser, find_chromium, free_port

@@ -54,6 +54,15 @@ def wait_metric(port: int, name: str, value: float, timeout_s: float) -> bool:
     return False
 
 
+def wait_metric_at_least(port: int, name: str, value: float, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _sample_or_zero(port, name) >= value:
+            return True
+        time.sleep(0.25)
+    return False
+
+
 def stop_worker(proc: subprocess.Popen[bytes]) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)

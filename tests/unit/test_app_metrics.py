@@ -26,18 +26,24 @@ def test_names_carry_their_unit_and_counters_their_total() -> None:
             assert name.endswith(UNITS) or name in STATES, f"{name} ({family.type}) names no unit"
 
 
-def test_registry_exposes_build_info_lag_process_and_gc() -> None:
+def test_registry_exposes_build_info_lag_checkpoints_process_and_gc() -> None:
+    from streams.checkpoints.codec import Manifest
+
     metrics = WorkerMetrics()
     metrics.set_build("0.1.0", "fs-1")
-    metrics.set_lag([("wallet-buy", 0, 5), ("wallet-buy", 1, -2)])
+    metrics.consumer_lag.labels("market-log", "0").set(5)
+    metrics.checkpoint_written(Manifest("w", 1, 10, 0, "fs-1", 0, 2, 700, 0))
+    metrics.checkpoint_written(Manifest("w", 2, 20, 0, "fs-1", 0, 1, 90, 0, base_epoch=1))
+    metrics.checkpoint_written(Manifest("w", 3, 30, 0, "fs-1", 0, 0, 0, 0))  # a local commit
     text = generate_latest(metrics.registry).decode()
     assert 'alphastream_build_info{feature_set="fs-1",version="0.1.0"} 1.0' in text
-    assert 'alphastream_consumer_lag_messages{partition="0",topic="wallet-buy"} 5.0' in text
-    assert 'alphastream_consumer_lag_messages{partition="1",topic="wallet-buy"} 0.0' in text
+    assert 'alphastream_consumer_lag_messages{partition="0",topic="market-log"} 5.0' in text
+    for kind in ("base", "delta", "local"):
+        assert f'alphastream_checkpoints_written_total{{kind="{kind}"}} 1.0' in text
+    assert 'alphastream_checkpoint_bytes{kind="base"} 700.0' in text
+    assert 'alphastream_checkpoint_bytes{kind="delta"} 90.0' in text
+    assert 'alphastream_checkpoint_bytes{kind="local"}' not in text
     assert "process_cpu_seconds_total" in text and "python_gc_collections_total" in text
-    metrics.set_lag([("wallet-buy", 1, 3)])  # partition 0 no longer owned: its gauge goes
-    text = generate_latest(metrics.registry).decode()
-    assert 'partition="0"' not in text
 
 
 def test_ignored_fields_are_exported_per_type_and_field_with_a_bounded_label_set() -> None:

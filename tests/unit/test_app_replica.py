@@ -18,16 +18,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.app.handover import NOTHING, HandoverBuffer, Held, ShardProgress
-from streams.app.logsource import MemoryLogSource
 from streams.app.loop import HandOff, HotLoop, TakeOver
 from streams.app.metrics import WorkerMetrics
-from streams.app.progress import MemoryProgressReader
 from streams.app.replica import LogRecord, Output, Replica
 from streams.app.shards import ShardMap, murmur2
-from streams.app.sink import MemorySink
 from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
 from streams.contracts.log import KIND_EVENT, KIND_MARKER, SourceRef
 from streams.devtools.harness import sim_events
+from streams.devtools.twins import MemoryLogSource, MemoryProgressReader, MemorySink
 from streams.events import decode_input
 from streams.features.engine import FeatureEngine
 from streams.features.state import EngineState

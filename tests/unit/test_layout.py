@@ -26,6 +26,8 @@ RUNTIME = (
     "streams.scoring",
     "streams.app",
     "streams.sequencer",
+    "streams.checkpoints",
+    "streams.marketlog",
     "streams.store",
     "streams.settings",
     "streams.topics",

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from streams.app.admin import create_prefixed_topics
 from streams.app.runner import launch_worker
 from streams.devtools.harness import (
     Collector,
@@ -32,6 +31,7 @@ from streams.devtools.harness import (
     wait_group_settled,
 )
 from streams.devtools.local.process import process_cpu_s, scrape
+from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
 from streams.topics import TopicNames
 

@@ -24,9 +24,9 @@ import numpy as np
 import orjson
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.app.admin import create_prefixed_topics
 from streams.devtools.harness import new_producer, produce_events, sim_events
 from streams.devtools.local.process import free_port, process_cpu_s, scrape
+from streams.kafka_admin import create_prefixed_topics
 from streams.sequencer import launch_sequencer
 from streams.sequencer.kafka_io import take
 from streams.settings import Settings

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.app.checkpoint import decode_snapshot, encode_snapshot
-from streams.app.local_state import LocalState
+from streams.checkpoints.codec import decode_snapshot, encode_snapshot
+from streams.checkpoints.local import LocalState
 from streams.events import InputEvent
 from streams.features.engine import FeatureEngine
 from streams.features.rocks import RocksState

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from streams.app import TopicNames, launch_worker
-from streams.app.admin import create_prefixed_topics
 from streams.app.runner import settings_env
 from streams.devtools.harness import (
     Collector,
@@ -28,6 +27,7 @@ from streams.devtools.harness import (
 )
 from streams.devtools.local.kafka import KafkaBroker
 from streams.devtools.local.process import free_port
+from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
 
 

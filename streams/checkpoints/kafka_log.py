@@ -1,5 +1,5 @@
-"""Kafka I/O of engine checkpoints (see :mod:`streams.app.checkpoint`): blocking calls, run them
-in a thread (``asyncio.to_thread``).
+"""The ``engine-checkpoints`` topic (see :mod:`streams.checkpoints.codec`): blocking calls, run
+them in a thread.
 
 Reading goes from the beginning of the topic to its end as the fetch responses report it
 (partition EOF): tansu's ListOffsets(latest) can trail the real end by a batch.
@@ -15,7 +15,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka import TopicPartition as KafkaTP
 
-from streams.app.checkpoint import latest_values
+from streams.checkpoints.codec import latest_values
 from streams.settings import Settings
 
 

@@ -2,7 +2,7 @@
 
 The live engine runs on a :class:`~streams.features.rocks.RocksState` at ``Settings.state_path()``.
 At every checkpoint the worker commits its changes since the previous one in ONE RocksDB write
-batch that also holds the checkpoint's :class:`~streams.app.checkpoint.Manifest` (its market-log
+batch that also holds the checkpoint's :class:`~streams.checkpoints.codec.Manifest` (its market-log
 offset). So the database always holds one consistent checkpoint, and a restart on the same host
 resumes from it without reading the ``engine-checkpoints`` topic. Blocking calls.
 """
@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from streams.app.checkpoint import CODEC, Manifest
+from streams.checkpoints.codec import CODEC, Manifest
 from streams.features.rocks import Commit, RocksState
 from streams.features.state import EngineState
 

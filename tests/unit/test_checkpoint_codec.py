@@ -1,17 +1,19 @@
-"""Engine checkpoints as records: a snapshot round-trips, the furthest complete checkpoint of the
-feature set is chosen, an incomplete or corrupt one is passed over."""
+"""Engine checkpoints as records: a snapshot round-trips, a delta deletes and writes, the furthest
+complete checkpoint of the feature set is chosen, an incomplete or corrupt one is passed over."""
 
 from __future__ import annotations
 
-from streams.app.checkpoint import (
+from streams.checkpoints.codec import (
     CHUNK_BYTES,
+    apply_changes,
     assemble,
     checkpoint_records,
     choose,
     decode_snapshot,
+    encode_changes,
     encode_snapshot,
     latest_values,
-    stale_chunks,
+    tombstones,
 )
 from streams.features.engine import FeatureEngine
 from streams.testing import random_market
@@ -44,7 +46,7 @@ def test_choose_takes_the_furthest_complete_checkpoint_of_the_feature_set() -> N
                                         feature_set=fs, created_ms=0, blob=blob)  # fmt: skip
         latest.update({k: v for k, v in records if v is not None})
     chosen = choose(latest, "fs")
-    assert chosen is not None and chosen[0].writer == "b" and chosen[1] == blob
+    assert chosen is not None and chosen[0].writer == "b" and chosen[1] == decode_snapshot(blob)
     latest.pop("c/b/1/0")  # b's chunk compacted away: a's is the furthest complete one
     chosen = choose(latest, "fs")
     assert chosen is not None and chosen[0].writer == "a"
@@ -53,11 +55,17 @@ def test_choose_takes_the_furthest_complete_checkpoint_of_the_feature_set() -> N
     assert choose({}, "fs") is None
 
 
-def test_stale_chunks_are_the_ones_no_manifest_names() -> None:
-    blob = b"x" * 10
-    m1, r1 = checkpoint_records("w", 1, log_offset=1, watermark=0, feature_set="fs",
-                                created_ms=0, blob=blob)  # fmt: skip
-    _, r2 = checkpoint_records("w", 2, log_offset=2, watermark=0, feature_set="fs", created_ms=0,
-                               blob=blob)  # fmt: skip
-    latest = {k: v for k, v in r1 + r2 if v is not None}
-    assert stale_chunks(latest, [m1]) == ["c/w/2/0"]
+def test_a_delta_applies_deletions_before_writes() -> None:
+    base = {"tokens": {"a": b"1", "b": b"2"}, "wallets": {"w": b"3"}}
+    delta = encode_changes({"tokens": ({"b": b"9", "c": b"4"}, ["a", "b"]), "wallets": ({}, ["w"])})
+    snap = apply_changes(decode_snapshot(encode_snapshot(base)), delta)
+    assert snap["tokens"] == {"b": b"9", "c": b"4"} and snap["wallets"] == {}
+
+
+def test_tombstones_delete_a_manifest_before_its_chunks() -> None:
+    manifest, records = checkpoint_records("w", 1, log_offset=1, watermark=0, feature_set="fs",
+                                           created_ms=0, blob=b"x" * (CHUNK_BYTES + 1))  # fmt: skip
+    dead = tombstones([manifest])
+    assert [k for k, _ in dead] == [manifest.key, *manifest.chunk_keys()]
+    assert all(v is None for _, v in dead)
+    assert latest_values((k.encode(), v) for k, v in records + dead) == {}

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.app.checkpoint import Manifest, checkpoint_records, encode_snapshot
-from streams.app.local_state import LocalState
-from streams.app.recovery import restore_engine
+from streams.checkpoints.codec import Manifest, checkpoint_records, encode_snapshot
+from streams.checkpoints.local import LocalState
+from streams.checkpoints.memory import MemoryCheckpointTopic
+from streams.checkpoints.restore import restore_engine
 from streams.features.engine import FeatureEngine
 from streams.testing import random_market
 
@@ -75,21 +76,12 @@ def test_from_snapshot_replaces_everything(local: LocalState) -> None:
     assert local.load().snapshot() == snap
 
 
-class MemoryCheckpoints:
-    """The compacted checkpoint topic's latest values, held in memory."""
-
-    def __init__(self) -> None:
-        self.latest: dict[str, bytes] = {}
-
-    def read(self, timeout_s: float = 60.0) -> dict[str, bytes]:
-        return dict(self.latest)
-
-    def write(self, engine: FeatureEngine, log_offset: int) -> None:
-        _, records = checkpoint_records(
-            "k", 1, log_offset=log_offset, watermark=engine.watermark, feature_set="fs1",
-            created_ms=1, blob=encode_snapshot(engine.state.snapshot()),
-        )  # fmt: skip
-        self.latest.update({k: v for k, v in records if v is not None})
+def _write_base(topic: MemoryCheckpointTopic, engine: FeatureEngine, log_offset: int) -> None:
+    _, records = checkpoint_records(
+        "k", log_offset, log_offset=log_offset, watermark=engine.watermark, feature_set="fs1",
+        created_ms=1, blob=encode_snapshot(engine.state.snapshot()),
+    )  # fmt: skip
+    topic.write(records)
 
 
 def test_restore_prefers_the_copy_furthest_along_the_log(local: LocalState) -> None:
@@ -97,13 +89,13 @@ def test_restore_prefers_the_copy_furthest_along_the_log(local: LocalState) -> N
     for event in random_market(8, n_tokens=6, n_wallets=12, minutes=30, trades_per_token=10):
         engine.process(event)
     local.write(local.begin(_manifest(0, engine.watermark, 40)))
-    kafka = MemoryCheckpoints()
-    kafka.write(engine, 30)
-    chosen = restore_engine(FeatureEngine, "fs1", kafka, local)  # type: ignore[arg-type]
+    kafka = MemoryCheckpointTopic()
+    _write_base(kafka, engine, 30)
+    chosen = restore_engine(FeatureEngine, "fs1", kafka, local)
     assert (chosen.source, chosen.position) == ("local", 40)
-    kafka.write(engine, 50)
+    _write_base(kafka, engine, 50)
     expected = engine.state.snapshot()  # the restore below replaces the database's contents
-    chosen = restore_engine(FeatureEngine, "fs1", kafka, local)  # type: ignore[arg-type]
+    chosen = restore_engine(FeatureEngine, "fs1", kafka, local)
     assert (chosen.source, chosen.position) == ("checkpoint", 50)
     assert chosen.engine.state.snapshot() == expected
     assert restore_engine(FeatureEngine, "fs2", None, None).source == "replay"

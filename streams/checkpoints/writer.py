@@ -1,0 +1,146 @@
+"""The checkpoint writer: the local commit (rocksdb backend, every worker) and the Kafka chain
+(one writer, the owner of shard 0), taken between steps of the hot loop.
+
+What stalls the hot loop is serializing values. A base serializes every value; a delta only the
+ones changed since the previous checkpoint (the stores track them), so the writer rebases only
+every ``max_deltas`` checkpoints, or sooner when its deltas add up to more than its base
+(``rebase_ratio``) and to more than a few MB: a restore reads the whole chain.
+Compressing and writing run on a background thread, one at a time: a checkpoint that falls due
+while the previous one is still being written waits for it (a skipped delta would break the
+chain), and a failed write makes the next checkpoint a base.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from streams.checkpoints.codec import (
+    Changes,
+    Manifest,
+    checkpoint_records,
+    encode_changes,
+    tombstones,
+)
+from streams.checkpoints.local import LocalState
+from streams.checkpoints.memory import CheckpointTopic
+
+log = logging.getLogger(__name__)
+
+
+def _ignore(_manifest: Manifest) -> None:
+    return None
+
+
+class Checkpointer:
+    def __init__(
+        self, topic: CheckpointTopic | None, local: LocalState | None, feature_set: str,
+        interval_s: float, *, on_written: Callable[[Manifest], None] = _ignore,
+        max_deltas: int = 30, rebase_ratio: float = 1.0,
+        rebase_min_bytes: int = 4 << 20,
+    ) -> None:  # fmt: skip
+        self.topic = topic
+        self.local = local
+        self.feature_set = feature_set
+        self.interval_s = interval_s
+        self.on_written = on_written
+        self.max_deltas = max_deltas
+        self.rebase_ratio = rebase_ratio  # rebase once the deltas add up to this many bases
+        self.rebase_min_bytes = rebase_min_bytes  # ... and to this many bytes (small: cheap)
+        self.writer = f"{socket.gethostname()[:24]}-{uuid.uuid4().hex[:8]}"
+        self.epoch = 0
+        self.chain: list[Manifest] = []  # the current chain, base first
+        self._fallback: list[Manifest] = []  # the chain before it, kept until the next base
+        self._chain_open = False  # the next Kafka checkpoint may be a delta of ``chain``
+        self._next_at = time.monotonic() + interval_s
+        self._upload: threading.Thread | None = None
+        self.last: Manifest | None = None
+
+    def due(self, now: float) -> bool:
+        return self.interval_s > 0 and now >= self._next_at
+
+    def take(self, engine: Any, position: int, *, to_kafka: bool) -> bool:
+        """Checkpoint ``engine`` as the state after log offset ``position - 1``; False if the
+        previous write is still running (the caller tries again at its next step)."""
+        if self._upload is not None and self._upload.is_alive():
+            return False
+        self._next_at = time.monotonic() + self.interval_s
+        created_ms = int(time.time() * 1000)
+        self.epoch += 1
+        changes: Changes | None = None
+        if self.local is not None:
+            marker = Manifest(self.writer, self.epoch, position, engine.watermark, self.feature_set,
+                              created_ms, 0, 0, 0)  # fmt: skip
+            commit = self.local.begin(marker)
+            self.local.write(commit)
+            changes, self.last = commit.changes, marker
+        if not to_kafka or self.topic is None:
+            self._chain_open = False
+            if self.local is None:
+                engine.state.forget_changes()  # no chain to feed: keep the change sets small
+            else:
+                self.on_written(marker)
+            return True
+        base_epoch, payload = self._payload(engine, changes)
+        args = (payload, position, engine.watermark, created_ms, self.epoch, base_epoch)
+        self._upload = threading.Thread(target=self._write, args=args, name="checkpoint",
+                                        daemon=True)  # fmt: skip
+        self._upload.start()
+        return True
+
+    def _payload(self, engine: Any, changes: Changes | None) -> tuple[int | None, Changes]:
+        """(base epoch, the changes since the chain's previous link) or (None, everything)."""
+        deltas = self.chain[1:]
+        size = sum(m.size for m in deltas)
+        rebase = (not self._chain_open or len(deltas) >= self.max_deltas
+                  or size > max(self.rebase_ratio * self.chain[0].size, self.rebase_min_bytes))  # fmt: skip
+        if not rebase:
+            return self.chain[
+                0
+            ].epoch, changes if changes is not None else engine.state.drain_changes()
+        snapshot = engine.state.snapshot()
+        if self.local is None:
+            engine.state.forget_changes()  # the base holds them
+        self._chain_open = True
+        return None, {name: (values, ()) for name, values in snapshot.items()}
+
+    def _write(self, payload: Changes, position: int, watermark: int, created_ms: int,
+               epoch: int, base_epoch: int | None) -> None:  # fmt: skip
+        assert self.topic is not None
+        try:
+            blob = encode_changes(payload)
+            manifest, records = checkpoint_records(
+                self.writer, epoch, log_offset=position, watermark=watermark,
+                feature_set=self.feature_set, created_ms=created_ms, blob=blob,
+                base_epoch=base_epoch,
+            )  # fmt: skip
+            if base_epoch is None:  # the chain before the current one is not needed any more
+                records += tombstones(self._fallback)
+            self.topic.write(records)
+        except Exception:
+            log.exception("checkpoint at log offset %d not written", position)
+            self._chain_open = False
+            return
+        if base_epoch is None:
+            self._fallback, self.chain = self.chain, [manifest]
+        else:
+            self.chain.append(manifest)
+        self.last = manifest
+        self.on_written(manifest)
+        log.info("checkpoint %d (chain %d) at log offset %d: %d bytes", epoch, manifest.chain,
+                 position, len(blob))  # fmt: skip
+
+    def wait(self, timeout_s: float = 60.0) -> None:
+        if self._upload is not None:
+            self._upload.join(timeout_s)
+
+    def final(self, engine: Any, position: int, *, to_kafka: bool, timeout_s: float = 60.0) -> None:
+        """The last checkpoint before stopping: after any running write, and written."""
+        self.wait(timeout_s)
+        self.take(engine, position, to_kafka=to_kafka)
+        self.wait(timeout_s)
