@@ -52,6 +52,7 @@ class WorkerOptions:
     http_port: int | None = None  # lookup/health/board server: None off, 0 any free port
     http_host: str = "127.0.0.1"
     read_timeout_s: float = 0.05  # longest wait for the log in one read
+    profile_path: str | None = None  # cProfile of the hot loop's CPU time, written at exit
 
 
 def default_registry(settings: Settings) -> ModelRegistry:
@@ -171,6 +172,7 @@ class StreamWorker:
         self.loop = HotLoop(
             self.replica, source, sink, metrics=self.metrics, checkpointer=checkpointer,
             batch=s.log_batch, read_timeout_s=self.options.read_timeout_s,
+            profile_path=self.options.profile_path,
             on_scores=lambda scores, now: _call_soon(loop, self.view.update, scores, now),
         )  # fmt: skip
         self.loop.start()

@@ -8,6 +8,7 @@ a fresh worker publishes its shards' outputs from the start of the log instead o
 
 from __future__ import annotations
 
+import cProfile
 import logging
 import queue
 import threading
@@ -71,6 +72,7 @@ class HotLoop:
         checkpointer: Checkpointer | None = None,
         batch: int = 500,
         read_timeout_s: float = 0.05,
+        profile_path: str | None = None,
     ) -> None:
         self.replica = replica
         self.source = source
@@ -80,6 +82,7 @@ class HotLoop:
         self.checkpointer = checkpointer
         self.batch = batch
         self.read_timeout_s = read_timeout_s
+        self.profile_path = profile_path  # cProfile of this thread's CPU time, written at exit
         self.state = LoopState()
         self._sequencer_stage = metrics.stage_latency.labels("sequencer")
         self._log_stage = metrics.stage_latency.labels("log")
@@ -108,6 +111,9 @@ class HotLoop:
     # --- the loop ---------------------------------------------------------------------------
 
     def run(self) -> None:
+        profiler = cProfile.Profile(time.thread_time) if self.profile_path else None
+        if profiler is not None:
+            profiler.enable()
         try:
             while not self._stop.is_set():
                 self.step()
@@ -116,6 +122,9 @@ class HotLoop:
             self.state.failed = exc
         finally:
             self.sink.poll()
+            if profiler is not None and self.profile_path:
+                profiler.disable()
+                profiler.dump_stats(self.profile_path)
 
     def step(self) -> None:
         """Serve commands, then read, apply and publish one batch (the unit tests call this)."""

@@ -30,7 +30,8 @@ def worker(
         "--profile",
         envvar="ALPHASTREAM_PROFILE_PATH",
         show_envvar=True,
-        help="Write a cProfile (CPU time) of the event-loop thread to this file on exit (pstats)",
+        help="Write a cProfile (CPU time) of the hot loop (read, engine, scoring, publish) to this "
+        "file on exit (pstats)",
     ),
 ) -> None:
     """Replay the market log, score the owned shards, publish scores/signals/outcomes."""
@@ -59,6 +60,7 @@ def worker(
         web_port=settings.web_port,
         http_port=settings.http_port or None,
         http_host=settings.http_host,
+        profile_path=profile_path or None,
     )
     metrics = WorkerMetrics()
     if settings.metrics_port:
@@ -74,17 +76,4 @@ def worker(
     runner = faust.Worker(
         faust_app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False
     )
-    if not profile_path:
-        runner.execute_from_commandline()
-        return
-    import cProfile
-    import time
-
-    # CPU time of the event-loop thread: stable on a shared machine, idle waits cost nothing
-    profiler = cProfile.Profile(time.thread_time)
-    profiler.enable()
-    try:
-        runner.execute_from_commandline()
-    finally:
-        profiler.disable()
-        profiler.dump_stats(profile_path)
+    runner.execute_from_commandline()

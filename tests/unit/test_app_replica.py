@@ -223,6 +223,25 @@ def test_the_hot_loop_waits_for_shards_then_serves_commands(
     assert len(loop.replica.buffer) > 0
 
 
+def test_the_hot_loop_thread_writes_its_profile_at_exit(
+    log_records: list[LogRecord], tmp_path: Path
+) -> None:
+    import pstats
+
+    source, sink = MemoryLogSource(log_records[:300]), MemorySink(SHARDS)
+    profile = tmp_path / "hot.pstats"
+    loop = HotLoop(_replica(tmp_path), source, sink, metrics=WorkerMetrics(), batch=100,
+                   read_timeout_s=0.0, profile_path=str(profile))  # fmt: skip
+    loop.submit(TakeOver(_all(SHARDS)))
+    loop.start()
+    while source.next < 300:  # the loop's own progress: it read the whole log
+        loop._stop.wait(0.01)
+    loop.stop()
+    assert not loop.alive and profile.exists()
+    functions = {name for (_, _, name) in pstats.Stats(str(profile)).stats}  # type: ignore[attr-defined]
+    assert "apply" in functions and "step" in functions
+
+
 @given(st.binary(max_size=64))
 def test_murmur2_is_kafkas(key: bytes) -> None:
     assert murmur2(key) == aiokafka_murmur2(key) & 0xFFFFFFFF

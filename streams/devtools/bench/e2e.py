@@ -194,9 +194,14 @@ class _Pipeline:
         """The first worker's per-stage latency so far: stage -> (sum s, count)."""
         port = self.ports[0]
         name = "alphastream_stage_latency_seconds"
-        return {stage: (metric_value(port, f'{name}_sum{{stage="{stage}"}}'),
-                        metric_value(port, f'{name}_count{{stage="{stage}"}}'))
-                for stage in ("sequencer", "log")}  # fmt: skip
+        stages = {stage: (metric_value(port, f'{name}_sum{{stage="{stage}"}}'),
+                          metric_value(port, f'{name}_count{{stage="{stage}"}}'))
+                  for stage in ("sequencer", "log")}  # fmt: skip
+        # inside the sequencer stage: the merge's wait (fetched -> written), every record
+        hold = "alphastream_sequencer_hold_seconds"
+        stages["sequencer_hold"] = (metric_value(self.seq_port, f"{hold}_sum"),
+                                    metric_value(self.seq_port, f"{hold}_count"))  # fmt: skip
+        return stages
 
     def stop(self) -> None:
         procs = [*self.workers, self.sequencer]
