@@ -271,6 +271,11 @@ def _print_e2e(
     console.print(table)
     for n, ratio in sorted(ratios.items()):
         console.print(f"throughput with {n} workers / with 1 (medians): {ratio:.2f}x")
+    for result in results:
+        cap = result.core_capacity_events_per_s()
+        if cap:  # a projection from the measured CPU, for hosts with a core per worker
+            console.print(f"{result.workers} worker(s), a core each: ~{cap:,.0f} events/s "
+                          "(one over the busiest worker's CPU per event)")  # fmt: skip
     console.print(
         f"scoring kernel ceiling (batch rows/s, same models): {first.kernel_rows_per_s:,.0f}; "
         f"models: {first.models}"

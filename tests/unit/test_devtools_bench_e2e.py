@@ -36,6 +36,15 @@ def test_json_records_carry_what_the_issue_asks_for() -> None:
     assert first["not_owned_share"] == [0.25, 0.25]
 
 
+def test_core_capacity_is_one_over_the_busiest_workers_cpu_per_event() -> None:
+    run = result(2, 2000.0)
+    run.worker_cpu[1] = WorkerCpu(4.0, 1.0, 0.5, 3)  # 4 ms per event on 1,000 events
+    assert run.core_capacity_events_per_s() == pytest.approx(250.0)
+    assert run.records(6)[0]["core_capacity_events_per_s"] == pytest.approx(250.0)
+    run.worker_cpu = [WorkerCpu(None, 0.0, 0.0, 6)]  # CPU not readable: no projection
+    assert run.core_capacity_events_per_s() is None
+
+
 def test_worker_counts_parse_a_list() -> None:
     assert parse_worker_counts("1") == [1]
     assert parse_worker_counts("1, 2,4") == [1, 2, 4]

@@ -78,6 +78,13 @@ class E2EResult:
     def cpu_s_per_worker(self) -> list[float | None]:
         return [w.cpu_s for w in self.worker_cpu]
 
+    def core_capacity_events_per_s(self) -> float | None:
+        """Events/s the group could take if each worker had a core of its own: one over the
+        busiest worker's CPU per input event (derived from the measured CPU, not a run with
+        that many cores)."""
+        per_event = [c / self.events for c in self.cpu_s_per_worker if c]
+        return 1.0 / max(per_event) if per_event else None
+
     def records(self, shard_count: int) -> list[dict[str, Any]]:
         """One flat record per offered rate (``bench e2e --json``)."""
         common = {
@@ -90,6 +97,7 @@ class E2EResult:
             "cpu_us_per_event": [None if c is None else 1e6 * c / self.events
                                  for c in self.cpu_s_per_worker],
             "not_owned_share": [w.not_owned_share(shard_count) for w in self.worker_cpu],
+            "core_capacity_events_per_s": self.core_capacity_events_per_s(),
             "sequencer_cpu_s": self.sequencer_cpu_s,
             "kernel_rows_per_s": self.kernel_rows_per_s,
             "models": self.models,
