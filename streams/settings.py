@@ -34,13 +34,19 @@ class Settings(BaseSettings):
         description="Producers of the worker and the harness use enable.idempotence (Apache "
         "Kafka: a retried send is not written twice); false for tansu, which has none",
     )
-    kafka_fetch_wait_ms: int = Field(
+    sequencer_fetch_wait_ms: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="Sequencer: longest a fetch of its input reader waits at the broker for data "
+        "(Apache Kafka answers as soon as data arrives; tansu only at this deadline)",
+    )
+    log_fetch_wait_ms: int = Field(
         50,
         ge=1,
         le=10_000,
-        description="Longest a fetch of the sequencer's and the workers' readers waits at the "
-        "broker for data. Apache Kafka answers as soon as data arrives; a broker that answers "
-        "only at the deadline (tansu) adds up to this to every hop (the demo sets 10 there)",
+        description="Worker: longest a fetch of its market-log reader waits at the broker for "
+        "data (Apache Kafka answers as soon as data arrives; tansu only at this deadline)",
     )
     partitions: int = Field(6, ge=1, description="Partitions per data topic")
     replication_factor: int = Field(1, ge=1, description="Replication factor of created topics")

@@ -47,7 +47,7 @@ class KafkaLogSource:
             "group.id": f"{settings.app_id}.log-reader-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": False,
-            "fetch.wait.max.ms": settings.kafka_fetch_wait_ms,
+            "fetch.wait.max.ms": settings.log_fetch_wait_ms,
             "fetch.message.max.bytes": 4 * 1024 * 1024,
         }
         self.topic = topic

@@ -193,8 +193,6 @@ class DemoRun:
                 update={
                     "kafka_bootstrap": self.broker.bootstrap,
                     "kafka_idempotence": False,
-                    # tansu answers a fetch only at its deadline: that wait is per hop
-                    "kafka_fetch_wait_ms": 10,
                 }
             )
             self.summary.broker = f"embedded tansu {self.broker.bootstrap}"

@@ -53,7 +53,7 @@ def input_consumer(settings: Settings) -> Consumer:
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,
-            "fetch.wait.max.ms": settings.kafka_fetch_wait_ms,
+            "fetch.wait.max.ms": settings.sequencer_fetch_wait_ms,
             # small per-partition fetches interleave the partitions of a backlog finely, so a
             # partition whose records sit behind another's in the local queue is not waited
             # for long (the merge holds everything behind it meanwhile)
