@@ -105,9 +105,9 @@ class WorkerMetrics:
                                     "on taking a shard over (the previous owner had not)")  # fmt: skip
         self.handover_gaps = c("alphastream_handover_gaps", "Shard streams taken over with held "
                                "outputs already evicted (possible loss)")  # fmt: skip
-        self.replicated_seconds = c("alphastream_replicated_seconds", "Time applying the log "
+        self.replicated_seconds = c("alphastream_replicated_seconds", "CPU time applying the log "
                                     "(decode, engine, routing): the same work on every worker")  # fmt: skip
-        self.owned_seconds = c("alphastream_owned_seconds", "Time on this worker's own outputs "
+        self.owned_seconds = c("alphastream_owned_seconds", "CPU time on this worker's own outputs "
                                "(scoring, encoding, handing to the producer)")  # fmt: skip
 
     def _timing_metrics(self) -> None:
