@@ -5,26 +5,14 @@ says: missing or infinite features as null, scores per target, the rule score cl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import orjson
 
 from streams.app.outputs import build_events
 from streams.events import encode
+from streams.features.engine import SignalRow
 from streams.scoring.scorer import BatchScores
-
-
-@dataclass
-class Row:
-    kind: str
-    event_id: str
-    ts: int
-    mint: str
-    wallet: str | None
-    creator: str | None
-    price: float
-    features: np.ndarray
 
 
 def test_batch_built_events_hold_each_rows_values() -> None:
@@ -34,7 +22,7 @@ def test_batch_built_events_hold_each_rows_values() -> None:
     features[features < 0.2] = np.nan
     features[0, 5], features[1, 6] = np.inf, -np.inf
     prices = [float("nan"), -1.0, *rng.random(n - 2).tolist()]
-    rows = [Row("buy", f"e{i}", 1_000 + i, f"M{i % 4}", "W", None, prices[i], features[i])
+    rows = [SignalRow("buy", f"e{i}", 1_000 + i, f"M{i % 4}", "W", None, prices[i], features[i])
             for i in range(n)]  # fmt: skip
     calibrated = rng.random(n).astype(np.float32)
     rule = rng.random(n) * 1.4 - 0.2
