@@ -169,6 +169,7 @@ class StreamWorker:
         checkpointer = Checkpointer(kafka, self.local, FEATURE_SET_VERSION,
                                     s.checkpoint_interval_s,
                                     on_written=self.metrics.checkpoint_written)  # fmt: skip
+        checkpointer.inherited = restored.found
         self.loop = HotLoop(
             self.replica, source, sink, metrics=self.metrics, checkpointer=checkpointer,
             batch=s.log_batch, read_timeout_s=self.options.read_timeout_s,

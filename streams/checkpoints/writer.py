@@ -56,6 +56,9 @@ class Checkpointer:
         self.epoch = 0
         self.chain: list[Manifest] = []  # the current chain, base first
         self._fallback: list[Manifest] = []  # the chain before it, kept until the next base
+        # checkpoints of earlier writers (found at restore): dropped once two chains of ours
+        # are further along the log than they are
+        self.inherited: list[Manifest] = []
         self._chain_open = False  # the next Kafka checkpoint may be a delta of ``chain``
         self._next_at = time.monotonic() + interval_s
         self._upload: threading.Thread | None = None
@@ -120,7 +123,7 @@ class Checkpointer:
                 base_epoch=base_epoch,
             )  # fmt: skip
             if base_epoch is None:  # the chain before the current one is not needed any more
-                records += tombstones(self._fallback)
+                records += tombstones(self._fallback + self._superseded())
             self.topic.write(records)
         except Exception:
             log.exception("checkpoint at log offset %d not written", position)
@@ -134,6 +137,22 @@ class Checkpointer:
         self.on_written(manifest)
         log.info("checkpoint %d (chain %d) at log offset %d: %d bytes", epoch, manifest.chain,
                  position, len(blob))  # fmt: skip
+
+    def _superseded(self) -> list[Manifest]:
+        """Inherited checkpoints at or before our current chain's base (our new base makes it
+        the fallback, so a restore never needs them); they are taken off ``inherited``."""
+        if not self.chain:
+            return []
+        floor = self.chain[0].log_offset
+        old = [
+            m
+            for m in self.inherited
+            if m.writer != self.writer
+            and m.log_offset <= floor
+            and m.feature_set == self.feature_set
+        ]  # another version may still need its own
+        self.inherited = [m for m in self.inherited if m not in old]
+        return old
 
     def wait(self, timeout_s: float = 60.0) -> None:
         if self._upload is not None:

@@ -180,3 +180,35 @@ def test_max_deltas_zero_writes_only_bases() -> None:
         _checkpoint(writer, engine, position)
     assert all(m.base_epoch is None for m in manifests(topic.read()))
     assert len(manifests(topic.read())) == 2  # the newest base and the one before it
+
+
+def test_an_earlier_writers_checkpoints_go_once_two_chains_of_ours_are_further() -> None:
+    topic = MemoryCheckpointTopic()
+    before = Checkpointer(topic, None, "fs", interval_s=60.0, rebase_ratio=INF)
+    other_version = Checkpointer(topic, None, "fs-old", interval_s=60.0, rebase_ratio=INF)
+    engine, position = FeatureEngine(), 0
+    segments = _segments(_market(8), 5)
+    for segment in segments[:2]:
+        for event in segment:
+            engine.process(event)
+        position += len(segment)
+        _checkpoint(before, engine, position)
+    _checkpoint(other_version, engine, position)
+    restored = restore_engine(FeatureEngine, "fs", topic, None)
+    assert {m.writer for m in restored.found} == {before.writer, other_version.writer}
+    after = Checkpointer(topic, None, "fs", interval_s=60.0, max_deltas=1, rebase_ratio=INF)
+    after.inherited = restored.found
+    engine, position = restored.engine, restored.position
+    writers = []
+    for segment in segments[2:]:  # base, delta, base
+        for event in segment:
+            engine.process(event)
+        position += len(segment)
+        _checkpoint(after, engine, position)
+        writers.append({m.writer for m in manifests(topic.read())})
+    assert before.writer in writers[1]  # until our second base, the earlier chain stays
+    assert writers[2] == {after.writer, other_version.writer}  # another feature set's stays
+    assert not [k for k in topic.read() if k.startswith(f"c/{before.writer}/")]
+    assert restore_engine(FeatureEngine, "fs", topic, None).engine.state.snapshot() == (
+        engine.state.snapshot()
+    )
