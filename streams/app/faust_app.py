@@ -168,8 +168,8 @@ class StreamWorker:
         sink = KafkaSink(s, on_latency=self.metrics.e2e_latency.observe)
         checkpointer = Checkpointer(kafka, self.local, FEATURE_SET_VERSION,
                                     s.checkpoint_interval_s,
-                                    on_written=self.metrics.checkpoint_written)  # fmt: skip
-        checkpointer.inherited = restored.found
+                                    on_written=self.metrics.checkpoint_written,
+                                    inherited=restored.found)  # fmt: skip
         self.loop = HotLoop(
             self.replica, source, sink, metrics=self.metrics, checkpointer=checkpointer,
             batch=s.log_batch, read_timeout_s=self.options.read_timeout_s,

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from streams.checkpoints.codec import (
@@ -42,7 +42,7 @@ class Checkpointer:
         self, topic: CheckpointTopic | None, local: LocalState | None, feature_set: str,
         interval_s: float, *, on_written: Callable[[Manifest], None] = _ignore,
         max_deltas: int = 30, rebase_ratio: float = 1.0,
-        rebase_min_bytes: int = 4 << 20,
+        rebase_min_bytes: int = 4 << 20, inherited: Sequence[Manifest] = (),
     ) -> None:  # fmt: skip
         self.topic = topic
         self.local = local
@@ -58,7 +58,7 @@ class Checkpointer:
         self._fallback: list[Manifest] = []  # the chain before it, kept until the next base
         # checkpoints of earlier writers (found at restore): dropped once two chains of ours
         # are further along the log than they are
-        self.inherited: list[Manifest] = []
+        self.inherited: list[Manifest] = list(inherited)
         self._chain_open = False  # the next Kafka checkpoint may be a delta of ``chain``
         self._next_at = time.monotonic() + interval_s
         self._upload: threading.Thread | None = None

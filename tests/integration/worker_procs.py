@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from streams.app import launch_worker
@@ -46,20 +47,19 @@ def start_sequencer(
 
 
 def wait_metric(port: int, name: str, value: float, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _sample_or_zero(port, name) == value:
-            return True
-        time.sleep(0.25)
-    return False
+    return _wait_sample(port, name, lambda sample: sample == value, timeout_s)
 
 
 def wait_metric_at_least(port: int, name: str, value: float, timeout_s: float) -> bool:
+    return _wait_sample(port, name, lambda sample: sample >= value, timeout_s)
+
+
+def _wait_sample(port: int, name: str, ok: Callable[[float], bool], timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if _sample_or_zero(port, name) >= value:
+        if ok(_sample_or_zero(port, name)):
             return True
-        time.sleep(0.25)
+        time.sleep(0.25)  # poll interval of the metric signal
     return False
 
 

@@ -33,6 +33,16 @@ def _checkpoint(writer: Checkpointer, engine: FeatureEngine, position: int, to_k
     writer.wait()
 
 
+def _advance(writer: Checkpointer, engine: FeatureEngine, segment: list[InputEvent],
+             position: int, to_kafka: bool = True) -> int:  # fmt: skip
+    """Apply ``segment``, checkpoint, and return the new log position."""
+    for event in segment:
+        engine.process(event)
+    position += len(segment)
+    _checkpoint(writer, engine, position, to_kafka)
+    return position
+
+
 class FailingOnce(MemoryCheckpointTopic):
     """A topic whose next write fails (the broker refused it), then works again."""
 
@@ -52,10 +62,7 @@ def test_every_link_restores_the_writers_state_exactly() -> None:
     writer = Checkpointer(topic, None, "fs", interval_s=60.0, rebase_min_bytes=0)
     engine, position = FeatureEngine(), 0
     for segment in _segments(_market(1), 8):
-        for event in segment:
-            engine.process(event)
-        position += len(segment)
-        _checkpoint(writer, engine, position)
+        position = _advance(writer, engine, segment, position)
         restored = restore_engine(FeatureEngine, "fs", topic, None)
         assert (restored.source, restored.position) == ("checkpoint", position)
         assert restored.engine.state.snapshot() == engine.state.snapshot()
@@ -76,10 +83,7 @@ def test_a_chain_on_the_rocksdb_backend_carries_the_local_commits_changes(tmp_pa
         writer = Checkpointer(topic, local, "fs", interval_s=60.0, rebase_ratio=INF)
         position = 0
         for segment in _segments(_market(2), 5):
-            for event in segment:
-                engine.process(event)
-            position += len(segment)
-            _checkpoint(writer, engine, position)
+            position = _advance(writer, engine, segment, position)
             chosen = choose(topic.read(), "fs")
             assert chosen is not None and chosen[0].log_offset == position
             assert chosen[1] == engine.state.snapshot()
@@ -93,10 +97,7 @@ def test_rebasing_keeps_two_chains_and_tombstones_older_ones() -> None:
     writer = Checkpointer(topic, None, "fs", interval_s=60.0, max_deltas=2, rebase_ratio=INF)
     engine, position = FeatureEngine(), 0
     for segment in _segments(_market(3), 9):
-        for event in segment:
-            engine.process(event)
-        position += len(segment)
-        _checkpoint(writer, engine, position)
+        position = _advance(writer, engine, segment, position)
     live = manifests(topic.read())
     assert sorted((m.epoch, m.base_epoch) for m in live) == [
         (4, None), (5, 4), (6, 4), (7, None), (8, 7), (9, 7)]  # fmt: skip
@@ -174,10 +175,7 @@ def test_max_deltas_zero_writes_only_bases() -> None:
     writer = Checkpointer(topic, None, "fs", interval_s=60.0, max_deltas=0)
     engine, position = FeatureEngine(), 0
     for segment in _segments(_market(7), 3):
-        for event in segment:
-            engine.process(event)
-        position += len(segment)
-        _checkpoint(writer, engine, position)
+        position = _advance(writer, engine, segment, position)
     assert all(m.base_epoch is None for m in manifests(topic.read()))
     assert len(manifests(topic.read())) == 2  # the newest base and the one before it
 
@@ -189,22 +187,16 @@ def test_an_earlier_writers_checkpoints_go_once_two_chains_of_ours_are_further()
     engine, position = FeatureEngine(), 0
     segments = _segments(_market(8), 5)
     for segment in segments[:2]:
-        for event in segment:
-            engine.process(event)
-        position += len(segment)
-        _checkpoint(before, engine, position)
+        position = _advance(before, engine, segment, position)
     _checkpoint(other_version, engine, position)
     restored = restore_engine(FeatureEngine, "fs", topic, None)
     assert {m.writer for m in restored.found} == {before.writer, other_version.writer}
-    after = Checkpointer(topic, None, "fs", interval_s=60.0, max_deltas=1, rebase_ratio=INF)
-    after.inherited = restored.found
+    after = Checkpointer(topic, None, "fs", interval_s=60.0, max_deltas=1, rebase_ratio=INF,
+                         inherited=restored.found)  # fmt: skip
     engine, position = restored.engine, restored.position
     writers = []
     for segment in segments[2:]:  # base, delta, base
-        for event in segment:
-            engine.process(event)
-        position += len(segment)
-        _checkpoint(after, engine, position)
+        position = _advance(after, engine, segment, position)
         writers.append({m.writer for m in manifests(topic.read())})
     assert before.writer in writers[1]  # until our second base, the earlier chain stays
     assert writers[2] == {after.writer, other_version.writer}  # another feature set's stays
