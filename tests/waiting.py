@@ -53,7 +53,11 @@ def poll_until(
 
 
 def wait_until(
-    predicate: Callable[[], T], *, timeout_s: float, what: str, interval_s: float = INTERVAL_S
+    predicate: Callable[[], T | None],
+    *,
+    timeout_s: float,
+    what: str,
+    interval_s: float = INTERVAL_S,
 ) -> T:
     """The first truthy value of ``predicate()``; ``WaitTimeout`` if none within ``timeout_s``."""
     value = poll_until(predicate, timeout_s=timeout_s, interval_s=interval_s)
@@ -63,7 +67,11 @@ def wait_until(
 
 
 async def wait_until_async(
-    predicate: Callable[[], T], *, timeout_s: float, what: str, interval_s: float = INTERVAL_S
+    predicate: Callable[[], T | None],
+    *,
+    timeout_s: float,
+    what: str,
+    interval_s: float = INTERVAL_S,
 ) -> T:
     """``wait_until`` on the running event loop's clock, sleeping with ``asyncio.sleep``."""
     loop = asyncio.get_running_loop()
