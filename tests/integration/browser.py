@@ -13,12 +13,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from tests.waiting import wait_until
 
 FLAGS = (
     "--headless",
@@ -82,22 +83,22 @@ class Browser:
 
     def _page_target(self, timeout_s: float) -> str:
         """The websocket URL of the first page, once the DevTools endpoint answers."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def first_page() -> str | None:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"chromium exited with {self.proc.returncode}")
             try:
                 url = f"http://127.0.0.1:{self.port}/json/list"
                 targets = json.loads(urllib.request.urlopen(url, timeout=2).read())
-            except OSError:
-                time.sleep(0.2)
-                continue
+            except OSError:  # not listening yet
+                return None
             pages = [t for t in targets if t.get("type") == "page"]
-            if pages:
-                return str(pages[0]["webSocketDebuggerUrl"])
-            time.sleep(0.2)
-        raise TimeoutError("chromium's DevTools endpoint did not answer")
+            return str(pages[0]["webSocketDebuggerUrl"]) if pages else None
+
+        return wait_until(
+            first_page, timeout_s=timeout_s, what="chromium's DevTools endpoint", interval_s=0.2
+        )
 
     async def _connect(self, ws_url: str) -> None:
         self.session = aiohttp.ClientSession()
@@ -129,14 +130,13 @@ class Browser:
 
     def wait_for(self, expression: str, timeout_s: float = 60.0) -> Any:
         """Poll until ``expression`` is truthy in the page; its value."""
-        deadline = time.monotonic() + timeout_s
-        value: Any = None
-        while time.monotonic() < deadline:
+
+        def value() -> Any:
             try:
-                value = self.evaluate(expression)
+                return self.evaluate(expression)
             except RuntimeError:  # the page is still loading
-                value = None
-            if value:
-                return value
-            time.sleep(0.2)
-        raise TimeoutError(f"page never satisfied {expression!r} (last value {value!r})")
+                return None
+
+        return wait_until(
+            value, timeout_s=timeout_s, what=f"the page to satisfy {expression!r}", interval_s=0.2
+        )

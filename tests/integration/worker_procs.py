@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from streams.app import launch_worker
 from streams.devtools.harness import wait_group_settled
 from streams.devtools.local.process import free_port
 from streams.settings import Settings
+from tests.waiting import poll_until
 
 
 def start_worker(
@@ -55,12 +55,7 @@ def wait_metric_at_least(port: int, name: str, value: float, timeout_s: float) -
 
 
 def _wait_sample(port: int, name: str, ok: Callable[[float], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if ok(_sample_or_zero(port, name)):
-            return True
-        time.sleep(0.25)  # poll interval of the metric signal
-    return False
+    return poll_until(lambda: ok(_sample_or_zero(port, name)), timeout_s=timeout_s, interval_s=0.25)
 
 
 def stop_worker(proc: subprocess.Popen[bytes]) -> int:
@@ -77,12 +72,11 @@ def wait_planned(ports: list[int], timeout_s: float) -> bool:
     """Until every worker's ``alphastream_assignment_planned`` gauge is 1: each took over the
     shards of its latest assignment (the broker's view of the group, ``wait_group_settled``,
     does not show that)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if all(_sample_or_zero(port, "alphastream_assignment_planned") == 1 for port in ports):
-            return True
-        time.sleep(0.25)
-    return False
+    return poll_until(
+        lambda: all(_sample_or_zero(port, "alphastream_assignment_planned") == 1 for port in ports),
+        timeout_s=timeout_s,
+        interval_s=0.25,
+    )
 
 
 def _sample_or_zero(port: int, name: str) -> float:
