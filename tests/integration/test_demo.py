@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.devtools.local.process import pid_alive
+from tests.waiting import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -131,11 +131,11 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
         text=True,
     )
     # interrupt once the market is streaming: a worker's metrics count scored events
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not any(
-        _scored(port) > 0 for port in _worker_metrics_ports(work_dir)
-    ):
-        time.sleep(0.5)
+    poll_until(
+        lambda: any(_scored(port) > 0 for port in _worker_metrics_ports(work_dir)),
+        timeout_s=300,
+        interval_s=0.5,
+    )
     children = [int(p) for p in (work_dir / "demo.pids").read_text().split()]
     assert children, "the demo records the pids it started"
     proc.send_signal(signal.SIGINT)

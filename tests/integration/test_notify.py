@@ -27,6 +27,7 @@ from streams.events.decode import encode, validate_output
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.browser import free_port
 from tests.integration.worker_procs import stop_worker
+from tests.waiting import poll_until
 
 pytestmark = [pytest.mark.integration]
 
@@ -165,16 +166,20 @@ def test_notify_posts_exactly_what_the_rules_allow(
     )  # fmt: skip
     try:
         judged = len(scores) + len(alerts)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:  # every input judged (the signal that nothing more will be sent)
+        decisions: dict[str, float] = {}
+
+        def judged_or_exited() -> bool:  # every input judged: the signal that nothing more comes
+            nonlocal decisions
+            if proc.poll() is not None:
+                return True
+            try:
                 decisions = counts(metrics_port, "alphastream_notify_decisions")
                 bad = sum(counts(metrics_port, "alphastream_notify_bad_input").values())
-            except OSError:
+            except OSError:  # its metrics server is not up yet
                 decisions, bad = {}, 0.0
-            if sum(decisions.values()) >= judged and bad >= 1:
-                break
-            time.sleep(0.3)
+            return sum(decisions.values()) >= judged and bad >= 1
+
+        poll_until(judged_or_exited, timeout_s=90, interval_s=0.3)
         assert sum(decisions.values()) == judged, f"not every input judged: {decisions}"
     finally:
         stop_worker(proc)

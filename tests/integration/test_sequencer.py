@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +39,10 @@ from streams.sequencer.recovery import LogEntry
 from streams.settings import Settings
 from streams.topics import TopicNames
 from tests.conftest import SettingsFor, unique_id
+from tests.waiting import poll_until, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+POLL_S = 0.02  # leadership waits poll this often: the takeover times are measured through them
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -80,14 +82,6 @@ def _value(metrics: SequencerMetrics, name: str, **labels: str) -> float:
     return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
-def _wait(done: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 @contextmanager
 def sequencer_thread(settings: Settings, topics: TopicNames) -> Iterator[SequencerMetrics]:
     """``run_sequencer`` in a thread, yielded once it leads; stopped cleanly on exit."""
@@ -105,7 +99,7 @@ def sequencer_thread(settings: Settings, topics: TopicNames) -> Iterator[Sequenc
     def leading() -> bool:
         return bool(failed) or _value(metrics, "alphastream_sequencer_leader") == 1
 
-    _wait(leading, 60, "the sequencer to lead")
+    wait_until(leading, timeout_s=60, what="the sequencer to lead", interval_s=POLL_S)
     try:
         assert not failed, failed
         yield metrics
@@ -220,14 +214,18 @@ def _wait_lag_caught_up(
     metrics: SequencerMetrics, partitions: int, timeout_s: float
 ) -> dict[tuple[str, str], float]:
     """The lag gauges, once one per input partition reads 0 (or as they are at the timeout)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        lag = {(s.labels["topic"], s.labels["partition"]): s.value
-               for f in metrics.registry.collect() if f.name == "alphastream_consumer_lag_messages"
-               for s in f.samples}  # fmt: skip
-        if (len(lag) == partitions and not any(lag.values())) or time.monotonic() > deadline:
-            return lag
-        time.sleep(0.1)
+
+    def lag() -> dict[tuple[str, str], float]:
+        return {(s.labels["topic"], s.labels["partition"]): s.value
+                for f in metrics.registry.collect() if f.name == "alphastream_consumer_lag_messages"
+                for s in f.samples}  # fmt: skip
+
+    def caught_up() -> bool:
+        now = lag()
+        return len(now) == partitions and not any(now.values())
+
+    poll_until(caught_up, timeout_s=timeout_s)
+    return lag()
 
 
 def test_consumer_lag_is_reported_per_input_partition(live: LiveRun) -> None:
@@ -364,25 +362,50 @@ def test_a_standby_takes_over_from_a_killed_and_a_stopped_leader_losing_and_doub
     reader = LogReader(settings, topics.log)
     procs = [_start(settings, tmp_path, "a"), _start(settings, tmp_path, "b")]
     try:
-        _wait(lambda: any(p.leads() for p in procs if p.alive()), 60, "a leader")
-        _wait(lambda: _members(settings) == 2, 60, "two members in the lease group")
+        wait_until(
+            lambda: any(p.leads() for p in procs if p.alive()),
+            timeout_s=60,
+            what="a leader",
+            interval_s=POLL_S,
+        )
+        wait_until(
+            lambda: _members(settings) == 2,
+            timeout_s=60,
+            what="two members in the lease group",
+            interval_s=POLL_S,
+        )
         leader, standby = procs if procs[0].leads() else procs[::-1]
         producing = _produce_in_background(settings, topics, part1, rate)
         assert reader.wait_for(len(part1) // 3), "the leader did not write"
         leader.proc.send_signal(signal.SIGKILL)
         killed = time.monotonic()
-        _wait(lambda: standby.alive() and standby.leads(), 30, "the standby to lead")
+        wait_until(
+            lambda: standby.alive() and standby.leads(),
+            timeout_s=30,
+            what="the standby to lead",
+            interval_s=POLL_S,
+        )
         crash_takeover = time.monotonic() - killed
         producing.join(60)
         assert reader.wait_for(len(part1)), "part 1 is not all in the log"
 
         procs.append(third := _start(settings, tmp_path, "c"))  # a new standby
-        _wait(lambda: _members(settings) == 2, 60, "the new standby in the lease group")
+        wait_until(
+            lambda: _members(settings) == 2,
+            timeout_s=60,
+            what="the new standby in the lease group",
+            interval_s=POLL_S,
+        )
         producing = _produce_in_background(settings, topics, part2, rate)
         assert reader.wait_for(len(part1) + len(part2) // 3), "the second leader did not write"
         standby.proc.send_signal(signal.SIGTERM)  # a clean handover
         stopped = time.monotonic()
-        _wait(lambda: third.alive() and third.leads(), 30, "the new standby to lead")
+        wait_until(
+            lambda: third.alive() and third.leads(),
+            timeout_s=30,
+            what="the new standby to lead",
+            interval_s=POLL_S,
+        )
         clean_takeover = time.monotonic() - stopped
         producing.join(60)
         assert standby.proc.wait(30) == 0
