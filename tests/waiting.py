@@ -3,8 +3,9 @@ a fixed time.
 
 - ``wait_until(predicate, *, timeout_s, what)``: the first truthy value of ``predicate()``. At the
   timeout a ``WaitTimeout`` (an ``AssertionError``) naming ``what`` and the last value seen.
-- ``poll_until(predicate, *, timeout_s)``: the same poll; at the timeout it returns the last (falsy)
-  value, for a caller whose own assertion or error says more.
+- ``poll_until(predicate, *, timeout_s, until=bool)``: the same poll of a reading (a count, the
+  gauges) until ``until(reading)`` holds; at the timeout it returns the last reading, for a caller
+  whose own assertion or error says more.
 - ``wait_until_async(...)``: ``wait_until`` inside a coroutine; it yields to the event loop between
   polls, so the code it waits on can run.
 
@@ -40,14 +41,19 @@ class WaitTimeout(AssertionError):
 
 
 def poll_until(
-    predicate: Callable[[], T], *, timeout_s: float, interval_s: float = INTERVAL_S
+    predicate: Callable[[], T],
+    *,
+    timeout_s: float,
+    until: Callable[[T], object] = bool,
+    interval_s: float = INTERVAL_S,
 ) -> T:
-    """The first truthy value of ``predicate()``, or its last (falsy) value at the timeout."""
+    """The first value of ``predicate()`` that ``until`` accepts (by default: a truthy one), or
+    the last value read at the timeout."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = predicate()
         remaining = deadline - time.monotonic()
-        if value or remaining <= 0:
+        if until(value) or remaining <= 0:
             return value
         time.sleep(min(interval_s, remaining))
 

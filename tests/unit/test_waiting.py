@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
 from tests.waiting import WaitTimeout, poll_until, wait_until, wait_until_async
 
+T = TypeVar("T")
 
-def _answers(*values: object) -> Callable[[], object]:
+
+def _answers(*values: T) -> Callable[[], T]:
     """A predicate that returns ``values`` one call after the other (then the last forever)."""
-    it: Iterator[object] = iter(values)
-    last: list[object] = [None]
+    queue = list(values)
 
-    def predicate() -> object:
-        last[0] = next(it, last[0])
-        return last[0]
+    def predicate() -> T:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
 
     return predicate
 
@@ -86,6 +87,13 @@ def test_the_last_poll_is_at_the_deadline(clock: FakeClock) -> None:
 def test_poll_until_returns_the_last_falsy_value(clock: FakeClock) -> None:
     assert poll_until(_answers(None, 0, ""), timeout_s=5, interval_s=1) == ""
     assert poll_until(_answers(0, 0, 2), timeout_s=5, interval_s=1) == 2
+
+
+def test_poll_until_reads_until_the_reading_satisfies_until(clock: FakeClock) -> None:
+    readings = _answers((0, 3), (2, 3), (3, 3), (4, 3))
+    assert poll_until(readings, until=lambda r: r[0] == r[1], timeout_s=60) == (3, 3)
+    stuck = _answers({"p0": 5}, {"p0": 2})
+    assert poll_until(stuck, until=lambda lag: not any(lag.values()), timeout_s=1) == {"p0": 2}
 
 
 class _NotYet:
