@@ -17,6 +17,7 @@ from streams.settings import Settings
 from streams.topics import DEAD_LETTER
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.ingest_feeds import read_to_end
+from tests.waiting import wait_until
 
 EVENTS = [
     {"schema_version": 1, "type": "token_genesis", "event_id": "s:1", "ts": 1_000, "mint": "M1",
@@ -95,10 +96,12 @@ def test_a_refused_delivery_surfaces_as_a_sink_error(
     tight = ConfigResource("topic", prefix + "wallet-buy", incremental_configs=[entry])
     for future in admin.incremental_alter_configs([tight]).values():
         future.result(30)
-    deadline = time.monotonic() + 60
-    while _max_message_bytes(admin, prefix + "wallet-buy") != "64":  # the broker applies it later
-        assert time.monotonic() < deadline, "the topic config never took effect"
-        time.sleep(0.2)
+    wait_until(  # the broker applies it later
+        lambda: _max_message_bytes(admin, prefix + "wallet-buy") == "64",
+        timeout_s=60,
+        what="the topic config to take effect",
+        interval_s=0.2,
+    )
     sink = KafkaSink(settings, topic_prefix=prefix)
     payload = encode(EVENTS[1])
     sink.event(decode_input(payload), payload)

@@ -220,12 +220,9 @@ def _wait_lag_caught_up(
                 for f in metrics.registry.collect() if f.name == "alphastream_consumer_lag_messages"
                 for s in f.samples}  # fmt: skip
 
-    def caught_up() -> bool:
-        now = lag()
-        return len(now) == partitions and not any(now.values())
-
-    poll_until(caught_up, timeout_s=timeout_s)
-    return lag()
+    return poll_until(
+        lag, until=lambda now: len(now) == partitions and not any(now.values()), timeout_s=timeout_s
+    )
 
 
 def test_consumer_lag_is_reported_per_input_partition(live: LiveRun) -> None:

@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from streams.store.endpoint import QueryError, run_query
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 ALPHASTREAM = str(Path(sys.executable).parent / "alphastream")
@@ -32,9 +32,10 @@ ClickHouseStore(client).write(data.signals, data.outcomes)
 ClickHouseStore(client).write(data.signals[:5], [])
 """
 HOLD_WITHOUT_ENDPOINT = """
-import sys, time
+import sys
 from streams.store import connect
-client = connect(sys.argv[1]); print("holding", flush=True); time.sleep(60)
+client = connect(sys.argv[1]); print("holding", flush=True)
+sys.stdin.read()  # holds the store until the test closes this pipe (or ends)
 """
 
 
@@ -69,11 +70,14 @@ def served(data_dir: Path) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen([ALPHASTREAM, "db", "serve"], env=_env(data_dir), text=True)
     endpoint = data_dir / "clickhouse.endpoint"
     try:
-        deadline = time.monotonic() + 60
-        while not endpoint.exists():
+
+        def published() -> bool:
+            if endpoint.exists():
+                return True
             assert proc.poll() is None, "db serve exited early"
-            assert time.monotonic() < deadline, "no endpoint file published"
-            time.sleep(0.1)
+            return False
+
+        wait_until(published, timeout_s=60, what="db serve to publish its endpoint file")
         yield proc
     finally:
         if proc.poll() is None:
@@ -128,6 +132,7 @@ def test_a_locked_store_without_endpoint_fails_with_a_clear_message(data_dir: Pa
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_WITHOUT_ENDPOINT, dsn],
         env=_env(data_dir),
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from streams.store import connect, migrate
 from streams.store.clickhouse import ClickHouseStore
 from streams.store.sink import KafkaSink, SinkConfig
 from tests.conftest import SettingsFor, unique_id
+from tests.waiting import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -209,28 +209,22 @@ def test_sink_stores_what_was_served_and_the_join_reproduces_replay_labels(
         lambda: ClickHouseStore(connect(chdb_dsn, database=unique_name)),
         config,
     )
+
+    def stored() -> tuple[int, int]:
+        signals = client.query("SELECT count() FROM signals FINAL").result_rows[0][0]
+        outcomes = client.query("SELECT uniqExact(signal_event_id) FROM outcomes").result_rows[0][0]
+        return int(signals), int(outcomes)
+
+    wanted = (len(served), len(resolved))
     stop = threading.Event()
     thread = threading.Thread(target=sink.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 120
-        counts = (0, 0)
-        while time.monotonic() < deadline:
-            counts = (
-                int(client.query("SELECT count() FROM signals FINAL").result_rows[0][0]),
-                int(
-                    client.query("SELECT uniqExact(signal_event_id) FROM outcomes").result_rows[0][
-                        0
-                    ]
-                ),
-            )
-            if counts == (len(served), len(resolved)):
-                break
-            time.sleep(0.5)
+        counts = poll_until(stored, until=lambda now: now == wanted, timeout_s=120, interval_s=0.5)
     finally:
         stop.set()
         thread.join(60)
-    assert counts == (len(served), len(resolved))
+    assert counts == wanted
     joined = client.query(
         "SELECT s.source_event_id, "
         + ", ".join(f"o.{t}" for t in TARGETS)
