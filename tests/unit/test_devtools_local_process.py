@@ -22,6 +22,9 @@ from streams.devtools.local.process import (
     wait_until_answers,
 )
 
+# A child that stays alive until it is stopped (60 s at most: a failed stop leaves no orphan).
+IDLE = "import threading; threading.Event().wait(60)"
+
 
 def _spawn(code: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
@@ -66,16 +69,16 @@ def test_no_answer_times_out_with_the_log(tmp_path: Path) -> None:
 
 
 def test_stop_process_terminates_with_sigterm() -> None:
-    proc = _spawn("import time; time.sleep(60)")
+    proc = _spawn(IDLE)
     assert stop_process(proc, grace_s=10) == -signal.SIGTERM
 
 
 def test_stop_process_escalates_to_sigkill_when_sigterm_is_ignored() -> None:
     code = (
-        "import signal, sys, time\n"
+        "import signal\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
         "print('ready', flush=True)\n"
-        "time.sleep(60)\n"
+        f"{IDLE}\n"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], start_new_session=True, stdout=subprocess.PIPE
@@ -86,7 +89,7 @@ def test_stop_process_escalates_to_sigkill_when_sigterm_is_ignored() -> None:
 
 
 def test_stop_pid_stops_a_process_known_only_by_pid() -> None:
-    proc = _spawn("import time; time.sleep(60)")
+    proc = _spawn(IDLE)
     assert pid_alive(proc.pid)
     # grace 0: straight to SIGKILL (our own child stays a zombie, still 'alive', until reaped).
     assert stop_pid(proc.pid, grace_s=0.0) is True
