@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from streams.settings import Settings
 from tests.conftest import SettingsFor, unique_id
 from tests.integration.browser import Browser, find_chromium, free_port
 from tests.integration.worker_procs import start_sequencer, stop_worker
+from tests.waiting import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,15 +91,17 @@ def served(
     proc = launch_worker(settings, topic_prefix=prefix, log_path=log,
                          extra_args=["--http-port", str(port)])  # fmt: skip
     run = Served(settings, topics, port, proc, sequencer, log, events[:cut], events[cut:])
+
+    def ready_or_exited() -> bool:
+        if proc.poll() is not None:
+            return True
+        status, _ = get(port, "/ready")
+        if status:
+            run.ready_seen.append(status)
+        return status == 200
+
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            status, _ = get(port, "/ready")
-            if status:
-                run.ready_seen.append(status)
-            if status == 200:
-                break
-            time.sleep(0.1)
+        poll_until(ready_or_exited, timeout_s=120, interval_s=0.1)
         assert run.ready_seen and run.ready_seen[-1] == 200, f"worker never ready; log {log}"
         run.collector = Collector(settings, [topics.scores])
         produce_events(new_producer(settings), topics, run.events, in_order=True)
@@ -165,13 +167,15 @@ def _families(port: int) -> dict[str, Any]:
 
 
 def test_metrics_lag_build_info_and_process_collectors(served: Served) -> None:
-    deadline = time.monotonic() + 60
-    while True:  # lag is refreshed every step: wait until the worker is at the log's end
-        lag = _families(served.port)["alphastream_consumer_lag_messages"]
-        samples = {(s.labels["topic"], s.labels["partition"]): s.value for s in lag.samples}
-        if (samples and not any(samples.values())) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+
+    def lag() -> dict[tuple[str, str], float]:
+        family = _families(served.port)["alphastream_consumer_lag_messages"]
+        return {(s.labels["topic"], s.labels["partition"]): s.value for s in family.samples}
+
+    # lag is refreshed every step: wait until the worker is at the log's end
+    samples = poll_until(
+        lag, until=lambda now: now and not any(now.values()), timeout_s=60, interval_s=0.5
+    )
     assert samples == {(served.topics.log, "0"): 0.0}, samples
     families = _families(served.port)
     build = families["alphastream_build_info"].samples[0]
@@ -230,15 +234,19 @@ def test_a_second_worker_answers_other_worker_for_the_shards_it_does_not_own(
     prefix = served.topics.log.removesuffix("market-log")
     second = launch_worker(served.settings, topic_prefix=prefix, log_path=tmp_path / "w2.log",
                            extra_args=["--http-port", str(port)])  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        owned: dict[int, set[int]] = {}
-        while time.monotonic() < deadline:  # both ready and the shards split between them
-            ready = all(get(p, "/ready")[0] == 200 for p in (served.port, port))
-            owned = {p: _owned(p) for p in (served.port, port)}
-            if ready and all(owned.values()) and not owned[served.port] & owned[port]:
-                break
-            time.sleep(0.25)
+
+    def ready_and_owned() -> tuple[bool, dict[int, set[int]]]:
+        ready = all(get(p, "/ready")[0] == 200 for p in (served.port, port))
+        return ready, {p: _owned(p) for p in (served.port, port)}
+
+    def ready_and_split(now: tuple[bool, dict[int, set[int]]]) -> bool:
+        ready, owned = now
+        return ready and all(owned.values()) and not owned[served.port] & owned[port]
+
+    try:  # both ready and the shards split between them
+        _, owned = poll_until(
+            ready_and_owned, until=ready_and_split, timeout_s=120, interval_s=0.25
+        )
         assert all(owned.values()) and not owned[served.port] & owned[port], owned
         shards = ShardMap(served.settings.partitions)
         mints = sorted({s["mint"] for s in served.scores()})[:40]
