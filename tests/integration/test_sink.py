@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -25,16 +25,10 @@ from streams.store.metrics import SinkMetrics
 from streams.store.service import run
 from streams.store.sink import KafkaSink, SinkConfig
 from tests.conftest import SettingsFor
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 WAIT_S = 60.0
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -175,7 +169,11 @@ def test_sink_stores_dedups_and_dead_letters(
     running = _Running(sink)
     try:
         ends = _end_offsets(kafka_bootstrap, config)
-        _wait_for(lambda: _caught_up(kafka_bootstrap, config, ends), "offsets committed to the end")
+        wait_until(
+            lambda: _caught_up(kafka_bootstrap, config, ends),
+            timeout_s=WAIT_S,
+            what="offsets committed to the end",
+        )
     finally:
         running.close()
     store = ClickHouseStore(connect(chdb_dsn, database=database))
@@ -217,11 +215,13 @@ def test_sink_waits_out_a_dead_clickhouse_without_losing_or_committing(
     metrics = SinkMetrics(CollectorRegistry())
     running = _Running(KafkaSink({"bootstrap.servers": kafka_bootstrap}, factory, config, metrics))
     try:
-        _wait_for(lambda: metrics.value("insert_retries") >= 4, "retries against the dead store")
-        committed: dict[tuple[str, int], int] = {}
-        _wait_for(
-            lambda: bool(committed.update(_committed(kafka_bootstrap, config)) or committed),
-            "committed()",
+        wait_until(
+            lambda: metrics.value("insert_retries") >= 4,
+            timeout_s=WAIT_S,
+            what="retries against the dead store",
+        )
+        committed = wait_until(
+            lambda: _committed(kafka_bootstrap, config), timeout_s=WAIT_S, what="committed()"
         )
         assert all(offset < 0 for offset in committed.values()), "committed during outage"
         assert ClickHouseStore(connect(chdb_dsn, database=database)).signal_count() == 0
@@ -230,8 +230,10 @@ def test_sink_waits_out_a_dead_clickhouse_without_losing_or_committing(
         )  # paused: one batch only
         restored.set()
         ends = _end_offsets(kafka_bootstrap, config)
-        _wait_for(
-            lambda: _caught_up(kafka_bootstrap, config, ends), "offsets committed after recovery"
+        wait_until(
+            lambda: _caught_up(kafka_bootstrap, config, ends),
+            timeout_s=WAIT_S,
+            what="offsets committed after recovery",
         )
     finally:
         running.close()
@@ -271,7 +273,9 @@ def test_run_api_migrates_sinks_and_serves_sql_until_stopped(
             assert via.startswith("endpoint")
             return int(result.rows[0][0])
 
-        _wait_for(lambda: stored() == len(data.signals), "signals stored by run()")
+        wait_until(
+            lambda: stored() == len(data.signals), timeout_s=WAIT_S, what="signals stored by run()"
+        )
     finally:
         stop.set()
         thread.join(30)
