@@ -5,7 +5,6 @@ topics back to their high-water marks; have a worker score what arrived."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
 from streams.topics import DEAD_LETTER
 from tests.conftest import unique_id
+from tests.waiting import poll_until, wait_until_async
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real-feeds"
 
@@ -98,11 +98,16 @@ def replay_through_kafka(
             stop = asyncio.Event()
             task = asyncio.ensure_future(connector.run(stop))
             frames_in = "alphastream_ingest_frames_total"
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 120
-            while run.metrics.value(frames_in, source=run.source) < len(run.frames_sent):
-                assert loop.time() < deadline and not task.done(), "frames did not all arrive"
-                await asyncio.sleep(0.05)
+
+            def arrived() -> bool:
+                if run.metrics.value(frames_in, source=run.source) >= len(run.frames_sent):
+                    return True
+                assert not task.done(), "frames did not all arrive (the connector ended)"
+                return False
+
+            await wait_until_async(
+                arrived, timeout_s=120, what="every frame at the connector", interval_s=0.05
+            )
             stop.set()
             await asyncio.wait_for(task, 30)
 
@@ -122,16 +127,24 @@ _LEADERSHIP_SETTLING = (
 def _high_water(consumer: Consumer, tp: TopicPartition, timeout_s: float = 60.0) -> int:
     """The partition's high-water mark, asking again while leadership settles (a fresh broker
     answers NOT_LEADER_FOR_PARTITION for a moment)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    settling: list[KafkaException] = []
+
+    def high_water() -> int | None:  # None: ask again
         try:
             return int(consumer.get_watermark_offsets(tp, 10)[1])
         except KafkaException as exc:
             error = exc.args[0]
-            settling = error.retriable() or error.code() in _LEADERSHIP_SETTLING
-            if not settling or time.monotonic() > deadline:
+            if not (error.retriable() or error.code() in _LEADERSHIP_SETTLING):
                 raise
-            time.sleep(0.2)
+            settling.append(exc)
+            return None
+
+    answer = poll_until(
+        high_water, until=lambda mark: mark is not None, timeout_s=timeout_s, interval_s=0.2
+    )
+    if answer is None:
+        raise settling[-1]
+    return answer
 
 
 def read_to_end(settings: Settings, prefix: str) -> list[Record]:
