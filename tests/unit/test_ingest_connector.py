@@ -22,6 +22,7 @@ from streams.ingest.frames import FrameResult, Skip
 from streams.ingest.metrics import IngestMetrics
 from streams.ingest.sinks import JsonlSink
 from streams.ingest.testing import ScriptedFeedServer, Session
+from tests.waiting import wait_until_async
 
 SOURCE = "test-feed"
 
@@ -86,15 +87,6 @@ class FakeTime:
                        sleep=self.backoff, tick=self.tick)  # fmt: skip
 
 
-async def until(done: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    """Poll a condition of the running connector (yielding to it) until it holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not done():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
-
-
 def events_in(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in (path / "events.jsonl").read_bytes().splitlines()]
 
@@ -157,7 +149,12 @@ def test_silence_drops_the_connection_and_reconnects(tmp_path: Path) -> None:
 
             async def go_quiet(stop: asyncio.Event) -> None:
                 frames = "alphastream_ingest_frames_total"
-                await until(lambda: metrics.value(frames, source=SOURCE) == 1)  # the ack is in
+                await wait_until_async(
+                    lambda: metrics.value(frames, source=SOURCE) == 1,
+                    timeout_s=20,
+                    what="the ack frame at the connector",
+                    interval_s=0.005,
+                )
                 await fake.advance(29.0)  # not yet silent
                 await fake.advance(1.5)  # now 30.5 s without a frame: the watchdog drops it
 
