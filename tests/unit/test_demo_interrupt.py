@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 
 import pytest
 
@@ -22,7 +21,7 @@ def test_a_signal_sets_the_flag_and_raises(sig: signal.Signals) -> None:
     try:
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), sig)
-            time.sleep(5)  # the handler runs at the next bytecode boundary
+            interrupt.wait(5)  # the handler sets it and raises (at the latest in this wait)
         assert interrupt.is_set()
     finally:
         restore_handlers(previous)
@@ -41,7 +40,7 @@ def _swallowing_command() -> None:
     """What confluent-kafka's poll does with a Ctrl-C during a delivery callback."""
     try:
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(5)
+        threading.Event().wait(5)  # blocked in a call, as poll is, until the handler raises
     except KeyboardInterrupt:
         raise SystemError("<method 'poll'> returned NULL without setting an exception") from None
 
