@@ -32,6 +32,7 @@ from streams.features.state import EngineState
 from streams.scoring import ModelRegistry, Scorer
 from streams.testing import run_events
 from streams.topics import TopicNames
+from tests.waiting import wait_until
 
 TOPICS = TopicNames()
 SHARDS = 4
@@ -234,8 +235,12 @@ def test_the_hot_loop_thread_writes_its_profile_at_exit(
                    read_timeout_s=0.0, profile_path=str(profile))  # fmt: skip
     loop.submit(TakeOver(_all(SHARDS)))
     loop.start()
-    while source.next < 300:  # the loop's own progress: it read the whole log
-        loop._stop.wait(0.01)
+    wait_until(  # the loop's own progress
+        lambda: source.next >= 300,
+        timeout_s=60,
+        what="the hot loop to read the whole log",
+        interval_s=0.01,
+    )
     loop.stop()
     assert not loop.alive and profile.exists()
     functions = {name for (_, _, name) in pstats.Stats(str(profile)).stats}  # type: ignore[attr-defined]
