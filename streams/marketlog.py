@@ -4,7 +4,6 @@ log-order replay read the very records the workers applied."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -20,13 +19,7 @@ from streams.settings import Settings
 def read_to_end(settings: Settings, topic: str, timeout_s: float = 120.0) -> Iterator[LogRecord]:
     """Every record of the log from its start to its end now (``alphastream log dump``, the
     offline replay of the very log the workers applied)."""
-    conf: dict[str, Any] = {
-        **settings.kafka_client_config(),
-        "group.id": f"{settings.app_id}.log-dump-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False,
-        "enable.partition.eof": True,
-    }
-    consumer = Consumer(conf)
+    consumer = Consumer(settings.kafka_reader_config("log-dump"))
     try:
         low, high = consumer.get_watermark_offsets(KafkaTP(topic, 0), timeout=10)
         if high <= low:

@@ -6,6 +6,7 @@ Every field can be set from the environment with the ``ALPHASTREAM_`` prefix, e.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any, Literal
 
@@ -212,6 +213,17 @@ class Settings(BaseSettings):
         if self.kafka_ssl_cafile is not None:
             conf["ssl.ca.location"] = str(self.kafka_ssl_cafile)
         return conf
+
+    def kafka_reader_config(self, purpose: str) -> dict[str, str | int | float | bool]:
+        """A group-less reader's options: partitions are assigned at explicit offsets, nothing is
+        committed, and partition EOF is reported so a read can stop at the end. librdkafka
+        wants a ``group.id`` even so; a fresh one per reader keeps readers from ever sharing."""
+        return {
+            **self.kafka_client_config(),
+            "group.id": f"{self.app_id}.{purpose}-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
 
     def kafka_producer_config(self) -> dict[str, str | int | float | bool]:
         """Client options of a producer: idempotent (acks=all) unless the broker has none."""

@@ -1,7 +1,7 @@
-"""Platt scaling on the raw probability (the calibration metrics live in ``streams.metrics``).
+"""Platt scaling (the calibration metrics live in ``streams.metrics``).
 
-calibrated = sigmoid(a * raw + b); the forward formula is the scorer's own
-(``streams.scoring.platt``), so training and serving cannot drift apart.
+calibrated = sigmoid(a * x + b), x the raw probability or its clipped logit; the forward formula
+is the scorer's own (``streams.scoring.platt``), so training and serving cannot drift apart.
 """
 
 from __future__ import annotations
@@ -11,9 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from streams.metrics import Reliability, brier, reliability
-from streams.scoring.calibration import platt
+from streams.scoring.calibration import PlattInput, platt, platt_feature
 
-__all__ = ["PlattFit", "Reliability", "brier", "calibrate", "fit_platt", "reliability"]
+__all__ = [
+    "PlattFit",
+    "PlattInput",
+    "Reliability",
+    "brier",
+    "calibrate",
+    "compare_platt_inputs",
+    "fit_platt",
+    "reliability",
+]
 
 
 @dataclass(frozen=True)
@@ -21,12 +30,19 @@ class PlattFit:
     a: float
     b: float
     iterations: int
+    on: PlattInput = "probability"
 
 
-def fit_platt(raw: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-10) -> PlattFit:
+def fit_platt(
+    raw: np.ndarray,
+    y: np.ndarray,
+    on: PlattInput = "probability",
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> PlattFit:
     """Maximum-likelihood a, b by damped Newton (backtracking on the log-loss); a tiny ridge
-    keeps separable data finite."""
-    x = np.asarray(raw, dtype=np.float64)
+    keeps separable data finite. ``on`` says what the line is fitted on (see ``platt``)."""
+    x = platt_feature(raw, on)
     t = np.asarray(y, dtype=np.float64)
     if x.shape != t.shape or x.ndim != 1 or len(x) == 0:
         raise ValueError("raw and y must be non-empty 1-d arrays of the same length")
@@ -53,7 +69,7 @@ def fit_platt(raw: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 
         theta, loss = candidate, candidate_loss
         if float(np.max(np.abs(scale * step))) < tol:
             break
-    return PlattFit(a=float(theta[0]), b=float(theta[1]), iterations=iterations)
+    return PlattFit(a=float(theta[0]), b=float(theta[1]), iterations=iterations, on=on)
 
 
 def _penalized_loss(design: np.ndarray, t: np.ndarray, theta: np.ndarray, ridge: float) -> float:
@@ -65,7 +81,21 @@ def _penalized_loss(design: np.ndarray, t: np.ndarray, theta: np.ndarray, ridge:
 
 def calibrate(raw: np.ndarray, fit: PlattFit) -> np.ndarray:
     """The serving formula, imported from the scorer."""
-    return np.asarray(platt(np.asarray(raw, dtype=np.float64), fit.a, fit.b), dtype=np.float64)
+    return platt(raw, fit.a, fit.b, fit.on)
+
+
+def compare_platt_inputs(raw: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """ECE of each Platt input, fitted on the earlier half of a time-ordered calibration slice
+    and measured on its later half: evidence for the served form that never reads the test
+    slice."""
+    half = len(raw) // 2
+    if half < 2 or len(raw) - half < 2:
+        raise ValueError("the calibration slice needs at least 4 rows to compare Platt inputs")
+    result: dict[str, float] = {}
+    for on in ("probability", "logit"):
+        fit = fit_platt(raw[:half], y[:half], on)
+        result[f"later_half_ece_{on}"] = reliability(calibrate(raw[half:], fit), y[half:]).ece
+    return result
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

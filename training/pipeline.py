@@ -19,7 +19,14 @@ import sklearn
 from streams.contracts.metadata import ModelMetadata, PlattCalibration, metadata_path, pair_stem
 from streams.contracts.types import Family
 from streams.scoring.rules import RuleScorer
-from training.calibration import brier, calibrate, fit_platt, reliability
+from training.calibration import (
+    PlattInput,
+    brier,
+    calibrate,
+    compare_platt_inputs,
+    fit_platt,
+    reliability,
+)
 from training.card_data import write_model_card
 from training.evaluate import build_reference, score_metrics
 from training.export import deploy_pair, export_onnx, parity_check, sha256_hex
@@ -66,6 +73,8 @@ class TrainConfig:
     truth_path: Path | None = None
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS  # train, valid, holdout
     num_threads: int = MAX_THREADS  # 1 is faster when the cores are already busy
+    # Platt on the model's margin (the logit), the classic form; docs/training.md says why.
+    platt_input: PlattInput = "logit"
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,8 @@ def train_model(
     booster = result.booster
     raw = {n: np.asarray(booster.predict(xy[n].x), dtype=np.float64) for n in ("calib", "test")}
 
-    report.stage("calibrate (Platt on the calibration slice)")
-    fit = fit_platt(raw["calib"], xy["calib"].y)
+    report.stage(f"calibrate (Platt on the {config.platt_input}, calibration slice)")
+    fit = fit_platt(raw["calib"], xy["calib"].y, config.platt_input)
     if not fit.a > 0.0:  # the model ranks the calibration slice backwards (or not at all)
         raise CalibrationFailed(f"Platt slope a={fit.a:.4g} <= 0 on the calibration slice")
     calibrated = calibrate(raw["test"], fit)
@@ -153,6 +162,8 @@ def train_model(
         "ece_after": reliability(calibrated, y_test).ece,
         "brier_before": brier(raw["test"], y_test),
         "brier_after": brier(calibrated, y_test),
+        "platt_input": fit.on,
+        **compare_platt_inputs(raw["calib"], xy["calib"].y),
     }
     meta = ModelMetadata(
         model_id=f"{pair_stem(data.family, config.target)}__{config.version}",
@@ -163,7 +174,7 @@ def train_model(
         feature_set=data.feature_set,
         feature_names=tuple(names),
         feature_count=len(names),
-        calibration=PlattCalibration(platt_a=fit.a, platt_b=fit.b),
+        calibration=PlattCalibration(platt_a=fit.a, platt_b=fit.b, platt_input=fit.on),
         pr_auc=_unit(metrics.pr_auc),
         base_rate=_unit(metrics.base_rate),
         onnx_sha256=sha256_hex(onnx_bytes),

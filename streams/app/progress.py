@@ -9,9 +9,8 @@ it holds after that (``docs/stream.md``, "Ownership").
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTP
@@ -53,13 +52,7 @@ class KafkaProgressReader:
         return combine(last, self.topics, shards)
 
     def _tails(self, parts: list[tuple[str, int]]) -> dict[tuple[str, int], Mark]:
-        conf: dict[str, Any] = {
-            **self.settings.kafka_client_config(),
-            "group.id": f"{self.settings.app_id}.progress-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-        consumer = Consumer(conf)
+        consumer = Consumer(self.settings.kafka_reader_config("progress"))
         try:
             assign, pending = [], set()
             for topic, partition in parts:

@@ -8,7 +8,6 @@ Reading goes from the beginning of the topic to its end as the fetch responses r
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,11 +26,8 @@ class CheckpointLog:
 
     def read(self, timeout_s: float = 60.0) -> dict[str, bytes]:
         """The topic's compacted view: latest value per key (tombstoned keys dropped)."""
-        conf: dict[str, Any] = {
-            **self.settings.kafka_client_config(),
-            "group.id": f"checkpoint-reader-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
+        conf = {
+            **self.settings.kafka_reader_config("checkpoint-reader"),
             "fetch.message.max.bytes": 4 * 1024 * 1024,
         }
         consumer = Consumer(conf)

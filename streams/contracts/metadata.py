@@ -23,14 +23,20 @@ ONNX_SUFFIX = ".onnx"
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
+PlattInput = Literal["probability", "logit"]  # what Platt's line is fitted on
+
+
 class PlattCalibration(BaseModel):
-    """calibrated = 1 / (1 + exp(-(platt_a * raw + platt_b))) on the raw model probability."""
+    """calibrated = 1 / (1 + exp(-(platt_a * x + platt_b))), x the raw model probability or,
+    with ``platt_input: "logit"``, its logit clipped at 1e-7 (files without the field are read
+    as probability, the form before it existed)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     method: Literal["platt"] = "platt"
     platt_a: float = Field(allow_inf_nan=False)
     platt_b: float = Field(allow_inf_nan=False)
+    platt_input: PlattInput = "probability"
 
 
 class ReferenceDistribution(BaseModel):

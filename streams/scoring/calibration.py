@@ -3,10 +3,41 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, logit
+
+from streams.contracts.metadata import PlattInput
+
+# The logit input is clipped here so a raw probability of exactly 0 or 1 stays finite; 1e-7 is
+# below anything float32 ONNX output resolves near 0 and keeps |logit| <= ~16.
+LOGIT_CLIP = 1e-7
 
 
-def platt(raw: np.ndarray | float, a: float, b: float) -> np.ndarray:
-    """calibrated = 1 / (1 + exp(-(a * raw + b))) on the raw model probability, as float64."""
+def platt_feature(raw: np.ndarray | float, on: PlattInput = "probability") -> np.ndarray:
+    """What Platt's line is fitted on: the raw probability, or its clipped logit (the model's
+    margin, classic Platt scaling)."""
+    values = np.asarray(raw, dtype=np.float64)
+    if on == "logit":
+        return np.asarray(logit(np.clip(values, LOGIT_CLIP, 1.0 - LOGIT_CLIP)), dtype=np.float64)
+    return values
+
+
+def platt(
+    raw: np.ndarray | float, a: float, b: float, on: PlattInput = "probability"
+) -> np.ndarray:
+    """calibrated = 1 / (1 + exp(-(a * x + b))) with x the raw probability or its logit, as float64."""
     # expit is the same logistic function, without overflow for very negative arguments.
-    return np.asarray(expit(a * np.asarray(raw, dtype=np.float64) + b), dtype=np.float64)
+    return np.asarray(expit(a * platt_feature(raw, on) + b), dtype=np.float64)
+
+
+def calibrated_gap_bound(
+    raw: np.ndarray, a: float, raw_gap: float, on: PlattInput = "probability"
+) -> np.ndarray:
+    """Per row, the most two raw probabilities ``raw_gap`` apart can differ once calibrated
+    (ONNX against LightGBM): |d platt / d raw| <= |a| / 4, over p (1 - p) for the logit input."""
+    slope = abs(a) / 4.0 * raw_gap + 1e-12
+    if on == "probability":
+        return np.full(np.shape(raw), slope)
+    # p (1 - p) grows with the distance to 0 or 1, so the nearer end of the interval bounds it.
+    margin = np.minimum(np.asarray(raw, dtype=np.float64), 1.0 - np.asarray(raw, dtype=np.float64))
+    nearest = np.clip(margin - raw_gap, LOGIT_CLIP, 0.5)
+    return slope / (nearest * (1.0 - nearest))

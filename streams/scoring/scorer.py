@@ -67,7 +67,9 @@ class Scorer:
                 continue
             calibration = model.metadata.calibration
             raw[target] = probability
-            calibrated[target] = platt(probability, calibration.platt_a, calibration.platt_b)
+            calibrated[target] = platt(
+                probability, calibration.platt_a, calibration.platt_b, calibration.platt_input
+            )
             labels[target] = model.label
         return BatchScores(
             raw=raw,

@@ -64,14 +64,7 @@ def input_consumer(settings: Settings) -> Consumer:
 
 def log_reader(settings: Settings) -> Consumer:
     """Group-less reader of the market log's tail (recovery) and of partitions' watermarks."""
-    return Consumer(
-        {
-            **settings.kafka_client_config(),
-            "group.id": f"{settings.app_id}.sequencer.recovery",  # required; never joined
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
+    return Consumer(settings.kafka_reader_config("sequencer.recovery"))
 
 
 def log_producer(settings: Settings) -> Producer:

@@ -11,10 +11,16 @@ import numpy as np
 import pytest
 
 from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
-from streams.contracts.metadata import metadata_path, metadata_to_json, onnx_path
+from streams.contracts.metadata import (
+    metadata_from_json,
+    metadata_path,
+    metadata_to_json,
+    onnx_path,
+)
 from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
 from streams.events import TARGETS
 from streams.scoring import ModelRegistry, Scorer, platt
+from streams.scoring.calibration import calibrated_gap_bound
 from training.export import deploy_pair, sha256_hex
 
 STANDARD = STANDARD_NAMES
@@ -40,7 +46,7 @@ def _registry(models_dir: Path) -> ModelRegistry:
 
 def _expected_calibrated(pair: SyntheticPair, X: np.ndarray) -> np.ndarray:
     c = pair.metadata.calibration
-    return platt(pair.booster.predict(X), c.platt_a, c.platt_b)
+    return platt(pair.booster.predict(X), c.platt_a, c.platt_b, c.platt_input)
 
 
 def _assert_serves(registry: ModelRegistry, pair: SyntheticPair) -> None:
@@ -50,11 +56,11 @@ def _assert_serves(registry: ModelRegistry, pair: SyntheticPair) -> None:
     raw = scores.raw[TARGET]
     assert raw is not None
     assert np.max(np.abs(raw - pair.booster.predict(X))) <= PARITY
-    # |d platt / d raw| <= a / 4, so the calibrated bound scales with a
-    bound = PARITY * pair.metadata.calibration.platt_a / 4 + 1e-12
+    c = pair.metadata.calibration
+    bound = calibrated_gap_bound(raw, c.platt_a, PARITY, c.platt_input)
     calibrated = scores.calibrated[TARGET]
     assert calibrated is not None
-    assert np.max(np.abs(calibrated - _expected_calibrated(pair, X))) <= bound
+    assert np.all(np.abs(calibrated - _expected_calibrated(pair, X)) <= bound)
 
 
 def test_deployed_pair_scores_like_lightgbm_plus_platt(v1: SyntheticPair, tmp_path: Path) -> None:
@@ -251,3 +257,22 @@ def test_pair_exported_before_the_double_input_still_serves(
 def test_new_exports_are_fed_float64(v1: SyntheticPair, tmp_path: Path) -> None:
     deploy_pair(v1.onnx_bytes, v1.metadata, tmp_path)
     assert _registry(tmp_path).models_for("standard")[TARGET].input_dtype == np.float64
+
+
+def test_logit_input_pair_scores_with_platt_on_the_logit(tmp_path: Path) -> None:
+    pair = synthetic_pair(STANDARD, seed=3, platt_a=1.2, platt_b=-0.4, platt_input="logit")
+    deploy_pair(pair.onnx_bytes, pair.metadata, tmp_path)
+    registry = _registry(tmp_path)
+    _assert_serves(registry, pair)
+    raw = pair.booster.predict(pair.X[:5])
+    expected = 1.0 / (1.0 + np.exp(-(1.2 * np.log(raw / (1.0 - raw)) - 0.4)))
+    got = Scorer(registry).score_batch("standard", pair.X[:5]).calibrated[TARGET]
+    assert got is not None
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_metadata_without_platt_input_reads_as_probability(v1: SyntheticPair) -> None:
+    doc = json.loads(metadata_to_json(v1.metadata))
+    doc["calibration"].pop("platt_input")
+    old_file = metadata_from_json(json.dumps(doc).encode())
+    assert old_file.calibration.platt_input == "probability"

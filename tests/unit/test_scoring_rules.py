@@ -131,3 +131,11 @@ def test_platt_formula_and_extremes() -> None:
     extreme = platt(np.array([-1e6, 1e6]), 1.0, 0.0)  # no overflow warning (warnings are errors)
     assert extreme.tolist() == [0.0, 1.0]
     assert platt(np.array([0.1, 0.2]), 1.0, 0.0).dtype == np.float64
+
+
+def test_platt_on_the_logit_is_identity_at_one_zero_and_finite_at_the_ends() -> None:
+    raw = np.array([0.0, 0.01, 0.3, 0.99, 1.0])
+    calibrated = platt(raw, 1.0, 0.0, "logit")
+    np.testing.assert_allclose(calibrated[1:-1], raw[1:-1], rtol=1e-12)
+    assert np.isfinite(calibrated).all()
+    assert 0.0 < calibrated[0] < 1e-6 and 1.0 - 1e-6 < calibrated[-1] < 1.0

@@ -46,3 +46,12 @@ def test_producers_are_idempotent_on_kafka_and_off_for_tansu() -> None:
     assert kafka["enable.idempotence"] is True and kafka["acks"] == "all"
     tansu = Settings(kafka_idempotence=False).kafka_producer_config()
     assert tansu["enable.idempotence"] is False
+
+
+def test_group_less_readers_never_share_a_group_and_never_commit() -> None:
+    settings = Settings(app_id="desk", kafka_bootstrap="broker:9092")
+    first, second = (settings.kafka_reader_config("log-dump") for _ in range(2))
+    assert first["bootstrap.servers"] == "broker:9092"
+    assert str(first["group.id"]).startswith("desk.log-dump-")
+    assert first["group.id"] != second["group.id"]
+    assert first["enable.auto.commit"] is False and first["enable.partition.eof"] is True

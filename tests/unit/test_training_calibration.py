@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from streams.scoring import platt
-from training.calibration import PlattFit, brier, calibrate, fit_platt, reliability
+from training.calibration import (
+    PlattFit,
+    brier,
+    calibrate,
+    compare_platt_inputs,
+    fit_platt,
+    reliability,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,3 +66,30 @@ def test_separable_data_gives_finite_parameters() -> None:
     raw = np.array([0.1, 0.2, 0.8, 0.9])
     fit = fit_platt(raw, np.array([0.0, 0.0, 1.0, 1.0]))
     assert np.isfinite([fit.a, fit.b]).all()
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p / (1.0 - p))
+
+
+@pytest.mark.parametrize(("a", "b"), [(1.0, 0.0), (0.7, -0.9), (1.4, 0.6)])
+def test_fit_on_the_logit_recovers_known_a_b(a: float, b: float) -> None:
+    rng = np.random.default_rng(13)
+    raw = rng.uniform(0.01, 0.99, size=200_000)
+    y = (rng.random(raw.size) < 1.0 / (1.0 + np.exp(-(a * _logit(raw) + b)))).astype(np.float64)
+    fit = fit_platt(raw, y, "logit")
+    assert fit.on == "logit"
+    assert fit.a == pytest.approx(a, abs=0.05)
+    assert fit.b == pytest.approx(b, abs=0.05)
+    np.testing.assert_array_equal(calibrate(raw, fit), platt(raw, fit.a, fit.b, "logit"))
+
+
+def test_later_half_comparison_prefers_the_form_the_data_follows() -> None:
+    rng = np.random.default_rng(17)
+    raw = rng.beta(0.5, 6.0, size=40_000)  # skewed to 0, as rare-event probabilities are
+    truth = 1.0 / (1.0 + np.exp(-(0.6 * _logit(np.clip(raw, 1e-7, 1 - 1e-7)) - 0.8)))
+    y = (rng.random(raw.size) < truth).astype(np.float64)
+    compared = compare_platt_inputs(raw, y)
+    assert compared["later_half_ece_logit"] < compared["later_half_ece_probability"]
+    with pytest.raises(ValueError, match="at least 4 rows"):
+        compare_platt_inputs(raw[:3], y[:3])

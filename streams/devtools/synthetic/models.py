@@ -8,7 +8,12 @@ from dataclasses import dataclass
 import lightgbm
 import numpy as np
 
-from streams.contracts.metadata import ModelMetadata, PlattCalibration, reference_from_values
+from streams.contracts.metadata import (
+    ModelMetadata,
+    PlattCalibration,
+    PlattInput,
+    reference_from_values,
+)
 from training.export import export_onnx, sha256_hex
 
 
@@ -63,6 +68,7 @@ def synthetic_pair(
     n_trees: int = 20,
     platt_a: float = 4.0,
     platt_b: float = -2.0,
+    platt_input: PlattInput = "probability",
 ) -> SyntheticPair:
     names = tuple(feature_names)
     X = synthetic_rows(n_rows, len(names), seed)
@@ -77,7 +83,7 @@ def synthetic_pair(
         feature_set="synthetic",
         feature_names=names,
         feature_count=len(names),
-        calibration=PlattCalibration(platt_a=platt_a, platt_b=platt_b),
+        calibration=PlattCalibration(platt_a=platt_a, platt_b=platt_b, platt_input=platt_input),
         pr_auc=None,
         base_rate=None,
         onnx_sha256=sha256_hex(onnx_bytes),
