@@ -67,5 +67,6 @@ tables: setup ## README model + simulator tables: simulate -> replay -> train --
 		--truth $(TABLES_DIR)/sim/truth.jsonl --models-dir $(TABLES_DIR)/models --report-dir $(TABLES_DIR)/cards
 	$(BIN)/alphastream simulate --seed 1 --hours 48 --out $(TABLES_DIR)/day --report
 	$(BIN)/python -m tests.unit.test_sim_learnability
+	$(BIN)/python -m training.table $(TABLES_DIR)/models > $(TABLES_DIR)/models.md
 
 .PHONY: tables

@@ -7,8 +7,8 @@ from scipy.special import expit, logit
 
 from streams.contracts.metadata import PlattInput
 
-# The logit input is clipped here so a raw probability of exactly 0 or 1 stays finite; 1e-7 is
-# below anything float32 ONNX output resolves near 0 and keeps |logit| <= ~16.
+# The logit input is clipped so a raw probability rounded to exactly 0 or 1 stays finite;
+# 1e-7 bounds |logit| by ~16.
 LOGIT_CLIP = 1e-7
 
 

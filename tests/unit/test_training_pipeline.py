@@ -19,6 +19,7 @@ from training.pipeline import TrainConfig, TrainOutcome, new_version, previous_p
 from training.quality import QualityGateFailed
 from training.search import SEARCH_SPACE, Slice, run_search
 from training.sources import from_frame
+from training.table import model_table
 
 TARGET = "reach_2x_1h"
 
@@ -140,3 +141,22 @@ def test_gate_failure_deploys_nothing(frame: TrainingFrame, tmp_path: Path) -> N
         train_model(broken, config)
     assert [f.subject for f in failed.value.report.blocking()] == ["f02"]
     assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.slow  # shares one training run (Optuna + LightGBM)
+def test_readme_table_row_is_read_from_the_metadata(
+    trained: tuple[TrainOutcome, TrainConfig],
+) -> None:
+    outcome, config = trained
+    header, separator, row = model_table(config.models_dir).splitlines()
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert len(cells) == header.count("|") - 1 == separator.count("|") - 1
+    extra = outcome.metadata.model_extra or {}
+    ece = extra["uncertainty"]["intervals"]["ece"]
+    assert cells[0] == f"standard `{TARGET}`"
+    assert cells[8].endswith(f"→ {ece['value']:.3f} [{ece['low']:.3f}, {ece['high']:.3f}]")
+    assert (
+        cells[10] == f"{extra['uncertainty']['tokens']} / {extra['uncertainty']['positive_tokens']}"
+    )
+    with pytest.raises(FileNotFoundError):
+        model_table(config.models_dir / "absent")
