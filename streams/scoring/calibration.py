@@ -27,17 +27,3 @@ def platt(
     """calibrated = 1 / (1 + exp(-(a * x + b))) with x the raw probability or its logit, as float64."""
     # expit is the same logistic function, without overflow for very negative arguments.
     return np.asarray(expit(a * platt_feature(raw, on) + b), dtype=np.float64)
-
-
-def calibrated_gap_bound(
-    raw: np.ndarray, a: float, raw_gap: float, on: PlattInput = "probability"
-) -> np.ndarray:
-    """Per row, the most two raw probabilities ``raw_gap`` apart can differ once calibrated
-    (ONNX against LightGBM): |d platt / d raw| <= |a| / 4, over p (1 - p) for the logit input."""
-    slope = abs(a) / 4.0 * raw_gap + 1e-12
-    if on == "probability":
-        return np.full(np.shape(raw), slope)
-    # p (1 - p) grows with the distance to 0 or 1, so the nearer end of the interval bounds it.
-    margin = np.minimum(np.asarray(raw, dtype=np.float64), 1.0 - np.asarray(raw, dtype=np.float64))
-    nearest = np.clip(margin - raw_gap, LOGIT_CLIP, 0.5)
-    return slope / (nearest * (1.0 - nearest))

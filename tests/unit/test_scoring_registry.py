@@ -17,10 +17,9 @@ from streams.contracts.metadata import (
     metadata_to_json,
     onnx_path,
 )
-from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
+from streams.devtools.synthetic.models import SyntheticPair, calibrated_gap_bound, synthetic_pair
 from streams.events import TARGETS
 from streams.scoring import ModelRegistry, Scorer, platt
-from streams.scoring.calibration import calibrated_gap_bound
 from training.export import deploy_pair, sha256_hex
 
 STANDARD = STANDARD_NAMES

@@ -11,8 +11,8 @@ import pytest
 
 from streams.contracts.metadata import read_metadata
 from streams.devtools.synthetic.frames import SyntheticData, synthetic_frame
+from streams.devtools.synthetic.models import calibrated_gap_bound
 from streams.scoring import ModelRegistry, platt
-from streams.scoring.calibration import calibrated_gap_bound
 from training.export import PARITY_TOLERANCE
 from training.frame import TrainingFrame
 from training.pipeline import TrainConfig, TrainOutcome, new_version, previous_params, train_model
