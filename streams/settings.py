@@ -49,6 +49,21 @@ class Settings(BaseSettings):
         description="Worker: longest a fetch of its market-log reader waits at the broker for "
         "data (Apache Kafka answers as soon as data arrives; tansu only at this deadline)",
     )
+    input_linger_ms: float = Field(
+        5.0,
+        ge=0,
+        le=1_000,
+        description="Producers of input events (demo feed, ingest connectors): linger before a "
+        "batch is sent. tansu stores every batch as one object and lists them all on each fetch, "
+        "so fewer, larger batches keep its fetches fast (docs/demo.md)",
+    )
+    log_linger_ms: float = Field(
+        1.0,
+        ge=0,
+        le=1_000,
+        description="Sequencer: linger of its market-log producer (batches per second written "
+        "to the log; see INPUT_LINGER_MS for why that matters on tansu)",
+    )
     partitions: int = Field(6, ge=1, description="Partitions per data topic")
     replication_factor: int = Field(1, ge=1, description="Replication factor of created topics")
     app_id: str = Field("alphastream", description="Consumer group / faust app id")

@@ -29,7 +29,9 @@ def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
     unknown = sorted(set(given) - set(Settings.model_fields))
     if unknown:
         raise TypeError(f"not settings fields: {', '.join(unknown)}")
-    merged = {name: getattr(base, name) for name in Settings.model_fields} | given
+    # only what was set (env, flags) is passed on, so model_fields_set still says what a user
+    # chose and what is a default (the demo's embedded-broker profile keeps the user's choices)
+    merged = {name: getattr(base, name) for name in base.model_fields_set} | given
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:

@@ -47,7 +47,7 @@ def producer_config(settings: Settings) -> dict[str, str | int | float | bool]:
         **settings.kafka_client_config(),
         "acks": "all",
         "enable.idempotence": settings.ingest_idempotence,
-        "linger.ms": 5,
+        "linger.ms": settings.input_linger_ms,
     }
 
 

@@ -73,7 +73,7 @@ def log_producer(settings: Settings) -> Producer:
     conf: dict[str, Any] = {
         **settings.kafka_producer_config(),
         "acks": "all",
-        "linger.ms": 1,
+        "linger.ms": settings.log_linger_ms,
         "queue.buffering.max.messages": 1_000_000,
     }
     if not settings.kafka_idempotence:

@@ -49,6 +49,15 @@ def test_flags_are_layered_over_loaded_settings_and_validated() -> None:
         settings_of(_context(base), no_such_field=1)
 
 
+def test_flags_do_not_mark_defaults_as_chosen() -> None:
+    """The demo's embedded-broker profile reads model_fields_set to keep the user's choices."""
+    base = Settings(partitions=4)
+    merged = settings_of(_context(base), log_level="DEBUG")
+    assert {"partitions", "log_level"} <= merged.model_fields_set
+    assert "input_linger_ms" not in merged.model_fields_set
+    assert (merged.partitions, merged.log_level) == (4, "DEBUG")
+
+
 def test_a_bad_flag_or_env_value_is_a_usage_error_naming_the_env_var() -> None:
     _register()
     runner = CliRunner()
