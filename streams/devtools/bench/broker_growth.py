@@ -4,9 +4,10 @@
 A probe producer writes 500 small records/s to a one-partition topic and a consumer tails it
 (``fetch.wait.max.ms`` as given, reading whatever has arrived without waiting for a full batch);
 the hop is produce call -> record in the consumer. Between probe windows the broker is grown by
-``--grow`` records, on the probed topic or on another one (``--other``), so the output says
-whether a fetch costs more as the broker holds more data. This is what the demo's latency on
-tansu depends on (docs/demo.md).
+``--grow`` records in batches of ``--grow-batch``, on the probed topic or on another one
+(``--other``). ``--grow 0`` shows what the probe's own batches cost. On tansu the hop grows with
+the number of batches the probed partition holds, not with records or bytes (docs/demo.md):
+this is what the demo's latency on tansu depends on.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def _grow(producer: Producer, topic: str, records: int) -> None:
     producer.flush(60)
 
 
-def run(fetch_wait_ms: int, grow: int, steps: int, other: bool, window_s: float) -> None:
+def run(
+    fetch_wait_ms: int, grow: int, steps: int, other: bool, window_s: float, grow_batch: int
+) -> None:
     broker = TansuBroker().start().wait_ready()
     try:
         boot = broker.bootstrap
@@ -84,6 +87,9 @@ def run(fetch_wait_ms: int, grow: int, steps: int, other: bool, window_s: float)
         for future in admin.create_topics([NewTopic(t, 1, 1) for t in topics]).values():
             future.result()
         producer = Producer({"bootstrap.servers": boot, "linger.ms": 1})
+        # tansu stores each produced batch as one object: this sets how many objects a grow adds
+        grower = Producer({"bootstrap.servers": boot, "linger.ms": 5,
+                           "batch.num.messages": grow_batch})  # fmt: skip
         probe = TailProbe(boot, "probe", fetch_wait_ms)
         held = 0
         for step in range(steps + 1):
@@ -95,7 +101,7 @@ def run(fetch_wait_ms: int, grow: int, steps: int, other: bool, window_s: float)
             print(f"broker holds ~{held:>9,} grown records: {ms.size} probes, "
                   f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)  # fmt: skip
             if step < steps:
-                _grow(producer, "other" if other else "probe", grow)
+                _grow(grower, "other" if other else "probe", grow)
                 held += grow
         probe.close()
     finally:
@@ -111,8 +117,11 @@ def main() -> None:
         "--other", action="store_true", help="grow another topic, not the probed one"
     )
     parser.add_argument("--window-s", type=float, default=10.0)
+    parser.add_argument(
+        "--grow-batch", type=int, default=10_000, help="records per produced batch when growing"
+    )
     args = parser.parse_args()
-    run(args.fetch_wait_ms, args.grow, args.steps, args.other, args.window_s)
+    run(args.fetch_wait_ms, args.grow, args.steps, args.other, args.window_s, args.grow_batch)
 
 
 if __name__ == "__main__":
