@@ -13,13 +13,22 @@ from streams.demo.observe import SeenScore
 from training.calibration import reliability
 from training.evaluate import score_metrics
 
-LATENCY_DEFINITION = (
-    "per buy: score.scored_at (wall clock in the worker when the score was built) minus the "
-    "input message's Kafka timestamp (CreateTime, set by the demo's producer to the wall-clock "
-    "produce time); includes the producer's linger (5 ms), two broker hops (input, market "
-    "log), the sequencer's ordering wait, the worker's batch read, features and scoring; not "
-    "the delivery of the score to its consumer"
-)
+
+def latency_definition(input_linger_ms: float, log_linger_ms: float, tick_ms: float = 0.0) -> str:
+    start = (
+        f"the time the pacing made it due (the feed sends every {tick_ms:g} ms what is due, "
+        "stamped with that time as the message's Kafka timestamp)"
+        if tick_ms > 0
+        else "the input message's Kafka timestamp (CreateTime, set by the demo's producer to the "
+        "wall-clock produce time)"
+    )
+    return (
+        "per buy: score.scored_at (wall clock in the worker when the score was built) minus "
+        f"{start}; includes the feed's wait for its tick, its producer's linger "
+        f"({input_linger_ms:g} ms), two broker hops (input, market log), the sequencer's "
+        f"ordering wait and its log producer's linger ({log_linger_ms:g} ms), the worker's "
+        "batch read, features and scoring; not the delivery of the score to its consumer"
+    )
 
 
 def buy_latencies_ms(scores: Sequence[SeenScore], sent_ms: Mapping[str, int]) -> np.ndarray:

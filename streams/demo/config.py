@@ -85,6 +85,44 @@ class DemoOptions:
 
 
 @dataclass(frozen=True)
+class EmbeddedBrokerProfile:
+    """Settings the demo uses on its embedded tansu broker, unless the user set them.
+
+    tansu (``memory://``) keeps every produced batch as one object and lists all of a
+    partition's objects on each fetch that has new data, so a fetch costs more the more
+    batches its partition holds (docs/demo.md, "Latency on the embedded broker"). Fewer
+    partitions and longer lingers mean fewer, larger batches: each linger is latency paid
+    once, the listing is paid on every fetch and grows all run long.
+    """
+
+    partitions_per_worker: int = 1  # every worker still owns a shard
+    feed_tick_ms: float = 50.0  # the feed sends what is due every tick, in one request
+    input_linger_ms: float = 5.0
+    log_linger_ms: float = 20.0
+    # tansu holds a fetch until its deadline; cheap fetches let it be shorter than the defaults
+    sequencer_fetch_wait_ms: int = 50
+    log_fetch_wait_ms: int = 25
+    no_idempotence: bool = True  # tansu has no idempotent producers
+
+    def overrides(self, explicit: set[str], workers: int) -> dict[str, Any]:
+        """The settings to change: those in this profile the user did not set."""
+        wanted: dict[str, Any] = {
+            "partitions": max(1, self.partitions_per_worker * workers),
+            "input_linger_ms": self.input_linger_ms,
+            "log_linger_ms": self.log_linger_ms,
+            "sequencer_fetch_wait_ms": self.sequencer_fetch_wait_ms,
+            "log_fetch_wait_ms": self.log_fetch_wait_ms,
+        }
+        out = {name: value for name, value in wanted.items() if name not in explicit}
+        if self.no_idempotence:
+            out["kafka_idempotence"] = False  # not a choice: tansu refuses it
+        return out
+
+
+EMBEDDED_BROKER = EmbeddedBrokerProfile()
+
+
+@dataclass(frozen=True)
 class SliceQuality:
     """Rule vs model on one slice of resolved signals (one family and target)."""
 

@@ -36,14 +36,21 @@ class MarketFeed:
         topics: TopicNames,
         config: SimConfig,
         rate_per_s: float,
+        *,
+        linger_ms: float = 5.0,
+        tick_ms: float = 0.0,
     ) -> None:
         self.topics = topics
         self.config = config
         self.rate_per_s = rate_per_s
+        # paced: send what is due every tick_ms at once, each stamped with its due time (0: each
+        # event at its own time). A tick's events leave in one request, so the input topics'
+        # batches reach the sequencer together instead of up to a linger apart
+        self.tick_s = tick_ms / 1000.0
         self.producer = Producer(
             {
                 **client_config,
-                "linger.ms": 5,
+                "linger.ms": linger_ms,
                 "queue.buffering.max.messages": 500_000,
                 "log.connection.close": False,  # idle while models train; not an error
             }
@@ -78,17 +85,20 @@ class MarketFeed:
         whenever ``backlog()`` (buys sent but not yet scored) exceeds ``max_backlog`` it waits.
         """
         n = 0
-        t0 = time.perf_counter()
+        t0, wall0 = time.perf_counter(), time.time()
         while self._next is not None and self._next["ts"] < until_ms and not stop.is_set():
+            due_ms: int | None = None
             if self.rate_per_s > 0:
-                ahead = t0 + n / self.rate_per_s - time.perf_counter()
+                due = n / self.rate_per_s
+                ahead = t0 + due - time.perf_counter()
                 if ahead > 0:
                     self.producer.poll(0)
-                    time.sleep(ahead)
+                    time.sleep(ahead + self.tick_s)  # wake a tick later: all then due go out
+                due_ms = int((wall0 + due) * 1000) if self.tick_s > 0 else None
             elif backlog is not None and n % 100 == 0:
                 while backlog() > max_backlog and not stop.is_set():
                     self.producer.poll(0.02)
-            self._send(self._next)
+            self._send(self._next, due_ms)
             self.last_ts = int(self._next["ts"])
             self._next = next(self._events, None)
             n += 1
@@ -98,9 +108,11 @@ class MarketFeed:
         progress(n, self.last_ts)
         return n
 
-    def _send(self, event: dict[str, Any]) -> None:
+    def _send(self, event: dict[str, Any], due_ms: int | None = None) -> None:
+        """``due_ms``: when the pacing made the event due (it may have waited for its tick);
+        latency counts from then."""
         kind = str(event["type"])
-        sent_ms = int(time.time() * 1000)
+        sent_ms = int(time.time() * 1000) if due_ms is None else due_ms
         topic = getattr(self.topics, _TOPIC_ATTR[kind])
         value = orjson.dumps(event)
         produce_blocking(

@@ -33,7 +33,7 @@ from rich.progress import (
 
 from streams import store
 from streams.demo import analysis, queries
-from streams.demo.config import DemoOptions, DemoSummary, MarketPlan
+from streams.demo.config import EMBEDDED_BROKER, DemoOptions, DemoSummary, MarketPlan
 from streams.demo.feed import MarketFeed
 from streams.demo.observe import ScoreWatcher
 from streams.demo.procs import PID_FILE, PhaseFailed, WorkerPool, record_pid, stop_strays
@@ -189,12 +189,14 @@ class DemoRun:
             self.broker = TansuBroker(work_dir=self.work_dir / "tansu").start()
             record_pid(self.work_dir, self.broker.pid)
             self.broker.wait_ready()
-            self.settings = self.settings.model_copy(
-                update={
-                    "kafka_bootstrap": self.broker.bootstrap,
-                    "kafka_idempotence": False,
-                }
+            profile = EMBEDDED_BROKER.overrides(
+                set(self.settings.model_fields_set), self.options.workers
             )
+            self.settings = self.settings.model_copy(
+                update={"kafka_bootstrap": self.broker.bootstrap, **profile}
+            )
+            self.console.print("embedded broker profile: " + ", ".join(
+                f"{name}={value}" for name, value in sorted(profile.items())))  # fmt: skip
             self.summary.broker = f"embedded tansu {self.broker.bootstrap}"
         else:
             if not broker_answers(self.settings.kafka_bootstrap, timeout_s=10.0):
@@ -260,7 +262,12 @@ class DemoRun:
         )
         self.watcher = ScoreWatcher(self.settings, self.topics.scores).start()
         self.feed = MarketFeed(
-            self.settings.kafka_client_config(), self.topics, self.sim, self.plan.rate_per_s
+            self.settings.kafka_client_config(),
+            self.topics,
+            self.sim,
+            self.plan.rate_per_s,
+            linger_ms=self.settings.input_linger_ms,
+            tick_ms=EMBEDDED_BROKER.feed_tick_ms if self.broker is not None else 0.0,
         )
 
     def stream_first(self) -> None:
@@ -397,7 +404,9 @@ class DemoRun:
         scores = self.watcher.snapshot()
         latencies = analysis.buy_latencies_ms(scores, self.feed.buy_sent_ms)
         s.latency_ms = analysis.latency_summary(latencies)
-        s.latency_definition = analysis.LATENCY_DEFINITION
+        s.latency_definition = analysis.latency_definition(
+            self.settings.input_linger_ms, self.settings.log_linger_ms, self.feed.tick_s * 1000.0
+        )
         s.events_published = dict(self.feed.sent)
         s.buys_published = self.feed.sent["wallet_buy"]
         s.buys_scored = self.watcher.counts.get("buy", 0)
