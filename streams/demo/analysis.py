@@ -22,9 +22,15 @@ def latency_definition(input_linger_ms: float, log_linger_ms: float, tick_ms: fl
         else "the input message's Kafka timestamp (CreateTime, set by the demo's producer to the "
         "wall-clock produce time)"
     )
+    # the tick's wait is part of the figure when there is one
+    waits = (
+        "the feed's wait for its tick, its producer's linger"
+        if tick_ms > 0
+        else "the feed producer's linger"
+    )
     return (
         "per buy: score.scored_at (wall clock in the worker when the score was built) minus "
-        f"{start}; includes the feed's wait for its tick, its producer's linger "
+        f"{start}; includes {waits} "
         f"({input_linger_ms:g} ms), two broker hops (input, market log), the sequencer's "
         f"ordering wait and its log producer's linger ({log_linger_ms:g} ms), the worker's "
         "batch read, features and scoring; not the delivery of the score to its consumer"

@@ -90,16 +90,18 @@ class EmbeddedBrokerProfile:
 
     tansu (``memory://``) keeps every produced batch as one object and lists all of a
     partition's objects on each fetch that has new data, so a fetch costs more the more
-    batches its partition holds (docs/demo.md, "Latency on the embedded broker"). Fewer
-    partitions and longer lingers mean fewer, larger batches: each linger is latency paid
-    once, the listing is paid on every fetch and grows all run long.
+    batches its partition holds (docs/demo.md, "Latency on the embedded broker"). One
+    partition per worker, a feed that sends in ticks and a longer log linger mean fewer,
+    larger batches: a tick or a linger is latency paid once, the listing is paid on every
+    fetch and grows all run long.
     """
 
     partitions_per_worker: int = 1  # every worker still owns a shard
     feed_tick_ms: float = 50.0  # the feed sends what is due every tick, in one request
     input_linger_ms: float = 5.0
     log_linger_ms: float = 20.0
-    # tansu holds a fetch until its deadline; cheap fetches let it be shorter than the defaults
+    # shorter than the defaults: with few batches per partition a fetch is cheap enough that
+    # more of them do not load tansu as they did (docs/sequencer.md, sequencer_fetch_wait_ms)
     sequencer_fetch_wait_ms: int = 50
     log_fetch_wait_ms: int = 25
     no_idempotence: bool = True  # tansu has no idempotent producers

@@ -30,3 +30,13 @@ def test_user_choices_win_over_the_profile(monkeypatch) -> None:  # type: ignore
     assert "partitions" not in out and "input_linger_ms" not in out
     assert out["log_linger_ms"] == EmbeddedBrokerProfile().log_linger_ms
     assert out["kafka_idempotence"] is False  # tansu refuses idempotent producers
+
+
+def test_latency_definition_names_the_waits_it_includes() -> None:
+    from streams.demo.analysis import latency_definition
+
+    ticked = latency_definition(5.0, 20.0, tick_ms=50.0)
+    assert "every 50 ms" in ticked and "wait for its tick" in ticked
+    assert "(5 ms)" in ticked and "(20 ms)" in ticked
+    plain = latency_definition(5.0, 1.0)
+    assert "tick" not in plain and "CreateTime" in plain
