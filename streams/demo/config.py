@@ -104,7 +104,6 @@ class EmbeddedBrokerProfile:
     # more of them do not load tansu as they did (docs/sequencer.md, sequencer_fetch_wait_ms)
     sequencer_fetch_wait_ms: int = 50
     log_fetch_wait_ms: int = 25
-    no_idempotence: bool = True  # tansu has no idempotent producers
 
     def overrides(self, explicit: set[str], workers: int) -> dict[str, Any]:
         """The settings to change: those in this profile the user did not set."""
@@ -116,8 +115,7 @@ class EmbeddedBrokerProfile:
             "log_fetch_wait_ms": self.log_fetch_wait_ms,
         }
         out = {name: value for name, value in wanted.items() if name not in explicit}
-        if self.no_idempotence:
-            out["kafka_idempotence"] = False  # not a choice: tansu refuses it
+        out["kafka_idempotence"] = False  # not a choice: tansu has no idempotent producers
         return out
 
 
