@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         description="Sequencer: linger of its market-log producer (batches per second written "
         "to the log; see INPUT_LINGER_MS for why that matters on tansu)",
     )
+    gc_freeze_interval_s: float = Field(
+        1.0,
+        ge=0,
+        le=3_600,
+        description="Worker and sequencer: seconds between moves of the surviving heap out of the "
+        "cyclic garbage collector's reach (gc.freeze), so no collection walks the whole state "
+        "(0: Python's collector as is; docs/stream.md, 'Garbage collection')",
+    )
     partitions: int = Field(6, ge=1, description="Partitions per data topic")
     replication_factor: int = Field(1, ge=1, description="Replication factor of created topics")
     app_id: str = Field("alphastream", description="Consumer group / faust app id")

@@ -35,6 +35,7 @@ from streams.app.topology import check_shard_topics
 from streams.checkpoints import Checkpointer, CheckpointLog, LocalState, restore_engine
 from streams.contracts.features import FEATURE_SET_VERSION, GENESIS_NAMES, STANDARD_NAMES
 from streams.features.engine import FeatureEngine
+from streams.heap import HeapKeeper
 from streams.scoring import ModelRegistry, Scorer
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -172,7 +173,7 @@ class StreamWorker:
                                     inherited=restored.found)  # fmt: skip
         self.loop = HotLoop(
             self.replica, source, sink, metrics=self.metrics, checkpointer=checkpointer,
-            batch=s.log_batch, read_timeout_s=self.options.read_timeout_s,
+            heap=HeapKeeper(s.gc_freeze_interval_s), batch=s.log_batch, read_timeout_s=self.options.read_timeout_s,
             profile_path=self.options.profile_path,
             on_scores=lambda scores, now: _call_soon(loop, self.view.update, scores, now),
         )  # fmt: skip

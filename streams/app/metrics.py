@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from streams.checkpoints.codec import Manifest
 from streams.events import IgnoredFields
+from streams.heap import declare_gc_metrics
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
@@ -124,6 +125,7 @@ class WorkerMetrics:
                                "sampled", _LATENCY_BUCKETS, "stage")  # fmt: skip
         self.step_seconds = h("alphastream_step_seconds", "Wall time of one step: decode, engine, "
                               "scoring and encoding of a log batch", _LATENCY_BUCKETS)  # fmt: skip
+        self.gc_pauses = declare_gc_metrics(self.registry, "alphastream")
 
     def checkpoint_written(self, manifest: Manifest) -> None:
         kind = "local" if not manifest.chunks else "delta" if manifest.base_epoch is not None \

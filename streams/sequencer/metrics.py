@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
+from streams.heap import declare_gc_metrics
+
 _HOLD_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 
 
@@ -23,6 +25,7 @@ class SequencerMetrics:
         self._flow(self.registry)
         self._leadership(self.registry)
         ProcessCollector(registry=self.registry)
+        self.gc_pauses = declare_gc_metrics(self.registry, "alphastream_sequencer")
 
     def _flow(self, r: CollectorRegistry) -> None:
         """What goes through: records in, events and dead letters out, the merge's waits."""

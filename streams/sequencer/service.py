@@ -25,6 +25,7 @@ import time
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import start_http_server
 
+from streams.heap import GcPauses, HeapKeeper
 from streams.sequencer import kafka_io
 from streams.sequencer.leader import Clients, Term
 from streams.sequencer.metrics import SequencerMetrics
@@ -47,6 +48,7 @@ class Sequencer:
             reader=kafka_io.log_reader(settings),
         )
         self.lease = kafka_io.lease_consumer(settings)
+        self.heap = HeapKeeper(settings.gc_freeze_interval_s)
         self.term: Term | None = None
         self.lead_wanted = False
         self.assigned_s = 0.0
@@ -60,14 +62,20 @@ class Sequencer:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        while not stop.is_set():
-            self.lease.poll(0)  # membership: the rebalance callbacks run here
-            if self.term is not None:
-                self.term.step()
-            elif self.lead_wanted:
-                self._begin()
-            else:
-                self.lease.poll(STANDBY_POLL_S)
+        pauses = GcPauses(self.metrics.gc_pauses)
+        self.heap.settle()
+        try:
+            while not stop.is_set():
+                self.lease.poll(0)  # membership: the rebalance callbacks run here
+                if self.term is not None:
+                    self.term.step()
+                elif self.lead_wanted:
+                    self._begin()
+                else:
+                    self.lease.poll(STANDBY_POLL_S)
+                self.heap.tick(time.monotonic())
+        finally:
+            pauses.close()
 
     def _begin(self) -> None:
         term = Term(self.clients)

@@ -8,7 +8,7 @@ from prometheus_client import generate_latest
 from streams.app.metrics import WorkerMetrics
 
 UNITS = ("_seconds", "_bytes", "_rows", "_events", "_messages", "_offsets", "_pairs", "_info",
-         "_partitions")  # fmt: skip
+         "_partitions", "_objects")  # fmt: skip
 # 0/1 state gauges carry no unit, like Prometheus's own ``up``
 STATES = ("alphastream_assignment_planned",)
 

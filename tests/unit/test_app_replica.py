@@ -29,6 +29,7 @@ from streams.devtools.twins import MemoryLogSource, MemoryProgressReader, Memory
 from streams.events import decode_input
 from streams.features.engine import FeatureEngine
 from streams.features.state import EngineState
+from streams.heap import HeapKeeper
 from streams.scoring import ModelRegistry, Scorer
 from streams.testing import run_events
 from streams.topics import TopicNames
@@ -245,6 +246,28 @@ def test_the_hot_loop_thread_writes_its_profile_at_exit(
     assert not loop.alive and profile.exists()
     functions = {name for (_, _, name) in pstats.Stats(str(profile)).stats}  # type: ignore[attr-defined]
     assert "apply" in functions and "step" in functions
+
+
+def test_the_hot_loop_freezes_its_heap_between_steps_and_releases_it_at_exit(
+    log_records: list[LogRecord], tmp_path: Path
+) -> None:
+    import gc
+
+    source, sink = MemoryLogSource(log_records[:300]), MemorySink(SHARDS)
+    metrics = WorkerMetrics()
+    loop = HotLoop(_replica(tmp_path), source, sink, metrics=metrics, batch=50,
+                   read_timeout_s=0.0, heap=HeapKeeper(1e-6))  # fmt: skip
+    loop.submit(TakeOver(_all(SHARDS)))
+    loop.start()
+    wait_until(lambda: source.next >= 300, timeout_s=60, what="the whole log read",
+               interval_s=0.01)  # fmt: skip
+    wait_until(lambda: loop.heap.freezes >= 3, timeout_s=60, what="freezes between steps",
+               interval_s=0.01)  # fmt: skip
+    loop.stop()
+    assert not loop.alive and gc.get_freeze_count() == 0  # released at exit
+    collected = metrics.registry.get_sample_value("alphastream_gc_pause_seconds_count",
+                                                  {"generation": "2"})  # fmt: skip
+    assert collected is not None and collected >= 2  # settle's collection and release's
 
 
 @given(st.binary(max_size=64))
