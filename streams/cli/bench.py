@@ -248,6 +248,12 @@ def e2e(
     _print_e2e(console, results, scaling(results), records)
 
 
+def _gc_cell(rec: dict[str, Any]) -> str:
+    """Cyclic-GC pause time during the latency run, and how many pauses were over 50 ms."""
+    return " / ".join(f"{rec['gc_pause_ms'][k]:,.0f} ({rec['gc_pauses_over_50ms'][k]})"
+                      for k in ("worker", "sequencer"))  # fmt: skip
+
+
 def _print_e2e(
     console: Console, results: list[Any], ratios: dict[int, float], records: list[dict[str, Any]]
 ) -> None:
@@ -258,7 +264,7 @@ def _print_e2e(
     )
     table = Table("workers", "events/s", "floor events/s", "of floor", "CPU us/event per worker",
                   "not-owned share", "offered buys/s", "achieved", "p50 ms", "p99 ms",
-                  title="burst throughput, then latency per offered rate")  # fmt: skip
+                  "GC ms (>50 ms) worker / sequencer", title="burst throughput, then latency per offered rate")  # fmt: skip
     for rec in records:
         table.add_row(
             str(rec["workers"]), f"{rec['throughput_events_per_s']:,.0f}",
@@ -266,7 +272,7 @@ def _print_e2e(
             ", ".join("n/a" if c is None else f"{c:.0f}" for c in rec["cpu_us_per_event"]),
             ", ".join("n/a" if c is None else f"{c:.0%}" for c in rec["not_owned_share"]),
             f"{rec['offered_buys_per_s']:,.0f}", f"{rec['achieved_buys_per_s']:,.0f}",
-            f"{rec['p50_ms']:,.1f}", f"{rec['p99_ms']:,.1f}",
+            f"{rec['p50_ms']:,.1f}", f"{rec['p99_ms']:,.1f}", _gc_cell(rec),
         )  # fmt: skip
     console.print(table)
     for n, ratio in sorted(ratios.items()):

@@ -40,6 +40,9 @@ def test_bench_e2e_runs_one_and_two_workers(
         assert len(cpu) == r.workers and all(c is not None for c in cpu)
         assert [run.offered_buys_per_s for run in r.latency] == [50.0, 80.0]
         assert all(run.buys > 0 and 0 < run.p50_ms <= run.p99_ms for run in r.latency)
+        for run in r.latency:  # GC time read from the worker's and the sequencer's metrics
+            assert set(run.gc_pause_ms) == set(run.gc_pauses_over_50ms) == {"worker", "sequencer"}
+            assert min(run.gc_pause_ms.values()) >= 0 and min(run.gc_pauses_over_50ms.values()) >= 0
         assert "synthetic" in r.models  # the deployed pairs served, not the rule score
         records = r.records(settings.partitions)
         assert len(records) == 2 and all(rec["workers"] == r.workers for rec in records)

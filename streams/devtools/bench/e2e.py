@@ -31,6 +31,7 @@ from streams.devtools.harness import (
     wait_group_settled,
 )
 from streams.devtools.local.process import process_cpu_s, scrape
+from streams.heap import HeapKeeper
 from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -44,6 +45,9 @@ class LatencyRun:
     p50_ms: float
     p99_ms: float
     stage_mean_ms: dict[str, float] = field(default_factory=dict)  # first worker: mean per stage
+    # first worker and sequencer: cyclic-GC time during the run, and collections over 50 ms
+    gc_pause_ms: dict[str, float] = field(default_factory=dict)
+    gc_pauses_over_50ms: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -211,6 +215,11 @@ class _Pipeline:
                                     metric_value(self.seq_port, f"{hold}_count"))  # fmt: skip
         return stages
 
+    def gc_pauses(self) -> dict[str, tuple[float, float]]:
+        """First worker and sequencer: (GC pause s, collections over 50 ms) so far."""
+        return {"worker": _gc_pauses(self.ports[0], "alphastream"),
+                "sequencer": _gc_pauses(self.seq_port, "alphastream_sequencer")}  # fmt: skip
+
     def stop(self) -> None:
         procs = [*self.workers, self.sequencer]
         for proc in procs:
@@ -227,6 +236,12 @@ def metric_value(port: int, name: str) -> float:
     if value is None:
         raise OSError(f"no metrics on port {port}")
     return value
+
+
+def _gc_pauses(port: int, prefix: str) -> tuple[float, float]:
+    name = f"{prefix}_gc_pause_seconds"
+    under = sum(metric_value(port, f'{name}_bucket{{generation="{g}",le="0.05"}}') for g in "012")
+    return metric_value(port, f"{name}_sum"), metric_value(port, f"{name}_count") - under
 
 
 def wait_metric(port: int, name: str, value: float, timeout_s: float) -> bool:
@@ -270,10 +285,12 @@ def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: Topic
         if event["type"] == "wallet_buy":
             sent[event["event_id"]] = sent_s
 
-    before = pipe.stages()
+    before, gc_before = pipe.stages(), pipe.gc_pauses()
     produce_events(producer, topics, live, rate_per_s=rate / share, on_sent=note)
     collector.wait_for(lambda: collector.has_scored(topics.scores, set(sent)), timeout_s=300)
-    after = pipe.stages()
+    after, gc_after = pipe.stages(), pipe.gc_pauses()
+    gc_ms = {k: 1000.0 * (gc_after[k][0] - gc_before[k][0]) for k in gc_after}
+    gc_long = {k: int(gc_after[k][1] - gc_before[k][1]) for k in gc_after}
     stages = {k: 1000.0 * (after[k][0] - before[k][0]) / max(1.0, after[k][1] - before[k][1])
               for k in after}  # fmt: skip
     lat = np.array([s["_kafka_ts_ms"] - 1000.0 * sent[s["source_event_id"]]
@@ -283,7 +300,8 @@ def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: Topic
     if not len(lat):
         lat = np.array([np.nan])
     return LatencyRun(rate, len(sent) / produced_s if produced_s else 0.0, len(sent),
-                      float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), stages)  # fmt: skip
+                      float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), stages,
+                      gc_ms, gc_long)  # fmt: skip
 
 
 def _continuing(after_ts: int, hours: float) -> list[dict[str, Any]]:
@@ -323,6 +341,8 @@ def run_e2e(
         need = sum(int(r * seconds * 1.9) for r in rates)  # events: ~0.57 of them are buys
         live = _continuing(max(e["ts"] for e in burst), hours=max(0.2, need / 19_000))
         share = len(_buys_of(live)) / max(1, len(live))
+        # the load generator's own full collections would pace its sends unevenly
+        HeapKeeper(1.0).settle()
         latency, start = [], 0
         for rate in rates:
             n = int(rate / share * seconds)
