@@ -208,6 +208,7 @@ def e2e(
         ) from exc
     console = Console()
     results: list[E2EResult] = []
+    broker_pid: int | None = None  # a broker started here: its CPU share is reported
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-e2e-")))
         if start_kafka and bootstrap is None:
@@ -215,7 +216,7 @@ def e2e(
 
             with console.status("starting Apache Kafka"):
                 broker = stack.enter_context(KafkaBroker(tmp / "kafka", libs=ensure_jars()))
-            bootstrap = broker.bootstrap
+            bootstrap, broker_pid = broker.bootstrap, broker.pid
         settings = settings_of(
             ctx, kafka_bootstrap=bootstrap, models_dir=tmp / "models", data_dir=tmp / "data"
         )
@@ -236,6 +237,7 @@ def e2e(
                         warmup_hours=warmup_hours,
                         log_dir=tmp / f"run{i}",
                         workers=n,
+                        broker_pid=broker_pid,
                     )
                 )
     shard_count = settings.partitions
@@ -254,6 +256,11 @@ def _gc_cell(rec: dict[str, Any]) -> str:
                       for k in ("worker", "sequencer"))  # fmt: skip
 
 
+def _cpu_cell(rec: dict[str, Any]) -> str:
+    """Each process's CPU per wall second during the latency run (n/a: not measurable)."""
+    return " / ".join("n/a" if v is None else f"{v:.0%}" for v in rec["cpu_share"].values())
+
+
 def _print_e2e(
     console: Console, results: list[Any], ratios: dict[int, float], records: list[dict[str, Any]]
 ) -> None:
@@ -264,7 +271,8 @@ def _print_e2e(
     )
     table = Table("workers", "events/s", "floor events/s", "of floor", "CPU us/event per worker",
                   "not-owned share", "offered buys/s", "achieved", "p50 ms", "p99 ms",
-                  "GC ms (>50 ms) worker / sequencer", title="burst throughput, then latency per offered rate")  # fmt: skip
+                  "GC ms (>50 ms) worker / sequencer", "CPU % worker / seq / broker / gen",
+                  title="burst throughput, then latency per offered rate")  # fmt: skip
     for rec in records:
         table.add_row(
             str(rec["workers"]), f"{rec['throughput_events_per_s']:,.0f}",
@@ -272,7 +280,7 @@ def _print_e2e(
             ", ".join("n/a" if c is None else f"{c:.0f}" for c in rec["cpu_us_per_event"]),
             ", ".join("n/a" if c is None else f"{c:.0%}" for c in rec["not_owned_share"]),
             f"{rec['offered_buys_per_s']:,.0f}", f"{rec['achieved_buys_per_s']:,.0f}",
-            f"{rec['p50_ms']:,.1f}", f"{rec['p99_ms']:,.1f}", _gc_cell(rec),
+            f"{rec['p50_ms']:,.1f}", f"{rec['p99_ms']:,.1f}", _gc_cell(rec), _cpu_cell(rec),
         )  # fmt: skip
     console.print(table)
     for n, ratio in sorted(ratios.items()):

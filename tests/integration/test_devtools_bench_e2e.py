@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 
 from streams.devtools.bench.e2e import deploy_synthetic_models, run_e2e, scaling
+from streams.devtools.local.kafka import KafkaBroker
 from tests.conftest import SettingsFor
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_bench_e2e_runs_one_and_two_workers(
-    kafka_bootstrap: str, settings_for: SettingsFor, tmp_path: Path
+    kafka_broker: KafkaBroker, settings_for: SettingsFor, tmp_path: Path
 ) -> None:
-    settings = settings_for(kafka_bootstrap, models_dir=tmp_path / "models")
+    settings = settings_for(kafka_broker.bootstrap, models_dir=tmp_path / "models")
     deploy_synthetic_models(settings.models_dir)
     results = [
         run_e2e(
@@ -29,6 +30,7 @@ def test_bench_e2e_runs_one_and_two_workers(
             warmup_hours=0.02,
             log_dir=tmp_path / f"w{n}",
             workers=n,
+            broker_pid=kafka_broker.pid,
         )
         for n in (1, 2)
     ]
@@ -43,6 +45,9 @@ def test_bench_e2e_runs_one_and_two_workers(
         for run in r.latency:  # GC time read from the worker's and the sequencer's metrics
             assert set(run.gc_pause_ms) == set(run.gc_pauses_over_50ms) == {"worker", "sequencer"}
             assert min(run.gc_pause_ms.values()) >= 0 and min(run.gc_pauses_over_50ms.values()) >= 0
+            # every process of the pipeline worked during the paced run (CPU from /proc)
+            assert set(run.cpu_share) == {"worker", "sequencer", "broker", "load_generator"}
+            assert all(share is not None and share > 0 for share in run.cpu_share.values())
         assert "synthetic" in r.models  # the deployed pairs served, not the rule score
         records = r.records(settings.partitions)
         assert len(records) == 2 and all(rec["workers"] == r.workers for rec in records)

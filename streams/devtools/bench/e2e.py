@@ -48,6 +48,8 @@ class LatencyRun:
     # first worker and sequencer: cyclic-GC time during the run, and collections over 50 ms
     gc_pause_ms: dict[str, float] = field(default_factory=dict)
     gc_pauses_over_50ms: dict[str, int] = field(default_factory=dict)
+    # CPU seconds per wall second of the run: first worker, sequencer, broker, load generator
+    cpu_share: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -192,6 +194,13 @@ class _Pipeline:
             self.stop()
             raise RuntimeError(f"the pipeline did not come up; see {log_dir}/*.log")
 
+    def cpu_by_process(self, broker_pid: int | None) -> dict[str, float | None]:
+        """CPU s so far of the first worker, the sequencer, the broker and this process."""
+        return {"worker": process_cpu_s(self.workers[0].pid),
+                "sequencer": process_cpu_s(self.sequencer.pid),
+                "broker": None if broker_pid is None else process_cpu_s(broker_pid),
+                "load_generator": time.process_time()}  # fmt: skip
+
     def cpu(self) -> tuple[list[float | None], float | None]:
         return [process_cpu_s(p.pid) for p in self.workers], process_cpu_s(self.sequencer.pid)
 
@@ -276,7 +285,8 @@ def _burst(pipe: _Pipeline, collector: Collector, producer: Any, topics: TopicNa
 
 
 def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: TopicNames,
-             live: list[dict[str, Any]], rate: float, share: float) -> LatencyRun:  # fmt: skip
+             live: list[dict[str, Any]], rate: float, share: float,
+             broker_pid: int | None = None) -> LatencyRun:  # fmt: skip
     """Buys offered at ``rate`` per second (wall clock); latency of each = its score record's
     Kafka timestamp (set when the worker produced it) minus the buy's produce time."""
     sent: dict[str, float] = {}
@@ -286,9 +296,13 @@ def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: Topic
             sent[event["event_id"]] = sent_s
 
     before, gc_before = pipe.stages(), pipe.gc_pauses()
+    cpu_before, wall_before = pipe.cpu_by_process(broker_pid), time.monotonic()
     produce_events(producer, topics, live, rate_per_s=rate / share, on_sent=note)
     collector.wait_for(lambda: collector.has_scored(topics.scores, set(sent)), timeout_s=300)
     after, gc_after = pipe.stages(), pipe.gc_pauses()
+    cpu_after, wall = pipe.cpu_by_process(broker_pid), time.monotonic() - wall_before
+    cpu_share = {k: None if (a := cpu_after[k]) is None or (b := cpu_before[k]) is None
+                 else (a - b) / wall for k in cpu_after}  # fmt: skip
     gc_ms = {k: 1000.0 * (gc_after[k][0] - gc_before[k][0]) for k in gc_after}
     gc_long = {k: int(gc_after[k][1] - gc_before[k][1]) for k in gc_after}
     stages = {k: 1000.0 * (after[k][0] - before[k][0]) / max(1.0, after[k][1] - before[k][1])
@@ -301,7 +315,7 @@ def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: Topic
         lat = np.array([np.nan])
     return LatencyRun(rate, len(sent) / produced_s if produced_s else 0.0, len(sent),
                       float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), stages,
-                      gc_ms, gc_long)  # fmt: skip
+                      gc_ms, gc_long, cpu_share)  # fmt: skip
 
 
 def _continuing(after_ts: int, hours: float) -> list[dict[str, Any]]:
@@ -314,7 +328,9 @@ def _continuing(after_ts: int, hours: float) -> list[dict[str, Any]]:
 def run_e2e(
     settings: Settings, *, rates: list[float], seconds: float, burst_hours: float,
     log_dir: Path | None = None, workers: int = 1, warmup_hours: float = 0.25,
+    broker_pid: int | None = None,
 ) -> E2EResult:  # fmt: skip
+    """``broker_pid``: a local broker's process, whose CPU share each latency run reports."""
     prefix = f"bench-{time.time_ns()}."
     topics = TopicNames.prefixed(prefix)
     create_prefixed_topics(settings, prefix)
@@ -346,9 +362,10 @@ def run_e2e(
         latency, start = [], 0
         for rate in rates:
             n = int(rate / share * seconds)
-            latency.append(
-                _latency(pipe, collector, producer, topics, live[start : start + n], rate, share)
+            run = _latency(
+                pipe, collector, producer, topics, live[start : start + n], rate, share, broker_pid
             )
+            latency.append(run)
             start += n
     finally:
         pipe.stop()
