@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from streams.app.runner import launch_worker
+from streams.devtools.bench.probes import cpu_share_between, gc_pauses_of, metric_value, wait_metric
 from streams.devtools.harness import (
     Collector,
     new_producer,
@@ -30,7 +31,7 @@ from streams.devtools.harness import (
     sim_events,
     wait_group_settled,
 )
-from streams.devtools.local.process import process_cpu_s, scrape
+from streams.devtools.local.process import process_cpu_s
 from streams.heap import HeapKeeper
 from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
@@ -79,6 +80,7 @@ class E2EResult:
     workers: int = 1
     worker_cpu: list[WorkerCpu] = field(default_factory=list)
     sequencer_cpu_s: float | None = None
+    idle_cpu_share: dict[str, float | None] = field(default_factory=dict)  # nothing flowing
 
     @property
     def cpu_s_per_worker(self) -> list[float | None]:
@@ -105,6 +107,7 @@ class E2EResult:
             "not_owned_share": [w.not_owned_share(shard_count) for w in self.worker_cpu],
             "core_capacity_events_per_s": self.core_capacity_events_per_s(),
             "sequencer_cpu_s": self.sequencer_cpu_s,
+            "idle_cpu_share": self.idle_cpu_share,
             "kernel_rows_per_s": self.kernel_rows_per_s,
             "models": self.models,
         }  # fmt: skip
@@ -226,8 +229,8 @@ class _Pipeline:
 
     def gc_pauses(self) -> dict[str, tuple[float, float]]:
         """First worker and sequencer: (GC pause s, collections over 50 ms) so far."""
-        return {"worker": _gc_pauses(self.ports[0], "alphastream"),
-                "sequencer": _gc_pauses(self.seq_port, "alphastream_sequencer")}  # fmt: skip
+        return {"worker": gc_pauses_of(self.ports[0], "alphastream"),
+                "sequencer": gc_pauses_of(self.seq_port, "alphastream_sequencer")}  # fmt: skip
 
     def stop(self) -> None:
         procs = [*self.workers, self.sequencer]
@@ -238,31 +241,6 @@ class _Pipeline:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def metric_value(port: int, name: str) -> float:
-    value = scrape(port, name, timeout_s=10.0)
-    if value is None:
-        raise OSError(f"no metrics on port {port}")
-    return value
-
-
-def _gc_pauses(port: int, prefix: str) -> tuple[float, float]:
-    name = f"{prefix}_gc_pause_seconds"
-    under = sum(metric_value(port, f'{name}_bucket{{generation="{g}",le="0.05"}}') for g in "012")
-    return metric_value(port, f"{name}_sum"), metric_value(port, f"{name}_count") - under
-
-
-def wait_metric(port: int, name: str, value: float, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if metric_value(port, name) == value:
-                return True
-        except OSError:
-            pass  # not serving yet
-        time.sleep(0.25)
-    return False
 
 
 def _burst(pipe: _Pipeline, collector: Collector, producer: Any, topics: TopicNames,
@@ -300,9 +278,8 @@ def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: Topic
     produce_events(producer, topics, live, rate_per_s=rate / share, on_sent=note)
     collector.wait_for(lambda: collector.has_scored(topics.scores, set(sent)), timeout_s=300)
     after, gc_after = pipe.stages(), pipe.gc_pauses()
-    cpu_after, wall = pipe.cpu_by_process(broker_pid), time.monotonic() - wall_before
-    cpu_share = {k: None if (a := cpu_after[k]) is None or (b := cpu_before[k]) is None
-                 else (a - b) / wall for k in cpu_after}  # fmt: skip
+    cpu_share = cpu_share_between(cpu_before, pipe.cpu_by_process(broker_pid),
+                           time.monotonic() - wall_before)  # fmt: skip
     gc_ms = {k: 1000.0 * (gc_after[k][0] - gc_before[k][0]) for k in gc_after}
     gc_long = {k: int(gc_after[k][1] - gc_before[k][1]) for k in gc_after}
     stages = {k: 1000.0 * (after[k][0] - before[k][0]) / max(1.0, after[k][1] - before[k][1])
@@ -316,6 +293,14 @@ def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: Topic
     return LatencyRun(rate, len(sent) / produced_s if produced_s else 0.0, len(sent),
                       float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), stages,
                       gc_ms, gc_long, cpu_share)  # fmt: skip
+
+
+def _idle_cpu_share(pipe: _Pipeline, broker_pid: int | None, seconds: float = 3.0
+                    ) -> dict[str, float | None]:  # fmt: skip
+    """Each process's CPU per wall second with nothing flowing: the cost of being connected."""
+    before, started = pipe.cpu_by_process(broker_pid), time.monotonic()
+    time.sleep(seconds)  # the measurement window itself, not a wait for a condition
+    return cpu_share_between(before, pipe.cpu_by_process(broker_pid), time.monotonic() - started)
 
 
 def _continuing(after_ts: int, hours: float) -> list[dict[str, Any]]:
@@ -353,6 +338,7 @@ def run_e2e(
                 raise RuntimeError(f"warm-up not scored within 600 s; see {log_dir}/*.log")
             collector.records[topics.scores].clear()
         throughput, cpus, seq_cpu = _burst(pipe, collector, producer, topics, burst)
+        idle = _idle_cpu_share(pipe, broker_pid)
         collector.records[topics.scores].clear()
         need = sum(int(r * seconds * 1.9) for r in rates)  # events: ~0.57 of them are buys
         live = _continuing(max(e["ts"] for e in burst), hours=max(0.2, need / 19_000))
@@ -376,7 +362,7 @@ def run_e2e(
         throughput_buys_per_s=throughput * len(_buys_of(burst)) / len(burst),
         floor_events_per_s=floor_events_per_s(settings, burst), latency=latency,
         kernel_rows_per_s=kernel, models=models, workers=workers, worker_cpu=cpus,
-        sequencer_cpu_s=seq_cpu,
+        sequencer_cpu_s=seq_cpu, idle_cpu_share=idle,
     )  # fmt: skip
 
 
