@@ -180,6 +180,12 @@ def e2e(
         Path | None, typer.Option("--json", envvar="ALPHASTREAM_BENCH_JSON", show_envvar=True,
                                   help="Also write the results as JSON (one record per run and rate)"),
     ] = None,
+    broker_warmup_runs: Annotated[
+        int, typer.Option("--broker-warmup-runs", min=0, envvar="ALPHASTREAM_BENCH_BROKER_WARMUP_RUNS",
+                          show_envvar=True,
+                          help="One-worker runs on a broker started here before the measured ones, "
+                               "not reported: a fresh broker's JVM takes minutes of load to warm"),
+    ] = 2,
 ) -> None:  # fmt: skip
     """A sequencer and workers (one by default) on real Apache Kafka: events/s scored on a burst
     next to the floor (the same engine, scorer and encoder over the events in memory), p50/p99
@@ -222,6 +228,11 @@ def e2e(
         )
         with console.status("deploying synthetic model pairs (4 targets x 2 families)"):
             deploy_synthetic_models(settings.models_dir)
+        warmups = broker_warmup_runs if broker_pid is not None else 0
+        for i in range(warmups):  # discarded: they warm the broker, not measure it
+            with console.status(f"warming the broker: run {i + 1}/{warmups} (not reported)"):
+                run_e2e(settings, rates=rates, seconds=seconds, burst_hours=burst_hours,
+                        warmup_hours=warmup_hours, log_dir=tmp / f"warm{i}", workers=1)  # fmt: skip
         runs = [n for _ in range(repeat) for n in counts]
         for i, n in enumerate(runs, 1):
             label = f"run {i}/{len(runs)}: {n} worker{'s' if n > 1 else ''}"
