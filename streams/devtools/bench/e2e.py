@@ -329,6 +329,7 @@ def run_e2e(
     split_ts = market[0]["ts"] + int(warmup_hours * 3_600_000)
     warmup = [e for e in market if e["ts"] < split_ts]
     burst = [e for e in market if e["ts"] >= split_ts]
+    heap = HeapKeeper(1.0)
     try:
         if warmup:  # not measured: the broker's JIT, the sessions and the engine warm up
             produce_events(producer, topics, warmup)
@@ -344,7 +345,7 @@ def run_e2e(
         live = _continuing(max(e["ts"] for e in burst), hours=max(0.2, need / 19_000))
         share = len(_buys_of(live)) / max(1, len(live))
         # the load generator's own full collections would pace its sends unevenly
-        HeapKeeper(1.0).settle()
+        heap.settle()
         latency, start = [], 0
         for rate in rates:
             n = int(rate / share * seconds)
@@ -354,6 +355,7 @@ def run_e2e(
             latency.append(run)
             start += n
     finally:
+        heap.release()  # the caller's heap as it was (a test process runs this several times)
         pipe.stop()
         collector.close()
     kernel, models = kernel_ceiling(settings, settings.log_batch)
