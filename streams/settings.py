@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between engine checkpoints written to engine-checkpoints (0: off)",
     )
+    checkpoint_in_child: bool = Field(
+        True,
+        description="Serialize each Kafka checkpoint in a forked child (in-memory state, POSIX) "
+        "instead of in the hot loop, which then pays for the fork instead of the values",
+    )
     state_backend: Literal["memory", "rocksdb"] = Field(
         "memory",
         description="Where the worker keeps engine state: memory (tests, demo) or rocksdb "

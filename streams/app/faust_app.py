@@ -170,7 +170,8 @@ class StreamWorker:
         checkpointer = Checkpointer(kafka, self.local, FEATURE_SET_VERSION,
                                     s.checkpoint_interval_s,
                                     on_written=self.metrics.checkpoint_written,
-                                    inherited=restored.found)  # fmt: skip
+                                    inherited=restored.found,
+                                    serialize_in_child=s.checkpoint_in_child)  # fmt: skip
         self.loop = HotLoop(
             self.replica, source, sink, metrics=self.metrics, checkpointer=checkpointer,
             heap=HeapKeeper(s.gc_freeze_interval_s), batch=s.log_batch, read_timeout_s=self.options.read_timeout_s,

@@ -156,8 +156,11 @@ class HotLoop:
         self.heap.tick(time.monotonic())
         checkpointer = self.checkpointer
         if checkpointer is not None and checkpointer.due(time.monotonic()):
-            checkpointer.take(self.replica.engine, self.replica.position,
-                              to_kafka=0 in self.replica.owned)  # fmt: skip
+            started = time.perf_counter()
+            if checkpointer.take(self.replica.engine, self.replica.position,
+                                 to_kafka=0 in self.replica.owned):  # fmt: skip
+                stall = self.metrics.checkpoint_stall.labels(checkpointer.serialized_in)
+                stall.observe(time.perf_counter() - started)
 
     def _release_heap(self) -> None:
         if self.heap.on:

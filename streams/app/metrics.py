@@ -125,6 +125,11 @@ class WorkerMetrics:
                                "sampled", _LATENCY_BUCKETS, "stage")  # fmt: skip
         self.step_seconds = h("alphastream_step_seconds", "Wall time of one step: decode, engine, "
                               "scoring and encoding of a log batch", _LATENCY_BUCKETS)  # fmt: skip
+        self.checkpoint_stall = h("alphastream_checkpoint_stall_seconds", "Wall time the hot "
+                                  "loop spent starting a checkpoint (taking changes out, the "
+                                  "local commit, serializing or forking); where: the values "
+                                  "were serialized in the loop or in a forked child",
+                                  _LATENCY_BUCKETS, "where")  # fmt: skip
         self.gc_pauses = declare_gc_metrics(self.registry, "alphastream")
 
     def checkpoint_written(self, manifest: Manifest) -> None:

@@ -77,7 +77,7 @@ def encode_changes(changes: Changes) -> bytes:
     pack = _HEAD.pack
     for index, name in enumerate(_STORES):
         puts, deleted = changes.get(name, ({}, ()))
-        for key in deleted:
+        for key in sorted(deleted):  # the same changes, the same bytes
             k = key.encode()
             parts += (pack(index, len(k), _DELETED), k)
         for key, raw in puts.items():

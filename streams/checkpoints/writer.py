@@ -7,7 +7,9 @@ every ``max_deltas`` checkpoints, or sooner when its deltas add up to more than 
 (``rebase_ratio``) and to more than a few MB: a restore reads the whole chain.
 Compressing and writing run on a background thread, one at a time: a checkpoint that falls due
 while the previous one is still being written waits for it (a skipped delta would break the
-chain), and a failed write makes the next checkpoint a base.
+chain), and a failed write makes the next checkpoint a base. With ``serialize_in_child`` (the
+worker's default on the in-memory backend) the values are serialized and compressed in a forked
+child instead (``streams.checkpoints.forked``): the hot loop pays for the fork, not for the values.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from streams.checkpoints.codec import (
@@ -27,8 +31,15 @@ from streams.checkpoints.codec import (
     encode_changes,
     tombstones,
 )
+from streams.checkpoints.forked import (
+    ChildFailed,
+    detach_changes,
+    forkable,
+    serialize_in_child,
+)
 from streams.checkpoints.local import LocalState
 from streams.checkpoints.memory import CheckpointTopic
+from streams.features.state import EngineState
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +48,29 @@ def _ignore(_manifest: Manifest) -> None:
     return None
 
 
+@dataclass(slots=True)
+class StallCosts:
+    """What the hot loop paid, last time, to fork and per value serialized in its thread."""
+
+    fork_s: float | None = None  # None: no fork yet (a delta forks, and so measures it)
+    value_s: float = 10e-6  # per changed value (measured ~10 us); re-measured by in-thread deltas
+
+    def fork_is_cheaper(self, state: EngineState) -> bool:
+        changed = sum(len(store.dirty) for store in state.stores().values())
+        return self.fork_s is None or changed * self.value_s >= self.fork_s
+
+    def values_serialized(self, n: int, seconds: float) -> None:
+        if n >= 100:  # a few values time the call, not the values
+            self.value_s = seconds / n
+
+
 class Checkpointer:
     def __init__(
         self, topic: CheckpointTopic | None, local: LocalState | None, feature_set: str,
         interval_s: float, *, on_written: Callable[[Manifest], None] = _ignore,
         max_deltas: int = 30, rebase_ratio: float = 1.0,
         rebase_min_bytes: int = 4 << 20, inherited: Sequence[Manifest] = (),
+        serialize_in_child: bool = False,
     ) -> None:  # fmt: skip
         self.topic = topic
         self.local = local
@@ -52,6 +80,7 @@ class Checkpointer:
         self.max_deltas = max_deltas
         self.rebase_ratio = rebase_ratio  # rebase once the deltas add up to this many bases
         self.rebase_min_bytes = rebase_min_bytes  # ... and to this many bytes (small: cheap)
+        self.serialize_in_child = serialize_in_child  # where possible (in-memory stores, POSIX)
         self.writer = f"{socket.gethostname()[:24]}-{uuid.uuid4().hex[:8]}"
         self.epoch = 0
         self.chain: list[Manifest] = []  # the current chain, base first
@@ -63,6 +92,10 @@ class Checkpointer:
         self._next_at = time.monotonic() + interval_s
         self._upload: threading.Thread | None = None
         self.last: Manifest | None = None
+        self.costs = StallCosts()
+        self.serialized_in = (
+            "loop"  # where the last checkpoint's values were serialized: loop, child
+        )
 
     def due(self, now: float) -> bool:
         return self.interval_s > 0 and now >= self._next_at
@@ -89,34 +122,62 @@ class Checkpointer:
             else:
                 self.on_written(marker)
             return True
-        base_epoch, payload = self._payload(engine, changes)
-        args = (payload, position, engine.watermark, created_ms, self.epoch, base_epoch)
+        base_epoch, blob = self._payload(engine, changes)
+        args = (blob, position, engine.watermark, created_ms, self.epoch, base_epoch)
         self._upload = threading.Thread(target=self._write, args=args, name="checkpoint",
                                         daemon=True)  # fmt: skip
         self._upload.start()
         return True
 
-    def _payload(self, engine: Any, changes: Changes | None) -> tuple[int | None, Changes]:
-        """(base epoch, the changes since the chain's previous link) or (None, everything)."""
+    def _payload(self, engine: Any, changes: Changes | None
+                 ) -> tuple[int | None, Callable[[], bytes]]:  # fmt: skip
+        """(base epoch, what makes the delta's blob) or (None, what makes a base's blob); the
+        blob is made on the upload thread, by a forked child when ``serialize_in_child``."""
         deltas = self.chain[1:]
         size = sum(m.size for m in deltas)
         rebase = (not self._chain_open or len(deltas) >= self.max_deltas
                   or size > max(self.rebase_ratio * self.chain[0].size, self.rebase_min_bytes))  # fmt: skip
+        child = self.serialize_in_child and changes is None and forkable(engine.state)
+        self.serialized_in = "loop"
         if not rebase:
-            return self.chain[
-                0
-            ].epoch, changes if changes is not None else engine.state.drain_changes()
-        snapshot = engine.state.snapshot()
+            return self.chain[0].epoch, self._delta(engine, changes, child)
+        make: Callable[[], bytes]
+        if child:
+            started = time.perf_counter()
+            make = serialize_in_child(engine.state, None).result
+            self.costs.fork_s = time.perf_counter() - started
+            self.serialized_in = "child"
+        else:
+            snapshot = engine.state.snapshot()
+            make = partial(
+                encode_changes, {name: (values, ()) for name, values in snapshot.items()}
+            )
         if self.local is None:
             engine.state.forget_changes()  # the base holds them
         self._chain_open = True
-        return None, {name: (values, ()) for name, values in snapshot.items()}
+        return None, make
 
-    def _write(self, payload: Changes, position: int, watermark: int, created_ms: int,
-               epoch: int, base_epoch: int | None) -> None:  # fmt: skip
+    def _delta(self, engine: Any, changes: Changes | None, child: bool) -> Callable[[], bytes]:
+        """A delta is serialized where it stalls the loop less: a few changed values cost less
+        than a fork of the whole process, many cost more (both costs measured as it goes)."""
+        if changes is not None:
+            return partial(encode_changes, changes)
+        started = time.perf_counter()
+        if child and self.costs.fork_is_cheaper(engine.state):
+            make = serialize_in_child(engine.state, detach_changes(engine.state)).result
+            self.costs.fork_s = time.perf_counter() - started
+            self.serialized_in = "child"
+            return make
+        payload = engine.state.drain_changes()
+        self.costs.values_serialized(sum(len(p) for p, _ in payload.values()),
+                                     time.perf_counter() - started)  # fmt: skip
+        return partial(encode_changes, payload)
+
+    def _write(self, make_blob: Callable[[], bytes], position: int, watermark: int,
+               created_ms: int, epoch: int, base_epoch: int | None) -> None:  # fmt: skip
         assert self.topic is not None
         try:
-            blob = encode_changes(payload)
+            blob = make_blob()
             manifest, records = checkpoint_records(
                 self.writer, epoch, log_offset=position, watermark=watermark,
                 feature_set=self.feature_set, created_ms=created_ms, blob=blob,
@@ -125,6 +186,10 @@ class Checkpointer:
             if base_epoch is None:  # the chain before the current one is not needed any more
                 records += tombstones(self._fallback + self._superseded())
             self.topic.write(records)
+        except ChildFailed as exc:
+            log.error("checkpoint at log offset %d not written: %s", position, exc)
+            self._chain_open = False
+            return
         except Exception:
             log.exception("checkpoint at log offset %d not written", position)
             self._chain_open = False

@@ -283,7 +283,7 @@ def _print_e2e(
     table = Table("workers", "events/s", "floor events/s", "of floor", "CPU us/event per worker",
                   "not-owned share", "offered buys/s", "achieved", "p50 ms", "p99 ms",
                   "GC ms (>50 ms) worker / sequencer", "CPU % worker / seq / broker / gen",
-                  title="burst throughput, then latency per offered rate")  # fmt: skip
+                  "checkpoints (stall ms)", title="burst throughput, then latency per offered rate")  # fmt: skip
     for rec in records:
         table.add_row(
             str(rec["workers"]), f"{rec['throughput_events_per_s']:,.0f}",
@@ -292,6 +292,7 @@ def _print_e2e(
             ", ".join("n/a" if c is None else f"{c:.0%}" for c in rec["not_owned_share"]),
             f"{rec['offered_buys_per_s']:,.0f}", f"{rec['achieved_buys_per_s']:,.0f}",
             f"{rec['p50_ms']:,.1f}", f"{rec['p99_ms']:,.1f}", _gc_cell(rec), _cpu_cell(rec),
+            f"{rec['checkpoints']} ({rec['checkpoint_stall_ms']:,.0f})",
         )  # fmt: skip
     console.print(table)
     for n, ratio in sorted(ratios.items()):
@@ -365,6 +366,10 @@ def state(
     table.add_row(
         "memory backend, per checkpoint: delta (changes) vs full (snapshot)",
         f"{r.delta_ms:,.0f} ms for {r.delta_mb:,.1f} MB vs {r.full_ms:,.0f} ms for {r.full_mb:,.1f} MB",
+    )
+    table.add_row(
+        "the same, serialized in a forked child (the loop pays the fork): delta vs full",
+        f"{r.forked_delta_ms:,.1f} ms vs {r.forked_full_ms:,.1f} ms",
     )
     Console().print(table)
 

@@ -135,11 +135,19 @@ class InMemoryStore(Generic[V]):
 
     def drain(self) -> tuple[dict[str, bytes], set[str]]:
         """Serialized values of changed keys and the deleted keys; clears both sets."""
-        puts = {k: self.data[k].to_bytes() for k in sorted(self.dirty) if k in self.data}
-        deleted = set(self.deleted)
+        return self.serialize(*self.detach())
+
+    def detach(self) -> tuple[set[str], set[str]]:
+        """The changed and the deleted keys, taken out: both sets are cleared in place (the
+        engine holds ``dirty.add``). :meth:`serialize` turns them into what ``drain`` returns,
+        later or in another process (``streams.checkpoints.forked``)."""
+        dirty, deleted = set(self.dirty), set(self.deleted)
         self.dirty.clear()
         self.deleted.clear()
-        return puts, deleted
+        return dirty, deleted
+
+    def serialize(self, dirty: set[str], deleted: set[str]) -> tuple[dict[str, bytes], set[str]]:
+        return {k: self.data[k].to_bytes() for k in sorted(dirty) if k in self.data}, deleted
 
 
 class TokenState(Value):

@@ -72,6 +72,8 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
         assert wait_metric_at_least(
             ports[0], 'alphastream_checkpoints_written_total{kind="base"}', 1, timeout_s=30
         )
+        # the base's values were serialized in a forked child (the worker's default)
+        forked = metric(ports[0], 'alphastream_checkpoint_stall_seconds_count{where="child"}')
         first_position = metric(ports[0], "alphastream_log_position_offsets")
         codes.append(stop_worker(procs[1]))
         restorable = choose(CheckpointLog(settings, topics.checkpoints).read(), FEATURE_SET_VERSION)
@@ -113,6 +115,7 @@ def test_restart_restores_from_checkpoint_and_scores_everything(
         f"windows {len(genesis)}/{len(closed)}; features equal to the log replay {equal}/{compared}"
     )
     assert codes == [0, 0]
+    assert forked >= 1
     assert from_checkpoint == 1
     assert restorable is not None and restorable[0].log_offset == restored_at
     assert restorable[0].base_epoch is not None, "the final checkpoint was not a delta"

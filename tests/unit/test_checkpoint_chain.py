@@ -9,6 +9,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from streams.checkpoints import Checkpointer, LocalState, MemoryCheckpointTopic, restore_engine
 from streams.checkpoints.codec import choose, manifests
 from streams.events import InputEvent
@@ -57,9 +59,12 @@ class FailingOnce(MemoryCheckpointTopic):
         super().write(records, timeout_s)
 
 
-def test_every_link_restores_the_writers_state_exactly() -> None:
+@pytest.mark.parametrize("in_child", [False, True], ids=["in-thread", "in-forked-child"])
+def test_every_link_restores_the_writers_state_exactly(in_child: bool) -> None:
     topic = MemoryCheckpointTopic()
-    writer = Checkpointer(topic, None, "fs", interval_s=60.0, rebase_min_bytes=0)
+    writer = Checkpointer(topic, None, "fs", interval_s=60.0, rebase_min_bytes=0,
+                          serialize_in_child=in_child)  # fmt: skip
+    writer.costs.value_s = INF  # every delta with changes forks too (not only the big ones)
     engine, position = FeatureEngine(), 0
     for segment in _segments(_market(1), 8):
         position = _advance(writer, engine, segment, position)
@@ -107,9 +112,14 @@ def test_rebasing_keeps_two_chains_and_tombstones_older_ones() -> None:
     assert restored.engine.state.snapshot() == engine.state.snapshot()
 
 
-def test_a_failed_write_or_a_stretch_without_the_kafka_role_starts_a_new_base() -> None:
+@pytest.mark.parametrize("in_child", [False, True], ids=["in-thread", "in-forked-child"])
+def test_a_failed_write_or_a_stretch_without_the_kafka_role_starts_a_new_base(
+    in_child: bool,
+) -> None:
     topic = FailingOnce()
-    writer = Checkpointer(topic, None, "fs", interval_s=60.0, rebase_ratio=INF)
+    writer = Checkpointer(topic, None, "fs", interval_s=60.0, rebase_ratio=INF,
+                          serialize_in_child=in_child)  # fmt: skip
+    writer.costs.value_s = INF  # every delta with changes forks too (not only the big ones)
     engine, position = FeatureEngine(), 0
     segments = _segments(_market(4), 6)
     plan = [("kafka", None), ("kafka", 1), ("fail", None), ("kafka", None), ("not_writer", None),

@@ -51,6 +51,9 @@ class LatencyRun:
     gc_pauses_over_50ms: dict[str, int] = field(default_factory=dict)
     # CPU seconds per wall second of the run: first worker, sequencer, broker, load generator
     cpu_share: dict[str, float | None] = field(default_factory=dict)
+    # first worker: checkpoints started during the run and the hot loop's total stall on them
+    checkpoints: int = 0
+    checkpoint_stall_ms: float = 0.0
 
 
 @dataclass
@@ -232,6 +235,12 @@ class _Pipeline:
         return {"worker": gc_pauses_of(self.ports[0], "alphastream"),
                 "sequencer": gc_pauses_of(self.seq_port, "alphastream_sequencer")}  # fmt: skip
 
+    def checkpoint_stalls(self) -> tuple[float, float]:
+        """First worker: (hot-loop s spent starting checkpoints, checkpoints) so far, summed
+        over where their values were serialized (the loop, a forked child)."""
+        name, port = "alphastream_checkpoint_stall_seconds", self.ports[0]
+        return metric_value(port, f"{name}_sum"), metric_value(port, f"{name}_count")
+
     def stop(self) -> None:
         procs = [*self.workers, self.sequencer]
         for proc in procs:
@@ -273,11 +282,11 @@ def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: Topic
         if event["type"] == "wallet_buy":
             sent[event["event_id"]] = sent_s
 
-    before, gc_before = pipe.stages(), pipe.gc_pauses()
+    before, gc_before, stalls_before = pipe.stages(), pipe.gc_pauses(), pipe.checkpoint_stalls()
     cpu_before, wall_before = pipe.cpu_by_process(broker_pid), time.monotonic()
     produce_events(producer, topics, live, rate_per_s=rate / share, on_sent=note)
     collector.wait_for(lambda: collector.has_scored(topics.scores, set(sent)), timeout_s=300)
-    after, gc_after = pipe.stages(), pipe.gc_pauses()
+    after, gc_after, stalls_after = pipe.stages(), pipe.gc_pauses(), pipe.checkpoint_stalls()
     cpu_share = cpu_share_between(cpu_before, pipe.cpu_by_process(broker_pid),
                            time.monotonic() - wall_before)  # fmt: skip
     gc_ms = {k: 1000.0 * (gc_after[k][0] - gc_before[k][0]) for k in gc_after}
@@ -292,7 +301,8 @@ def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: Topic
         lat = np.array([np.nan])
     return LatencyRun(rate, len(sent) / produced_s if produced_s else 0.0, len(sent),
                       float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), stages,
-                      gc_ms, gc_long, cpu_share)  # fmt: skip
+                      gc_ms, gc_long, cpu_share, int(stalls_after[1] - stalls_before[1]),
+                      1000.0 * (stalls_after[0] - stalls_before[0]))  # fmt: skip
 
 
 def _idle_cpu_share(pipe: _Pipeline, broker_pid: int | None, seconds: float = 3.0

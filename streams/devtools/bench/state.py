@@ -3,8 +3,9 @@
 Measures, over the same events: engine events/s on each backend (RocksDB committed every
 ``commit_every`` events, as checkpoints would), the commit cost (drain in the event loop + batch
 write, per MB of changed state), and the restore cost of the same final state from the local
-RocksDB copy vs from a Kafka checkpoint payload (decode + load; the topic read is not included), and the event-loop stall of a delta vs a full
-Kafka checkpoint on the memory backend.
+RocksDB copy vs from a Kafka checkpoint payload (decode + load; the topic read is not included),
+and the event-loop stall of a delta vs a full Kafka checkpoint on the memory backend, serialized
+in the loop and in a forked child.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.checkpoints.codec import decode_snapshot, encode_snapshot
+from streams.checkpoints.forked import detach_changes, serialize_in_child
 from streams.checkpoints.local import LocalState
 from streams.events import InputEvent
 from streams.features.engine import FeatureEngine
@@ -41,29 +43,65 @@ class StateBench:
     delta_mb: float
     full_ms: float  # memory backend, per checkpoint: snapshot (a full Kafka checkpoint)
     full_mb: float
+    # the same checkpoints serialized in a forked child: what the event loop still pays
+    forked_delta_ms: float  # taking the changed keys out + the fork
+    forked_full_ms: float  # the fork
 
 
-def _checkpoint_stalls(events: list[InputEvent], every: int) -> tuple[float, float, float, float]:
-    """Mean event-loop time and MB per checkpoint of a delta (changes) and a full (snapshot)
-    Kafka checkpoint on the memory backend, checkpoints every ``every`` events."""
+@dataclass(slots=True)
+class _Stalls:
+    """Per kind of checkpoint: event-loop seconds, MB and how many were taken."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    mb: dict[str, float] = field(default_factory=dict)
+    taken: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, seconds: float, mb: float = 0.0) -> None:
+        self.seconds[kind] = self.seconds.get(kind, 0.0) + seconds
+        self.mb[kind] = self.mb.get(kind, 0.0) + mb
+        self.taken[kind] = self.taken.get(kind, 0) + 1
+
+    def ms(self, kind: str) -> float:
+        return 1000.0 * self.seconds.get(kind, 0.0) / max(1, self.taken.get(kind, 0))
+
+    def mean_mb(self, kind: str) -> float:
+        return self.mb.get(kind, 0.0) / max(1, self.taken.get(kind, 0))
+
+
+def _checkpoint_stalls(events: list[InputEvent], every: int) -> _Stalls:
+    """Event-loop time per checkpoint every ``every`` events on the memory backend: a delta
+    (drain_changes) and a full one (snapshot) serialized in the loop, and both serialized in a
+    forked child (the loop pays for the fork, and for a delta taking the changed keys out).
+    Deltas alternate between the two ways, so each covers the same length of market."""
     engine = FeatureEngine()
     engine.state.forget_changes()
-    delta_s = full_s = delta_b = full_b = 0.0
-    n = 0
+    stalls = _Stalls()
     for k, event in enumerate(events):
         engine.process(event)
-        if k % every == every - 1:
-            t = time.perf_counter()
-            snap = engine.state.snapshot()
-            t1 = time.perf_counter()
+        if k % every != every - 1:
+            continue
+        t = time.perf_counter()
+        snap = engine.state.snapshot()
+        stalls.add("full", time.perf_counter() - t, _mb(snap))
+        t = time.perf_counter()
+        child = serialize_in_child(engine.state, None)
+        stalls.add("forked_full", time.perf_counter() - t)
+        child.result()
+        t = time.perf_counter()
+        if stalls.taken.get("delta", 0) <= stalls.taken.get("forked_delta", 0):
             changes = engine.state.drain_changes()
-            delta_s += time.perf_counter() - t1
-            full_s += t1 - t
-            full_b += sum(len(k) + len(v) for st in snap.values() for k, v in st.items())
-            delta_b += sum(len(k) + len(v) for p, _ in changes.values() for k, v in p.items())
-            n += 1
-    n = max(n, 1)
-    return delta_s * 1000 / n, delta_b / 1e6 / n, full_s * 1000 / n, full_b / 1e6 / n
+            stalls.add(
+                "delta", time.perf_counter() - t, _mb({n: p for n, (p, _) in changes.items()})
+            )
+        else:
+            child = serialize_in_child(engine.state, detach_changes(engine.state))
+            stalls.add("forked_delta", time.perf_counter() - t)
+            child.result()
+    return stalls
+
+
+def _mb(values: dict[str, dict[str, bytes]]) -> float:
+    return sum(len(k) + len(v) for store in values.values() for k, v in store.items()) / 1e6
 
 
 def _timed_memory(events: list[InputEvent]) -> tuple[FeatureEngine, float]:
@@ -111,7 +149,7 @@ def run_state_bench(
         kafka_s = time.perf_counter() - t
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    delta_ms, delta_mb, full_ms, full_mb = _checkpoint_stalls(events, commit_every)
+    stalls = _checkpoint_stalls(events, commit_every)
     n = len(events)
     return StateBench(
         events=n,
@@ -126,8 +164,10 @@ def run_state_bench(
         evicting=evicting,
         local_restore_s=local_s,
         kafka_restore_s=kafka_s,
-        delta_ms=delta_ms,
-        delta_mb=delta_mb,
-        full_ms=full_ms,
-        full_mb=full_mb,
+        delta_ms=stalls.ms("delta"),
+        delta_mb=stalls.mean_mb("delta"),
+        full_ms=stalls.ms("full"),
+        full_mb=stalls.mean_mb("full"),
+        forked_delta_ms=stalls.ms("forked_delta"),
+        forked_full_ms=stalls.ms("forked_full"),
     )
