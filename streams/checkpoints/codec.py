@@ -86,8 +86,13 @@ def encode_changes(changes: Changes) -> bytes:
     return zlib.compress(b"".join(parts), 1)
 
 
+def snapshot_changes(snapshot: Mapping[str, Mapping[str, bytes]]) -> Changes:
+    """A whole snapshot as the changes of a base: every value written, nothing deleted."""
+    return {name: (values, ()) for name, values in snapshot.items()}
+
+
 def encode_snapshot(snapshot: Mapping[str, Mapping[str, bytes]]) -> bytes:
-    return encode_changes({name: (values, ()) for name, values in snapshot.items()})
+    return encode_changes(snapshot_changes(snapshot))
 
 
 def apply_changes(snapshot: Snapshot, blob: bytes) -> Snapshot:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.checkpoints.codec import Changes, encode_changes
+from streams.checkpoints.codec import Changes, encode_changes, snapshot_changes
 from streams.features.state import EngineState, InMemoryStore
 
 OK, FAILED = b"\x00", b"\x01"  # the first byte the child writes: a blob follows, or an error
@@ -35,9 +35,11 @@ class ChildFailed(RuntimeError):
 
 
 def forkable(state: EngineState) -> bool:
-    return hasattr(os, "fork") and all(
-        isinstance(store, InMemoryStore) for store in state.stores().values()
-    )
+    return hasattr(os, "fork") and _in_memory(state)
+
+
+def _in_memory(state: EngineState) -> bool:
+    return all(isinstance(store, InMemoryStore) for store in state.stores().values())
 
 
 def detach_changes(state: EngineState) -> dict[str, tuple[set[str], set[str]]]:
@@ -48,9 +50,9 @@ def detach_changes(state: EngineState) -> dict[str, tuple[set[str], set[str]]]:
 def payload_of(state: EngineState, changed: ChangedKeys | None) -> Changes:
     """What the checkpoint holds: every value (``changed`` None: a base) or the ``changed``
     keys' values and deletions (a delta) -- the same as ``snapshot`` / ``drain_changes``."""
-    stores = _memory_stores(state)
     if changed is None:
-        return {name: ({k: v.to_bytes() for k, v in s.items()}, ()) for name, s in stores.items()}
+        return snapshot_changes(state.snapshot())
+    stores = _memory_stores(state)
     return {name: stores[name].serialize(*keys) for name, keys in changed.items()}
 
 
@@ -111,7 +113,6 @@ def _detach_signals() -> None:
 
 
 def _memory_stores(state: EngineState) -> dict[str, InMemoryStore[Any]]:
-    stores = state.stores()
-    if not all(isinstance(store, InMemoryStore) for store in stores.values()):
+    if not _in_memory(state):
         raise TypeError("only in-memory stores are serialized in a child")
-    return stores  # type: ignore[return-value]
+    return state.stores()  # type: ignore[return-value]

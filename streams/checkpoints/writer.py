@@ -29,6 +29,7 @@ from streams.checkpoints.codec import (
     Manifest,
     checkpoint_records,
     encode_changes,
+    encode_snapshot,
     tombstones,
 )
 from streams.checkpoints.forked import (
@@ -93,9 +94,8 @@ class Checkpointer:
         self._upload: threading.Thread | None = None
         self.last: Manifest | None = None
         self.costs = StallCosts()
-        self.serialized_in = (
-            "loop"  # where the last checkpoint's values were serialized: loop, child
-        )
+        # where the last checkpoint's values were serialized: "loop" or "child"
+        self.serialized_in = "loop"
 
     def due(self, now: float) -> bool:
         return self.interval_s > 0 and now >= self._next_at
@@ -148,10 +148,7 @@ class Checkpointer:
             self.costs.fork_s = time.perf_counter() - started
             self.serialized_in = "child"
         else:
-            snapshot = engine.state.snapshot()
-            make = partial(
-                encode_changes, {name: (values, ()) for name, values in snapshot.items()}
-            )
+            make = partial(encode_snapshot, engine.state.snapshot())
         if self.local is None:
             engine.state.forget_changes()  # the base holds them
         self._chain_open = True
@@ -186,12 +183,9 @@ class Checkpointer:
             if base_epoch is None:  # the chain before the current one is not needed any more
                 records += tombstones(self._fallback + self._superseded())
             self.topic.write(records)
-        except ChildFailed as exc:
-            log.error("checkpoint at log offset %d not written: %s", position, exc)
-            self._chain_open = False
-            return
-        except Exception:
-            log.exception("checkpoint at log offset %d not written", position)
+        except Exception as exc:  # a failed child says why itself; anything else: traceback
+            log.error("checkpoint at log offset %d not written: %s", position, exc,
+                      exc_info=not isinstance(exc, ChildFailed))  # fmt: skip
             self._chain_open = False
             return
         if base_epoch is None:
