@@ -25,7 +25,7 @@ import onnxruntime as ort
 
 from streams.contracts.metadata import ModelMetadata, metadata_path, metadata_to_json, onnx_path
 from streams.contracts.types import INPUT_NAME, OUTPUT_NAME, TMP_PREFIX
-from streams.scoring.registry import new_session, positive_probability
+from streams.scoring.session import new_session, positive_probability
 
 LABEL_NAME = "label"
 PARITY_TOLERANCE = 1e-5

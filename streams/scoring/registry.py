@@ -14,10 +14,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime as ort
 
+from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
 from streams.contracts.metadata import (
     METADATA_SUFFIX,
     ModelMetadata,
@@ -27,6 +29,11 @@ from streams.contracts.metadata import (
     stem_of_metadata_file,
 )
 from streams.contracts.types import INPUT_NAME, OUTPUT_NAME, TMP_PREFIX
+from streams.scoring.fused import FusedModels, fuse
+from streams.scoring.session import input_dtype, model_input, new_session
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,35 +42,6 @@ Key = tuple[str, str]  # (family, target)
 
 class RejectedModel(Exception):
     """A candidate pair failed validation; the message is the logged reason."""
-
-
-# onnxruntime input type -> the numpy dtype fed to it (float64: exported since the double
-# TreeEnsemble; float32: pairs exported earlier by onnxmltools, still served)
-INPUT_DTYPES: dict[str, np.dtype] = {
-    "tensor(double)": np.dtype(np.float64),
-    "tensor(float)": np.dtype(np.float32),
-}
-
-
-def input_dtype(session: ort.InferenceSession) -> np.dtype:
-    declared = session.get_inputs()[0].type
-    if declared not in INPUT_DTYPES:
-        raise ValueError(
-            f"input {INPUT_NAME!r} is {declared}, expected one of {list(INPUT_DTYPES)}"
-        )
-    return INPUT_DTYPES[declared]
-
-
-def model_input(X: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Exactly what a model of input type ``dtype`` is fed (serving and the parity check)."""
-    with np.errstate(over="ignore"):  # beyond float32 range becomes +-inf (same split side)
-        return np.ascontiguousarray(X, dtype=dtype)
-
-
-def positive_probability(session: ort.InferenceSession, X: np.ndarray) -> np.ndarray:
-    """Positive-class probability of [n, F] rows: one onnxruntime run on ``model_input``."""
-    out = session.run([OUTPUT_NAME], {INPUT_NAME: model_input(X, input_dtype(session))})[0]
-    return np.asarray(out[:, 1], dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,17 +62,21 @@ class LoadedModel:
         out = self.session.run([OUTPUT_NAME], {INPUT_NAME: feed})[0]
         return np.asarray(out[:, 1], dtype=np.float64)
 
+    def onnx_bytes(self) -> bytes:
+        """The ONNX file as loaded (refused if it changed on disk since: a reload is due)."""
+        data = self.onnx_path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.metadata.onnx_sha256:
+            raise ValueError(f"{self.onnx_path.name} changed on disk since it was loaded")
+        return data
 
-def new_session(onnx_bytes: bytes) -> ort.InferenceSession:
-    """One single-threaded CPU session per model: workers scale by processes, not threads."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(
-        onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
-    )
+
+@dataclass(frozen=True, slots=True)
+class FamilyModels:
+    """What serves one family: target -> model, and one session over all of them (None: the
+    scorer runs each model's own session)."""
+
+    models: dict[str, LoadedModel]
+    fused: FusedModels | None = None
 
 
 class ModelRegistry:
@@ -103,11 +85,15 @@ class ModelRegistry:
         models_dir: Path,
         expected_features: Mapping[str, tuple[str, ...]],
         reload_interval_s: float,
+        *,
+        fused: bool = True,
     ) -> None:
         self.models_dir = Path(models_dir)
+        self.fused = fused  # False: one session run per model (the scoring bench compares)
         self.expected_features = {f: tuple(names) for f, names in expected_features.items()}
         self.reload_interval_s = reload_interval_s
         self._models: dict[Key, LoadedModel] = {}
+        self._families: dict[str, FamilyModels] = {}
         self._last_scan_s: float | None = None
         self.rejections: dict[str, str] = {}  # metadata file name -> reason, from the last scan
         self.scan()
@@ -116,7 +102,11 @@ class ModelRegistry:
 
     def models_for(self, family: str) -> dict[str, LoadedModel]:
         """target -> loaded model of one family (a snapshot, safe to iterate while reloading)."""
-        return {t: m for (f, t), m in self._models.items() if f == family}
+        return dict(self.family(family).models)
+
+    def family(self, family: str) -> FamilyModels:
+        """The models serving ``family`` and their fused session, as of the last scan."""
+        return self._families.get(family) or FamilyModels({})
 
     def versions(self) -> dict[str, dict[str, str]]:
         """family -> target -> ``model_id@version`` of what is serving (for metrics)."""
@@ -172,8 +162,22 @@ class ModelRegistry:
         for key in [k for k in current if k not in present]:
             log.warning("model unloaded: %s/%s metadata file removed", *key)
             del current[key]
+        self._families = {f: self._family_of(f, current) for f in self.expected_features}
         self._models = current  # old sessions are released once no batch holds them
         self.rejections = rejections
+
+    def _family_of(self, family: str, current: Mapping[Key, LoadedModel]) -> FamilyModels:
+        models = {t: m for (f, t), m in current.items() if f == family}
+        serving = self._families.get(family)
+        if (
+            serving is not None
+            and serving.models.keys() == models.keys()
+            and all(serving.models[t] is m for t, m in models.items())
+        ):
+            return serving  # unchanged: keep its fused session
+        if not self.fused:
+            return FamilyModels(models)
+        return FamilyModels(models, fuse(models, len(self.expected_features[family])))
 
     def _metadata_files(self) -> list[Path]:
         if not self.models_dir.is_dir():
@@ -224,6 +228,15 @@ class ModelRegistry:
                 f"feature names differ from the runtime registry: unknown {unknown}, "
                 f"missing {missing}, first mismatch at index {first}"
             )
+
+
+def default_registry(settings: Settings) -> ModelRegistry:
+    """The registry a worker serves from: both families, ``models_dir``, its reload interval."""
+    return ModelRegistry(
+        settings.models_dir,
+        {"standard": tuple(STANDARD_NAMES), "genesis": tuple(GENESIS_NAMES)},
+        settings.model_reload_interval_s,
+    )
 
 
 def _parse(meta_file: Path) -> ModelMetadata:

@@ -9,8 +9,9 @@ import numpy as np
 
 from streams.contracts.events import TARGETS
 from streams.scoring.calibration import platt
-from streams.scoring.registry import ModelRegistry, model_input
+from streams.scoring.registry import FamilyModels, ModelRegistry
 from streams.scoring.rules import RuleScorer
+from streams.scoring.session import model_input
 
 log = logging.getLogger(__name__)
 
@@ -46,25 +47,19 @@ class Scorer:
         }
 
     def score_batch(self, family: str, X: np.ndarray) -> BatchScores:
-        """Score ``X`` ([n, F] float64, registry column order): one onnxruntime run per model."""
+        """Score ``X`` ([n, F] float64, registry column order): one onnxruntime run for the
+        family's fused session, else one per model."""
         X = np.asarray(X, dtype=np.float64)
         width = self.registry.feature_count(family)
         if X.ndim != 2 or X.shape[1] != width:
             raise ValueError(f"{family} batch must be [n, {width}], got {X.shape}")
         rule = self._rules[family].score(X)
-        models = self.registry.models_for(family)
-        feeds: dict[np.dtype, np.ndarray] = {}  # one cast per input dtype, shared by its models
+        serving = self.registry.family(family)
         raw: dict[str, np.ndarray | None] = dict.fromkeys(TARGETS)
         calibrated: dict[str, np.ndarray | None] = dict.fromkeys(TARGETS)
         labels: dict[str, str] = {}
-        for target, model in models.items():
-            try:
-                if model.input_dtype not in feeds:
-                    feeds[model.input_dtype] = model_input(X, model.input_dtype)
-                probability = model.raw_probability(feeds[model.input_dtype])
-            except Exception:  # a model that fails at run time must not stop the stream
-                log.exception("model %s failed on a batch of %d rows", model.label, X.shape[0])
-                continue
+        for target, probability in self._raw(serving, X).items():
+            model = serving.models[target]
             calibration = model.metadata.calibration
             raw[target] = probability
             calibrated[target] = platt(
@@ -78,3 +73,21 @@ class Scorer:
             source="model" if labels else "rule",
             models=labels,
         )
+
+    def _raw(self, serving: FamilyModels, X: np.ndarray) -> dict[str, np.ndarray]:
+        """target -> raw probability of every model that ran."""
+        if serving.fused is not None:
+            try:
+                return serving.fused.raw_probabilities(X)
+            except Exception:  # fall back to the separate sessions, which name the culprit
+                log.exception("the fused session failed on a batch of %d rows", X.shape[0])
+        feeds: dict[np.dtype, np.ndarray] = {}  # one cast per input dtype, shared by its models
+        raw: dict[str, np.ndarray] = {}
+        for target, model in serving.models.items():
+            try:
+                if model.input_dtype not in feeds:
+                    feeds[model.input_dtype] = model_input(X, model.input_dtype)
+                raw[target] = model.raw_probability(feeds[model.input_dtype])
+            except Exception:  # a model that fails at run time must not stop the stream
+                log.exception("model %s failed on a batch of %d rows", model.label, X.shape[0])
+        return raw

@@ -96,7 +96,7 @@ def test_the_walk_sees_the_runtime_and_the_tools() -> None:
     runtime = [name for name in MODULES if _within(name, RUNTIME)]
     assert "streams.contracts.metadata" in MODULES
     assert "streams.scoring.registry" in runtime
-    assert "streams.scoring.registry" in imported_project_modules(MODULES["training.export"])
+    assert "streams.scoring.session" in imported_project_modules(MODULES["training.export"])
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if _within(n, ("streams.contracts",))))

@@ -1,7 +1,8 @@
 """Scoring benchmark: Scorer (onnxruntime + Platt + rule) vs LightGBM ``Booster.predict``.
 
-Single-row latency and batched throughput for 1 and all 4 targets of one family, plus a merged
-graph (all targets of a family in one ONNX graph, one run per batch) to see whether merging pays.
+Single-row latency and batched throughput for 1 and all 4 targets of one family, served as the
+worker does (a family's models fused in one session, one run per batch) and with one session run
+per model, to show what fusing pays.
 Run through ``alphastream bench scoring`` or ``run_scoring_bench()``.
 """
 
@@ -15,19 +16,11 @@ from pathlib import Path
 
 import lightgbm
 import numpy as np
-import onnx
-import onnxruntime as ort
 
 from streams.contracts.events import TARGETS
 from streams.contracts.features import STANDARD_NAMES
-from streams.contracts.types import INPUT_NAME, OUTPUT_NAME
 from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
-from streams.scoring.registry import (
-    ModelRegistry,
-    input_dtype,
-    model_input,
-    new_session,
-)
+from streams.scoring.registry import ModelRegistry
 from streams.scoring.scorer import Scorer
 from training.export import deploy_pair
 
@@ -60,48 +53,25 @@ def _time_calls(call: Callable[[], object], min_calls: int, min_seconds: float) 
     return np.asarray(samples, dtype=np.float64) / 1000.0
 
 
-def merged_session(onnx_models: Sequence[bytes]) -> ort.InferenceSession:
-    """One graph running several models on the shared ``input`` (outputs ``m{i}_probabilities``)."""
-    parts = [onnx.load_from_string(b) for b in onnx_models]
-    nodes: list[onnx.NodeProto] = []
-    initializers: list[onnx.TensorProto] = []
-    outputs: list[onnx.ValueInfoProto] = []
-    for i, part in enumerate(parts):
-        prefixed = onnx.compose.add_prefix(part, prefix=f"m{i}_")
-        for node in prefixed.graph.node:
-            node.input[:] = [INPUT_NAME if n == f"m{i}_{INPUT_NAME}" else n for n in node.input]
-            nodes.append(node)
-        initializers.extend(prefixed.graph.initializer)
-        outputs.extend(o for o in prefixed.graph.output if o.name == f"m{i}_{OUTPUT_NAME}")
-    graph = onnx.helper.make_graph(
-        nodes, "merged", [parts[0].graph.input[0]], outputs, initializers
-    )
-    model = onnx.helper.make_model(graph, opset_imports=parts[0].opset_import)
-    model.ir_version = parts[0].ir_version
-    return new_session(model.SerializeToString())
-
-
 def _engines(
-    scorer: Scorer, merged: ort.InferenceSession, boosters: list[lightgbm.Booster], X: np.ndarray
+    fused: Scorer, separate: Scorer, boosters: list[lightgbm.Booster], X: np.ndarray
 ) -> dict[str, Callable[[], object]]:
-    """What is timed: the full Scorer (ONNX per model + Platt + rule), one merged-graph run
-    (ONNX only, cast to the graph's input dtype included), and LightGBM predict per model (raw only)."""
-    feed = {INPUT_NAME: X}
-    dtype = input_dtype(merged)
+    """What is timed: the full Scorer as it serves (the family's models fused in one session,
+    + Platt + rule), the same with one session run per model, and LightGBM predict per model
+    (raw only)."""
 
-    def scorer_call() -> object:
-        return scorer.score_batch("standard", X)
+    def fused_call() -> object:
+        return fused.score_batch("standard", X)
 
-    def merged_call() -> object:
-        feed[INPUT_NAME] = model_input(X, dtype)
-        return merged.run(None, feed)
+    def separate_call() -> object:
+        return separate.score_batch("standard", X)
 
     def lightgbm_call() -> object:
         return [b.predict(X, num_threads=1) for b in boosters]
 
     return {
-        "scorer": scorer_call,
-        "merged_onnx_run": merged_call,
+        "scorer": fused_call,
+        "scorer_separate": separate_call,
         "lightgbm_predict": lightgbm_call,
     }
 
@@ -130,13 +100,15 @@ def run_scoring_bench(
             models_dir = Path(tmp) / f"models_{n_models}"
             for pair in pairs[:n_models]:
                 deploy_pair(pair.onnx_bytes, pair.metadata, models_dir)
-            scorer = Scorer(ModelRegistry(models_dir, {"standard": names}, reload_interval_s=3600))
-            merged = merged_session([p.onnx_bytes for p in pairs[:n_models]])
+            fused, separate = (
+                Scorer(ModelRegistry(models_dir, {"standard": names}, 3600, fused=fused))
+                for fused in (True, False)
+            )
             boosters = [p.booster for p in pairs[:n_models]]
             for batch in batch_sizes:
                 X = np.ascontiguousarray(X_all[:batch])
                 note(f"timing {n_models} model(s), batch {batch}")
-                engines = _engines(scorer, merged, boosters, X)
+                engines = _engines(fused, separate, boosters, X)
                 for engine, call in engines.items():
                     us = _time_calls(call, min_calls=50, min_seconds=min_seconds)
                     median = float(np.median(us))
