@@ -60,13 +60,17 @@ def build_events(
     percentiles: Sequence[float | None],
     scored_at_ms: int,
     feature_set: str,
+    features: np.ndarray | None = None,
 ) -> list[tuple[Score, Signal]]:
-    """One (score, signal) pair per row; rows and batch are aligned by index."""
+    """One (score, signal) pair per row; rows and batch are aligned by index. ``features`` is
+    the rows' feature matrix when the caller stacked it already."""
     if not rows:
         return []
-    features = features_for_json(np.vstack([row.features for row in rows]))
+    matrix = np.vstack([row.features for row in rows]) if features is None else features
+    rows_json = features_for_json(matrix)
     calibrated, raw = _columns(batch.calibrated), _columns(batch.raw)
-    rules = np.clip(np.nan_to_num(batch.rule.astype(float), nan=0.0), 0.0, 1.0).tolist()
+    rule = np.clip(batch.rule.astype(float), 0.0, 1.0)  # a missing rule score is published as 0
+    rules = np.where(np.isnan(rule), 0.0, rule).tolist()
     models = dict(batch.models)  # one copy per batch, shared read-only by its events
     out: list[tuple[Score, Signal]] = []
     for i, row in enumerate(rows):
@@ -93,7 +97,7 @@ def build_events(
             type="signal",
             event_id=signal_event_id(row.event_id),
             **common,
-            features=features[i],
+            features=rows_json[i],
             raw_scores={t: (None if c is None else c[i]) for t, c in raw},
         )
         out.append((score, signal))

@@ -11,6 +11,7 @@ previous owner had not.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -125,6 +126,11 @@ class Replica:
         self.owned: dict[int, ShardProgress] = {}  # shard -> publish only after this progress
         self.percentiles = {kind: RollingPercentile() for kind in FAMILY_OF_KIND}
         self._late_seen = getattr(getattr(engine, "stats", None), "late_events", 0)
+        self._by_kind = {  # the labelled metrics a batch updates, looked up once
+            kind: (metrics.score_latency.labels(f), metrics.batch_size.labels(f),
+                   metrics.scored.labels(kind))
+            for kind, f in FAMILY_OF_KIND.items()
+        }  # fmt: skip
 
     # --- ownership --------------------------------------------------------------------------
 
@@ -255,24 +261,26 @@ class Replica:
     def _score(self, kind: str, rows: list[Held]) -> list[tuple[Mark, Output, Output, Score]]:
         family = FAMILY_OF_KIND[kind]
         signal_rows = [h.item for h in rows]
+        latency, batch_size, scored = self._by_kind[kind]
+        features = np.vstack([r.features for r in signal_rows])
         started = time.perf_counter()
-        batch = self.scorer.score_batch(family, np.vstack([r.features for r in signal_rows]))
-        self.metrics.score_latency.labels(family).observe(time.perf_counter() - started)
-        self.metrics.batch_size.labels(family).observe(len(rows))
+        batch = self.scorer.score_batch(family, features)
+        latency.observe(time.perf_counter() - started)
+        batch_size.observe(len(rows))
         tracker = self.percentiles[kind]
         pct: list[float | None] = [
-            tracker.update(int(r.ts), float(h)) if np.isfinite(h) else None
-            for r, h in zip(signal_rows, headline_scores(batch), strict=True)
+            tracker.update(int(r.ts), h) if math.isfinite(h) else None
+            for r, h in zip(signal_rows, headline_scores(batch).tolist(), strict=True)
         ]
         scored_at = int(time.time() * 1000)
         out = []
-        events = build_events(signal_rows, batch, pct, scored_at, self.feature_set)
+        events = build_events(signal_rows, batch, pct, scored_at, self.feature_set, features)
         for (score, signal), held in zip(events, rows, strict=True):
             key, headers = score.mint.encode(), _headers(held.mark)
             out.append((held.mark,
                         Output(self.topics.scores, key, encode(score), headers, held.produced_ms),
                         Output(self.topics.signals, key, encode(signal), headers, None), score))  # fmt: skip
-        self.metrics.scored.labels(kind).inc(len(rows))
+        scored.inc(len(rows))
         return out
 
 
