@@ -128,7 +128,8 @@ class Term:
         now = time.monotonic()
         if msgs:
             self._take(msgs, now, _now_ms())
-        self._note_highwaters()
+        if len(self.merge):  # marks only hold back buffered records; the reads are not free
+            self._note_highwaters()
         self._write(self.merge.release(now), now)
         self._count_merge()
         if now >= self.next_marker_s:
