@@ -20,6 +20,7 @@ from typing import Any
 import faust
 from faust.types import StreamT
 
+from streams import package_version
 from streams.app.handover import HandoverBuffer
 from streams.app.http import WorkerHttp
 from streams.app.logsource import KafkaLogSource
@@ -33,10 +34,10 @@ from streams.app.shards import ShardMap
 from streams.app.sink import KafkaSink
 from streams.app.topology import check_shard_topics
 from streams.checkpoints import Checkpointer, CheckpointLog, LocalState, restore_engine
-from streams.contracts.features import FEATURE_SET_VERSION, GENESIS_NAMES, STANDARD_NAMES
+from streams.contracts.features import FEATURE_SET_VERSION
 from streams.features.engine import FeatureEngine
 from streams.heap import HeapKeeper
-from streams.scoring import ModelRegistry, Scorer
+from streams.scoring import ModelRegistry, Scorer, default_registry
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -54,23 +55,6 @@ class WorkerOptions:
     http_host: str = "127.0.0.1"
     read_timeout_s: float = 0.05  # longest wait for the log in one read
     profile_path: str | None = None  # cProfile of the hot loop's CPU time, written at exit
-
-
-def default_registry(settings: Settings) -> ModelRegistry:
-    return ModelRegistry(
-        settings.models_dir,
-        {"standard": tuple(STANDARD_NAMES), "genesis": tuple(GENESIS_NAMES)},
-        settings.model_reload_interval_s,
-    )
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("alphastream")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "unknown"
 
 
 class StreamWorker:
@@ -99,7 +83,7 @@ class StreamWorker:
         self.view.note_models(registry.versions(), time.time())
         metrics.set_models(registry.versions())
         metrics.models_rejected.set(len(registry.rejections))
-        metrics.set_build(_version(), FEATURE_SET_VERSION)
+        metrics.set_build(package_version(), FEATURE_SET_VERSION)
         self.replica: Replica | None = None
         self.loop: HotLoop | None = None
         self.restored = asyncio.Event()

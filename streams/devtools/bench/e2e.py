@@ -131,9 +131,8 @@ def deploy_synthetic_models(models_dir: Path) -> None:
 
 
 def kernel_ceiling(settings: Settings, batch_size: int, seconds: float = 2.0) -> tuple[float, str]:
-    from streams.app.faust_app import default_registry
     from streams.contracts.features import STANDARD_NAMES
-    from streams.scoring import Scorer
+    from streams.scoring import Scorer, default_registry
 
     registry = default_registry(settings)
     scorer = Scorer(registry)
@@ -154,7 +153,6 @@ def _buys_of(events: list[dict[str, Any]]) -> set[str]:
 def floor_events_per_s(settings: Settings, events: list[dict[str, Any]]) -> float:
     """The same replica (engine, scorer, encoder) over ``events`` already in memory as one
     market log, owning every shard: what the worker would do with no broker at all."""
-    from streams.app.faust_app import default_registry
     from streams.app.handover import HandoverBuffer, ShardProgress
     from streams.app.metrics import WorkerMetrics
     from streams.app.replica import Replica
@@ -162,7 +160,7 @@ def floor_events_per_s(settings: Settings, events: list[dict[str, Any]]) -> floa
     from streams.contracts.features import FEATURE_SET_VERSION
     from streams.devtools.harness import log_records
     from streams.features.engine import FeatureEngine
-    from streams.scoring import Scorer
+    from streams.scoring import Scorer, default_registry
 
     records = log_records(events)
     replica = Replica(FeatureEngine(), Scorer(default_registry(settings)),
