@@ -30,6 +30,12 @@ def _registry(models_dir: Path) -> ModelRegistry:
     return ModelRegistry(models_dir, EXPECTED, reload_interval_s=0.0)
 
 
+def _deployed(pairs: list[SyntheticPair], models_dir: Path) -> ModelRegistry:
+    for pair in pairs:
+        deploy_pair(pair.onnx_bytes, pair.metadata, models_dir)
+    return _registry(models_dir)
+
+
 def _rows(n: int, seed: int = 4) -> np.ndarray:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, len(STANDARD_NAMES))) * 5
@@ -40,9 +46,7 @@ def _rows(n: int, seed: int = 4) -> np.ndarray:
 def test_a_family_of_models_is_served_by_one_session_equal_to_the_separate_ones(
     pairs: list[SyntheticPair], tmp_path: Path
 ) -> None:
-    for pair in pairs:
-        deploy_pair(pair.onnx_bytes, pair.metadata, tmp_path)
-    registry = _registry(tmp_path)
+    registry = _deployed(pairs, tmp_path)
     serving = registry.family("standard")
     assert serving.fused is not None and set(serving.fused.targets) == set(TARGETS)
     X = _rows(200)
@@ -55,9 +59,7 @@ def test_a_family_of_models_is_served_by_one_session_equal_to_the_separate_ones(
 def test_a_row_scores_the_same_alone_and_in_a_batch(
     pairs: list[SyntheticPair], tmp_path: Path
 ) -> None:
-    for pair in pairs:
-        deploy_pair(pair.onnx_bytes, pair.metadata, tmp_path)
-    scorer = Scorer(_registry(tmp_path))
+    scorer = Scorer(_deployed(pairs, tmp_path))
     X = _rows(40, seed=9)
     together = scorer.score_batch("standard", X)
     for i in range(len(X)):
@@ -70,9 +72,7 @@ def test_a_row_scores_the_same_alone_and_in_a_batch(
 def test_a_reload_rebuilds_the_fused_session_with_the_new_version(
     pairs: list[SyntheticPair], tmp_path: Path
 ) -> None:
-    for pair in pairs:
-        deploy_pair(pair.onnx_bytes, pair.metadata, tmp_path)
-    registry = _registry(tmp_path)
+    registry = _deployed(pairs, tmp_path)
     before = registry.family("standard").fused
     newer = synthetic_pair(STANDARD_NAMES, target=TARGETS[0], version="20250101T000000Z",
                            seed=11, n_rows=600, n_trees=8)  # fmt: skip
