@@ -21,7 +21,7 @@ import onnxruntime as ort
 from onnx import compose, helper
 
 from streams.contracts.types import INPUT_NAME, OUTPUT_NAME
-from streams.scoring.session import model_input, new_session
+from streams.scoring.session import model_input, new_session, positive_class
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ PROBE_ROWS = 64
 
 
 class ModelLike(Protocol):
-    """What fusing reads of a loaded model (``streams.scoring.registry.ModelLike``)."""
+    """What fusing reads of a loaded model (``streams.scoring.registry.LoadedModel``)."""
 
     def onnx_bytes(self) -> bytes: ...
 
@@ -53,10 +53,7 @@ class FusedModels:
         """target -> positive-class probability of the [n, F] batch, from one run."""
         feed = model_input(X, self.input_dtype)
         results = self.session.run(list(self.outputs), {INPUT_NAME: feed})
-        return {
-            target: np.asarray(out[:, 1], dtype=np.float64)
-            for target, out in zip(self.targets, results, strict=True)
-        }
+        return {t: positive_class(out) for t, out in zip(self.targets, results, strict=True)}
 
 
 def fuse(models: Mapping[str, ModelLike], n_features: int) -> FusedModels | None:

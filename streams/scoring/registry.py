@@ -30,7 +30,7 @@ from streams.contracts.metadata import (
 )
 from streams.contracts.types import INPUT_NAME, OUTPUT_NAME, TMP_PREFIX
 from streams.scoring.fused import FusedModels, fuse
-from streams.scoring.session import input_dtype, model_input, new_session
+from streams.scoring.session import input_dtype, model_input, new_session, positive_class
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -59,8 +59,7 @@ class LoadedModel:
         """Positive-class probability for an [n, F] batch (cast to the model's input dtype,
         a no-op for float64 rows and a float64 model; one onnxruntime run)."""
         feed = model_input(X, self.input_dtype)
-        out = self.session.run([OUTPUT_NAME], {INPUT_NAME: feed})[0]
-        return np.asarray(out[:, 1], dtype=np.float64)
+        return positive_class(self.session.run([OUTPUT_NAME], {INPUT_NAME: feed})[0])
 
     def onnx_bytes(self) -> bytes:
         """The ONNX file as loaded (refused if it changed on disk since: a reload is due)."""
@@ -175,9 +174,8 @@ class ModelRegistry:
             and all(serving.models[t] is m for t, m in models.items())
         ):
             return serving  # unchanged: keep its fused session
-        if not self.fused:
-            return FamilyModels(models)
-        return FamilyModels(models, fuse(models, len(self.expected_features[family])))
+        width = len(self.expected_features[family])
+        return FamilyModels(models, fuse(models, width) if self.fused else None)
 
     def _metadata_files(self) -> list[Path]:
         if not self.models_dir.is_dir():

@@ -34,7 +34,12 @@ def model_input(X: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def positive_probability(session: ort.InferenceSession, X: np.ndarray) -> np.ndarray:
     """Positive-class probability of [n, F] rows: one onnxruntime run on ``model_input``."""
     out = session.run([OUTPUT_NAME], {INPUT_NAME: model_input(X, input_dtype(session))})[0]
-    return np.asarray(out[:, 1], dtype=np.float64)
+    return positive_class(out)
+
+
+def positive_class(probabilities: np.ndarray) -> np.ndarray:
+    """The positive-class column of a ``probabilities`` output ([n, 2]), as float64."""
+    return np.asarray(probabilities[:, 1], dtype=np.float64)
 
 
 def new_session(onnx_bytes: bytes) -> ort.InferenceSession:
