@@ -268,9 +268,10 @@ def _gc_cell(rec: dict[str, Any]) -> str:
                       for k in ("worker", "sequencer"))  # fmt: skip
 
 
-def _cpu_cell(rec: dict[str, Any]) -> str:
-    """Each process's CPU per wall second during the latency run (n/a: not measurable)."""
-    return " / ".join("n/a" if v is None else f"{v:.0%}" for v in rec["cpu_share"].values())
+def _cpu_cell(rec: dict[str, Any], key: str = "cpu_share") -> str:
+    """Each process's CPU (or run-queue wait) per wall second during the latency run (n/a: not
+    measurable)."""
+    return " / ".join("n/a" if v is None else f"{v:.0%}" for v in rec[key].values())
 
 
 def _print_e2e(
@@ -284,7 +285,7 @@ def _print_e2e(
     table = Table("workers", "events/s", "floor events/s", "of floor", "CPU us/event per worker",
                   "not-owned share", "offered buys/s", "achieved", "p50 ms", "p99 ms",
                   "GC ms (>50 ms) worker / sequencer", "CPU % worker / seq / broker / gen",
-                  "checkpoints (stall ms)", title="burst throughput, then latency per offered rate")  # fmt: skip
+                  "waiting for a core %", "checkpoints (stall ms)", title="burst throughput, then latency per offered rate")  # fmt: skip
     for rec in records:
         table.add_row(
             str(rec["workers"]), f"{rec['throughput_events_per_s']:,.0f}",
@@ -293,6 +294,7 @@ def _print_e2e(
             ", ".join("n/a" if c is None else f"{c:.0%}" for c in rec["not_owned_share"]),
             f"{rec['offered_buys_per_s']:,.0f}", f"{rec['achieved_buys_per_s']:,.0f}",
             f"{rec['p50_ms']:,.1f}", f"{rec['p99_ms']:,.1f}", _gc_cell(rec), _cpu_cell(rec),
+            _cpu_cell(rec, "run_wait_share"),
             f"{rec['checkpoints']} ({rec['checkpoint_stall_ms']:,.0f})",
         )  # fmt: skip
     console.print(table)

@@ -48,6 +48,8 @@ def test_bench_e2e_runs_one_and_two_workers(
             # every process of the pipeline worked during the paced run (CPU from /proc)
             assert set(run.cpu_share) == {"worker", "sequencer", "broker", "load_generator"}
             assert all(share is not None and share > 0 for share in run.cpu_share.values())
+            assert set(run.run_wait_share) == set(run.cpu_share)
+            assert all(w is not None and w >= 0 for w in run.run_wait_share.values())
         assert set(r.idle_cpu_share) == set(r.latency[0].cpu_share)
         assert "synthetic" in r.models  # the deployed pairs served, not the rule score
         records = r.records(settings.partitions)

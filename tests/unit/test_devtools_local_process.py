@@ -17,8 +17,12 @@ from streams.devtools.local.process import (
     free_port,
     log_tail,
     pid_alive,
+    process_cpu_s,
+    process_run_wait_s,
+    run_wait_between_s,
     stop_pid,
     stop_process,
+    thread_run_waits_ns,
     wait_until_answers,
 )
 
@@ -96,3 +100,50 @@ def test_stop_pid_stops_a_process_known_only_by_pid() -> None:
     proc.wait(timeout=10)
     assert not pid_alive(proc.pid)
     assert stop_pid(proc.pid) is False
+
+
+# Burns 0.4 s of its own CPU on core 0, says so, then waits for stdin to close (a bounded
+# amount of work, not a duration).
+SPIN = (
+    "import os, sys, time; os.sched_setaffinity(0, {0})\n"
+    "while time.process_time() < 0.4: pass\n"
+    "print('done', flush=True); sys.stdin.read()"
+)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="Linux /proc only")
+def test_run_wait_counts_the_time_a_process_waited_for_a_core() -> None:
+    # two spinners pinned to one core: each is runnable while the other runs
+    spinners = [
+        subprocess.Popen(
+            [sys.executable, "-c", SPIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    try:
+        for p in spinners:
+            assert p.stdout is not None and p.stdout.readline() == b"done\n"
+        waited_s = [process_run_wait_s(p.pid) for p in spinners]
+        cpu_s = [process_cpu_s(p.pid) for p in spinners]
+    finally:
+        for p in spinners:
+            p.communicate(timeout=30)
+    assert all(w is not None and w > 0.1 for w in waited_s), (waited_s, cpu_s)
+    assert process_run_wait_s(2**22 + 12345) is None  # no such process
+
+
+def test_run_wait_between_counts_new_threads_from_zero_and_skips_ended_ones() -> None:
+    before = {10: 1_000_000_000, 11: 500_000_000}  # thread 11 ends before the second reading
+    after = {10: 1_250_000_000, 12: 100_000_000}  # thread 12 started in between
+    assert run_wait_between_s(before, after) == pytest.approx(0.35)
+    assert run_wait_between_s(None, after) is None and run_wait_between_s(before, None) is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="Linux /proc only")
+def test_thread_waits_name_every_live_thread_of_this_process() -> None:
+    import os
+    import threading
+
+    waits = thread_run_waits_ns(os.getpid())
+    assert waits is not None and threading.get_native_id() in waits
+    assert all(ns >= 0 for ns in waits.values())

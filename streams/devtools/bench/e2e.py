@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import time
@@ -31,7 +32,7 @@ from streams.devtools.harness import (
     sim_events,
     wait_group_settled,
 )
-from streams.devtools.local.process import process_cpu_s
+from streams.devtools.local.process import process_cpu_s, run_wait_between_s, thread_run_waits_ns
 from streams.heap import HeapKeeper
 from streams.kafka_admin import create_prefixed_topics
 from streams.settings import Settings
@@ -51,6 +52,9 @@ class LatencyRun:
     gc_pauses_over_50ms: dict[str, int] = field(default_factory=dict)
     # CPU seconds per wall second of the run: first worker, sequencer, broker, load generator
     cpu_share: dict[str, float | None] = field(default_factory=dict)
+    # the same processes: seconds their threads were runnable but waiting for a core, per wall
+    # second (summed over threads, so it can pass 1); near or above cpu_share: CPU-starved
+    run_wait_share: dict[str, float | None] = field(default_factory=dict)
     # first worker: checkpoints started during the run and the hot loop's total stall on them
     checkpoints: int = 0
     checkpoint_stall_ms: float = 0.0
@@ -205,6 +209,13 @@ class _Pipeline:
                 "broker": None if broker_pid is None else process_cpu_s(broker_pid),
                 "load_generator": time.process_time()}  # fmt: skip
 
+    def run_waits(self, broker_pid: int | None) -> dict[str, dict[int, int] | None]:
+        """Per-thread run-queue wait so far of the processes of :meth:`cpu_by_process`."""
+        return {"worker": thread_run_waits_ns(self.workers[0].pid),
+                "sequencer": thread_run_waits_ns(self.sequencer.pid),
+                "broker": None if broker_pid is None else thread_run_waits_ns(broker_pid),
+                "load_generator": thread_run_waits_ns(os.getpid())}  # fmt: skip
+
     def cpu(self) -> tuple[list[float | None], float | None]:
         return [process_cpu_s(p.pid) for p in self.workers], process_cpu_s(self.sequencer.pid)
 
@@ -281,12 +292,16 @@ def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: Topic
             sent[event["event_id"]] = sent_s
 
     before, gc_before, stalls_before = pipe.stages(), pipe.gc_pauses(), pipe.checkpoint_stalls()
-    cpu_before, wall_before = pipe.cpu_by_process(broker_pid), time.monotonic()
+    cpu_before, wait_before = pipe.cpu_by_process(broker_pid), pipe.run_waits(broker_pid)
+    wall_before = time.monotonic()
     produce_events(producer, topics, live, rate_per_s=rate / share, on_sent=note)
     collector.wait_for(lambda: collector.has_scored(topics.scores, set(sent)), timeout_s=300)
     after, gc_after, stalls_after = pipe.stages(), pipe.gc_pauses(), pipe.checkpoint_stalls()
-    cpu_share = cpu_share_between(cpu_before, pipe.cpu_by_process(broker_pid),
-                           time.monotonic() - wall_before)  # fmt: skip
+    wall_s = time.monotonic() - wall_before
+    cpu_share = cpu_share_between(cpu_before, pipe.cpu_by_process(broker_pid), wall_s)
+    wait_after = pipe.run_waits(broker_pid)
+    wait_share = {k: None if (w := run_wait_between_s(wait_before[k], wait_after[k])) is None
+                  else w / wall_s for k in wait_after}  # fmt: skip
     gc_ms = {k: 1000.0 * (gc_after[k][0] - gc_before[k][0]) for k in gc_after}
     gc_long = {k: int(gc_after[k][1] - gc_before[k][1]) for k in gc_after}
     stages = {k: 1000.0 * (after[k][0] - before[k][0]) / max(1.0, after[k][1] - before[k][1])
@@ -299,7 +314,7 @@ def _latency(pipe: _Pipeline, collector: Collector, producer: Any, topics: Topic
         lat = np.array([np.nan])
     return LatencyRun(rate, len(sent) / produced_s if produced_s else 0.0, len(sent),
                       float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), stages,
-                      gc_ms, gc_long, cpu_share, int(stalls_after[1] - stalls_before[1]),
+                      gc_ms, gc_long, cpu_share, wait_share, int(stalls_after[1] - stalls_before[1]),
                       1000.0 * (stalls_after[0] - stalls_before[0]))  # fmt: skip
 
 

@@ -212,3 +212,35 @@ def process_cpu_s(pid: int) -> float | None:
     except (OSError, IndexError):
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_run_waits_ns(pid: int) -> dict[int, int] | None:
+    """Per thread alive now: ns it has spent runnable but waiting for a core (Linux
+    schedstat; None where unreadable)."""
+    from pathlib import Path
+
+    waits: dict[int, int] = {}
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                waits[int(task.name)] = int((task / "schedstat").read_text().split()[1])
+            except FileNotFoundError:
+                continue  # the thread ended between listing and reading
+    except (OSError, IndexError, ValueError):
+        return None
+    return waits
+
+
+def run_wait_between_s(before: dict[int, int] | None, after: dict[int, int] | None) -> float | None:
+    """Run-queue wait s between two readings of one process: the threads alive at the second,
+    each from its first reading (or from 0 if it started since). A thread that ended between
+    them is missed, so this never counts wait that did not happen."""
+    if before is None or after is None:
+        return None
+    return sum(ns - before.get(tid, 0) for tid, ns in after.items()) / 1e9
+
+
+def process_run_wait_s(pid: int) -> float | None:
+    """Run-queue wait s of the threads of ``pid`` alive now, summed."""
+    waits = thread_run_waits_ns(pid)
+    return None if waits is None else sum(waits.values()) / 1e9
