@@ -18,7 +18,6 @@ from streams.devtools.local.process import (
     log_tail,
     pid_alive,
     process_cpu_s,
-    process_run_wait_s,
     run_wait_between_s,
     stop_pid,
     stop_process,
@@ -123,13 +122,13 @@ def test_run_wait_counts_the_time_a_process_waited_for_a_core() -> None:
     try:
         for p in spinners:
             assert p.stdout is not None and p.stdout.readline() == b"done\n"
-        waited_s = [process_run_wait_s(p.pid) for p in spinners]
+        waited_s = [run_wait_between_s({}, thread_run_waits_ns(p.pid)) for p in spinners]
         cpu_s = [process_cpu_s(p.pid) for p in spinners]
     finally:
         for p in spinners:
             p.communicate(timeout=30)
     assert all(w is not None and w > 0.1 for w in waited_s), (waited_s, cpu_s)
-    assert process_run_wait_s(2**22 + 12345) is None  # no such process
+    assert thread_run_waits_ns(2**22 + 12345) is None  # no such process
 
 
 def test_run_wait_between_counts_new_threads_from_zero_and_skips_ended_ones() -> None:

@@ -202,19 +202,21 @@ class _Pipeline:
             self.stop()
             raise RuntimeError(f"the pipeline did not come up; see {log_dir}/*.log")
 
+    def _pids(self, broker_pid: int | None) -> dict[str, int | None]:
+        """The processes whose CPU and run-queue wait a latency run reports."""
+        return {"worker": self.workers[0].pid, "sequencer": self.sequencer.pid,
+                "broker": broker_pid, "load_generator": os.getpid()}  # fmt: skip
+
     def cpu_by_process(self, broker_pid: int | None) -> dict[str, float | None]:
         """CPU s so far of the first worker, the sequencer, the broker and this process."""
-        return {"worker": process_cpu_s(self.workers[0].pid),
-                "sequencer": process_cpu_s(self.sequencer.pid),
-                "broker": None if broker_pid is None else process_cpu_s(broker_pid),
-                "load_generator": time.process_time()}  # fmt: skip
+        cpu = {k: None if pid is None else process_cpu_s(pid)
+               for k, pid in self._pids(broker_pid).items()}  # fmt: skip
+        return {**cpu, "load_generator": time.process_time()}
 
     def run_waits(self, broker_pid: int | None) -> dict[str, dict[int, int] | None]:
-        """Per-thread run-queue wait so far of the processes of :meth:`cpu_by_process`."""
-        return {"worker": thread_run_waits_ns(self.workers[0].pid),
-                "sequencer": thread_run_waits_ns(self.sequencer.pid),
-                "broker": None if broker_pid is None else thread_run_waits_ns(broker_pid),
-                "load_generator": thread_run_waits_ns(os.getpid())}  # fmt: skip
+        """Per-thread run-queue wait so far of the same processes."""
+        return {k: None if pid is None else thread_run_waits_ns(pid)
+                for k, pid in self._pids(broker_pid).items()}  # fmt: skip
 
     def cpu(self) -> tuple[list[float | None], float | None]:
         return [process_cpu_s(p.pid) for p in self.workers], process_cpu_s(self.sequencer.pid)

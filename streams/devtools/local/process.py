@@ -238,9 +238,3 @@ def run_wait_between_s(before: dict[int, int] | None, after: dict[int, int] | No
     if before is None or after is None:
         return None
     return sum(ns - before.get(tid, 0) for tid, ns in after.items()) / 1e9
-
-
-def process_run_wait_s(pid: int) -> float | None:
-    """Run-queue wait s of the threads of ``pid`` alive now, summed."""
-    waits = thread_run_waits_ns(pid)
-    return None if waits is None else sum(waits.values()) / 1e9
