@@ -135,9 +135,9 @@ def watermarks(consumer: Consumer, tp: TP, timeout_s: float = 30.0) -> tuple[int
             time.sleep(0.1)
 
 
-def cached_highwater(consumer: Consumer, tp: TP) -> int | None:
+def cached_highwater(consumer: Consumer, tp: TopicPartition) -> int | None:
     """End offset from the last fetch response of an assigned partition (no request)."""
-    marks = consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)
+    marks = consumer.get_watermark_offsets(tp, cached=True)
     if marks is None or marks[1] < 0:
         return None
     return int(marks[1])

@@ -62,6 +62,7 @@ class Term:
             s.sequencer_hold_ms / 1e3, s.sequencer_max_wait_ms / 1e3
         )
         self.sources: dict[kafka_io.TP, str] = {}  # (topic, partition) -> "plan-topic:partition"
+        self._marks: list[tuple[TopicPartition, str]] = []  # built once: read every step
         self.letters_in_flight = 0
         self.failure: KafkaError | None = None
         self.marked: dict[str, int] = {}  # positions of the last marker
@@ -115,6 +116,7 @@ class Term:
             # one asked now goes stale while its fetch is still starting (offset validation,
             # metadata), and records appended meanwhile would look like nothing
             self.merge.add_source(name, start)
+            self._marks.append((TopicPartition(tp[0], tp[1]), name))
             assignment.append(TopicPartition(tp[0], tp[1], start))
         c.inputs.assign(assignment)
 
@@ -128,7 +130,8 @@ class Term:
         now = time.monotonic()
         if msgs:
             self._take(msgs, now, _now_ms())
-        if len(self.merge):  # marks only hold back buffered records; the reads are not free
+        hold_end = self.merge.first_hold_end()
+        if hold_end is not None and now >= hold_end:  # marks matter only to the ready rule
             self._note_highwaters()
         self._write(self.merge.release(now), now)
         self._count_merge()
@@ -141,11 +144,15 @@ class Term:
     def _wait_s(self, now: float) -> float:
         wake = self.merge.wake_at()
         until = min(self.next_marker_s, wake if wake is not None else float("inf"))
+        hold_end = self.merge.first_hold_end()
+        if hold_end is not None and hold_end > now:  # marks are read from then on
+            until = min(until, hold_end)
         return max(0.0, min(until - now, MAX_IDLE_S))
 
     def _take(self, msgs: list[Message], now: float, now_ms: int) -> None:
         c, s = self.c, self.c.settings
         skew_ms = int(s.max_future_skew_s * 1000)
+        taken: dict[str, int] = {}  # per plan topic, counted once per step (labels() locks)
         for m in msgs:
             if m.error() is not None:
                 log.warning("input: %s", m.error())
@@ -158,7 +165,7 @@ class Term:
             record = InputRecord(
                 topic, c.topics.canonical(topic), partition, offset, m.key(), value
             )
-            c.metrics.records_in.labels(record.plan_topic).inc()
+            taken[record.plan_topic] = taken.get(record.plan_topic, 0) + 1
             ts_type, ts_ms = m.timestamp()
             stamp = ts_ms if ts_type and ts_ms >= 0 else now_ms
             decided = admit(
@@ -168,24 +175,30 @@ class Term:
                 self.merge.add(name, offset, None, now, skip_record(record, decided, stamp, now))
             else:
                 self.merge.add(name, offset, decided, now, event_record(record, stamp, now))
+        for plan_topic, n in taken.items():
+            c.metrics.records_in.labels(plan_topic).inc(n)
 
     def _note_lag(self) -> None:
         """Consumer lag per input partition (from the cached marks; no broker call)."""
         lag = self.c.metrics.lag
-        for tp, name in self.sources.items():
+        for tp, name in self._marks:
             high = kafka_io.cached_highwater(self.c.inputs, tp)
             if high is not None:
-                lag.labels(tp[0], str(tp[1])).set(max(0, high - self.merge.next_offset(name)))
+                lag.labels(tp.topic, str(tp.partition)).set(
+                    max(0, high - self.merge.next_offset(name))
+                )
 
     def _note_highwaters(self) -> None:
-        for tp, name in self.sources.items():
-            high = kafka_io.cached_highwater(self.c.inputs, tp)
+        inputs, note = self.c.inputs, self.merge.note_highwater
+        for tp, name in self._marks:
+            high = kafka_io.cached_highwater(inputs, tp)
             if high is not None:
-                self.merge.note_highwater(name, high)
+                note(name, high)
 
     def _write(self, out: list[Outgoing], now: float) -> None:
         c = self.c
         written = [(HEADER_WRITTEN, str(_now_ms()).encode())]
+        events = 0
         for rec in out:
             kafka_io.produce(
                 c.producer,
@@ -198,7 +211,7 @@ class Term:
             )
             c.metrics.hold.observe(now - rec.arrival_s)
             if rec.reason is None:
-                c.metrics.events_written.inc()
+                events += 1
                 continue
             kafka_io.produce(
                 c.producer,
@@ -211,10 +224,14 @@ class Term:
             )
             self.letters_in_flight += 1
             c.metrics.dead_lettered.labels(rec.reason).inc()
+        if events:
+            c.metrics.events_written.inc(events)
 
     def _count_merge(self) -> None:
         stats = self.merge.stats
         late, forced = self._counted
+        if (stats.late, stats.forced) == (late, forced):
+            return  # the usual step: nothing to add (an inc() takes a lock)
         self.c.metrics.late.inc(stats.late - late)
         self.c.metrics.forced.inc(stats.forced - forced)
         self._counted = (stats.late, stats.forced)

@@ -176,6 +176,14 @@ class Merge(Generic[T]):
         head = self._sources[self._heads[0][1]].queue[0]
         return min(head.arrival_s + self.hold_s, forced)
 
+    def first_hold_end(self) -> float | None:
+        """When the hold of the longest-buffered keyed record is over (None: none buffered).
+        Until then the ready rule releases nothing and the late and forced rules read no
+        high-water marks, so a caller need not refresh the marks any sooner (the sequencer's
+        loop reads them only from then on: a read per partition per step is not free)."""
+        self._drop_gone()
+        return self._arrivals[0][0] + self.hold_s if self._arrivals else None
+
     # --- internals ----------------------------------------------------------------------
 
     def _turn_has_come(self, head: _Entry[T], now_s: float) -> bool:

@@ -158,8 +158,11 @@ def _drive(
     marks_up_front: bool,
     max_wait_s: float = MAX_WAIT_S,
     check: bool = True,
+    lazy_marks: bool = False,
 ) -> Run:
-    """Deliver records in ``order``; release after each; check the per-call invariants."""
+    """Deliver records in ``order``; release after each; check the per-call invariants.
+    ``lazy_marks``: hand the merge the marks only once the head's hold is over (the
+    sequencer's loop), instead of with every record."""
     m: Merge[Rec] = Merge(hold_s=HOLD_S, max_wait_s=max_wait_s)
     for s, recs in enumerate(sources):
         m.add_source(f"s{s}", 0, highwater=len(recs) if marks_up_front else None)
@@ -171,8 +174,13 @@ def _drive(
         sent[s] += 1
         records.append(_add(m, name, offset, sources[s][offset], now))
         buffered[records[-1]] = None
-        if not marks_up_front:
+        hold_end = m.first_hold_end()
+        if not marks_up_front and not lazy_marks:
             m.note_highwater(name, sent[s])  # the mark a fetch response would carry
+        elif not marks_up_front and hold_end is not None and now >= hold_end:
+            for other, mark in enumerate(sent):
+                if mark:  # the eager drive learns a source's mark with its first record
+                    m.note_highwater(f"s{other}", mark)
         before = (m.stats.late, m.stats.forced)
         got = m.release(now)
         out += got
@@ -265,6 +273,31 @@ def test_waking_at_wake_at_makes_progress_and_waking_earlier_does_not(
         if wake > t:
             assert m.release(wake - 1e-9) == []
         assert m.release(max(wake, t))
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_marks_read_only_after_the_hold_change_nothing(
+    case: tuple[list[list[int | None]], list[int], list[float], bool],
+) -> None:
+    """Before the head's hold is over only the late and forced rules release, and they read
+    no marks: the sequencer refreshes them only then, and the output must be the same."""
+    eager, lazy = _drive(*case), _drive(*case, lazy_marks=True)
+    assert [(r.source, r.offset) for r in lazy.out] == [(r.source, r.offset) for r in eager.out]
+    assert lazy.merge.stats == eager.merge.stats
+
+
+def test_the_first_hold_to_end_is_the_oldest_buffered_records() -> None:
+    m = _merge(hold_s=0.002)
+    m.add_source("a", 0, highwater=0)
+    m.add_source("b", 0, highwater=0)
+    assert m.first_hold_end() is None
+    _add(m, "a", 0, 20, at=1.000)
+    _add(m, "b", 0, 10, at=1.001)  # the head (the smaller key), though it came later
+    assert m.first_hold_end() == 1.000 + 0.002
+    assert m.release(1.0025) == []  # the head (b) has not waited its hold: nothing goes
+    assert [r.offset for r in m.release(1.0031)] == [0, 0]  # b's hold over: b, then a
+    assert m.first_hold_end() is None
 
 
 def test_the_pure_modules_load_no_kafka_client() -> None:
