@@ -161,8 +161,8 @@ def _drive(
     lazy_marks: bool = False,
 ) -> Run:
     """Deliver records in ``order``; release after each; check the per-call invariants.
-    ``lazy_marks``: hand the merge the marks only once the head's hold is over (the
-    sequencer's loop), instead of with every record."""
+    ``lazy_marks``: hand the merge the marks only once the oldest buffered record's hold is
+    over (the sequencer's loop), instead of with every record."""
     m: Merge[Rec] = Merge(hold_s=HOLD_S, max_wait_s=max_wait_s)
     for s, recs in enumerate(sources):
         m.add_source(f"s{s}", 0, highwater=len(recs) if marks_up_front else None)
@@ -280,8 +280,9 @@ def test_waking_at_wake_at_makes_progress_and_waking_earlier_does_not(
 def test_marks_read_only_after_the_hold_change_nothing(
     case: tuple[list[list[int | None]], list[int], list[float], bool],
 ) -> None:
-    """Before the head's hold is over only the late and forced rules release, and they read
-    no marks: the sequencer refreshes them only then, and the output must be the same."""
+    """Before the oldest buffered record's hold is over only the late and forced rules
+    release, and they read no marks: the sequencer refreshes them only from then on, and the
+    output must be the same."""
     eager, lazy = _drive(*case), _drive(*case, lazy_marks=True)
     assert [(r.source, r.offset) for r in lazy.out] == [(r.source, r.offset) for r in eager.out]
     assert lazy.merge.stats == eager.merge.stats
