@@ -83,8 +83,8 @@ def scoring(
     ] = 0,
 ) -> None:  # fmt: skip
     """Scorer (onnxruntime + Platt + rule) with the family's models fused in one session, the
-    same with one run per model, and LightGBM predict: single-row and batch-256
-    latency/throughput for 1 and 4 models."""
+    same with one run per model, LightGBM predict, and the rule score alone: single-row and
+    batch-256 latency/throughput for 1 and 4 models."""
     from streams.devtools.bench.scoring import run_scoring_bench
 
     console = Console()

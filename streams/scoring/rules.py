@@ -14,9 +14,9 @@ from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
+from scipy.special import expit
 
 from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
-from streams.scoring.calibration import platt
 
 Num = np.ndarray | float
 
@@ -56,7 +56,7 @@ class Centered:
 
     @staticmethod
     def formula(x: np.ndarray, *, center: Num, scale: Num, weight: Num) -> np.ndarray:
-        return weight * np.clip((x - center) / scale, -1.0, 1.0)
+        return weight * np.minimum(np.maximum((x - center) / scale, -1.0), 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class Ratio:
 
     @staticmethod
     def formula(num: np.ndarray, den: np.ndarray, *, weight: Num) -> np.ndarray:
-        return weight * np.clip(num / np.maximum(den, 1.0), 0.0, 1.0)
+        return weight * np.minimum(np.maximum(num / np.maximum(den, 1.0), 0.0), 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ class ShrunkRate:
         rate: np.ndarray, n: np.ndarray, *, prior: Num, strength: Num, weight: Num
     ) -> np.ndarray:
         n = np.maximum(n, 0.0)
-        return weight * (np.clip(rate, 0.0, 1.0) - prior) * n / (n + strength)
+        return weight * (np.minimum(np.maximum(rate, 0.0), 1.0) - prior) * n / (n + strength)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,19 +163,24 @@ RULES: dict[str, tuple[float, tuple[Term, ...]]] = {
 
 @dataclass(frozen=True, slots=True)
 class _TermGroup:
-    """All terms of one kind, evaluated together: columns [n, k] per input, params [k]."""
+    """All k terms of one kind, evaluated together on the gathered feature values."""
 
     formula: Callable[..., np.ndarray]
-    columns: tuple[np.ndarray, ...]  # per formula input: the k feature indices
-    params: dict[str, np.ndarray]
-    positions: np.ndarray  # where the k terms sit in the rule's term order
+    inputs: tuple[slice, ...]  # per formula input: where its k values sit in the gathered row
+    params: dict[str, np.ndarray]  # [k] each
 
-    def points(self, X: np.ndarray) -> np.ndarray:
-        return self.formula(*(X[:, idx] for idx in self.columns), **self.params)
+    def points(self, gathered: np.ndarray) -> np.ndarray:
+        return self.formula(*(gathered[..., cut] for cut in self.inputs), **self.params)
 
 
 class RuleScorer:
-    """The rule of one family bound to one ordered feature list (indices resolved once)."""
+    """The rule of one family bound to one ordered feature list (indices resolved once).
+
+    Every call gathers the rule's inputs with one ``take``, evaluates each kind of term in one
+    set of ufuncs and puts the points back in term order. A single row is evaluated as 1-D
+    arrays: the serving loop scores one or a few rows per step, and numpy's per-call cost on
+    tiny arrays is mostly broadcasting, which same-shape 1-D operands skip.
+    """
 
     def __init__(self, family: str, feature_names: Sequence[str]) -> None:
         if family not in RULES:
@@ -186,39 +191,47 @@ class RuleScorer:
         if missing:
             raise KeyError(f"rule features missing from the {family} feature list: {missing}")
         self.n_features = len(feature_names)
-        self._groups = [
-            _group(kind, self.terms, position)
-            for kind in dict.fromkeys(type(t) for t in self.terms)
-        ]
+        kinds = list(dict.fromkeys(type(t) for t in self.terms))
+        members = [[j for j, t in enumerate(self.terms) if type(t) is kind] for kind in kinds]
+        columns: list[int] = []
+        self._groups = [_group(kind, [self.terms[j] for j in js], position, columns)
+                        for kind, js in zip(kinds, members, strict=True)]  # fmt: skip
+        self._columns = np.array(columns, dtype=np.intp)
+        # points come out grouped by kind; this puts them back in ``terms`` order
+        self._term_order = np.argsort(np.concatenate(members), kind="stable")
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """[n, n_terms] logit points per term (in ``terms`` order), 0 where an input is missing."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected [n, {self.n_features}], got {X.shape}")
-        out = np.empty((X.shape[0], len(self.terms)))
-        # inf/inf in ratios gives NaN; NaN (a missing input) counts as neutral 0 points.
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            for group in self._groups:
-                out[:, group.positions] = group.points(X)
-        out[np.isnan(out)] = 0.0
-        return out
+        if X.shape[0] == 1:
+            return self._points(X[0].take(self._columns))[np.newaxis]
+        return self._points(X.take(self._columns, axis=1))
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        # platt with a=1, b=0 is the plain logistic function.
-        return platt(self.bias + self.contributions(X).sum(axis=1), 1.0, 0.0)
+        # the logistic function, as platt(z, 1, 0) computes it
+        return np.asarray(expit(self.bias + self.contributions(X).sum(axis=1)), dtype=np.float64)
+
+    def _points(self, gathered: np.ndarray) -> np.ndarray:
+        # inf/inf in ratios gives NaN; NaN (a missing input) counts as neutral 0 points.
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            grouped = np.concatenate([group.points(gathered) for group in self._groups], axis=-1)
+        points = grouped.take(self._term_order, axis=-1)
+        np.copyto(points, 0.0, where=np.isnan(points))
+        return points
 
 
-def _group(kind: type, terms: Sequence[Term], position: dict[str, int]) -> _TermGroup:
-    members = [(j, t) for j, t in enumerate(terms) if type(t) is kind]
-    n_inputs = len(members[0][1].names())
-    columns = tuple(
-        np.array([position[t.names()[i]] for _, t in members], dtype=np.intp)
-        for i in range(n_inputs)
-    )
-    params = {p: np.array([getattr(t, p) for _, t in members]) for p in kind.PARAMS}  # type: ignore[attr-defined]
-    positions = np.array([j for j, _ in members], dtype=np.intp)
-    return _TermGroup(kind.formula, columns, params, positions)  # type: ignore[attr-defined]
+def _group(
+    kind: type, members: Sequence[Term], position: dict[str, int], columns: list[int]
+) -> _TermGroup:
+    """The group of ``members`` (all of ``kind``); appends their input columns to ``columns``."""
+    inputs = []
+    for i in range(len(members[0].names())):
+        inputs.append(slice(len(columns), len(columns) + len(members)))
+        columns.extend(position[t.names()[i]] for t in members)
+    params = {p: np.array([getattr(t, p) for t in members]) for p in kind.PARAMS}  # type: ignore[attr-defined]
+    return _TermGroup(kind.formula, tuple(inputs), params)  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=4)

@@ -21,13 +21,14 @@ from streams.contracts.events import TARGETS
 from streams.contracts.features import STANDARD_NAMES
 from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
 from streams.scoring.registry import ModelRegistry
+from streams.scoring.rules import RuleScorer
 from streams.scoring.scorer import Scorer
 from training.export import deploy_pair
 
 
 @dataclass(frozen=True, slots=True)
 class BenchRow:
-    engine: str  # scorer | scorer_merged_onnx | lightgbm
+    engine: str  # scorer | scorer_separate | lightgbm_predict | rule
     n_models: int
     batch: int
     median_us: float  # per call
@@ -57,8 +58,9 @@ def _engines(
     fused: Scorer, separate: Scorer, boosters: list[lightgbm.Booster], X: np.ndarray
 ) -> dict[str, Callable[[], object]]:
     """What is timed: the full Scorer as it serves (the family's models fused in one session,
-    + Platt + rule), the same with one session run per model, and LightGBM predict per model
-    (raw only)."""
+    + Platt + rule), the same with one session run per model, LightGBM predict per model (raw
+    only), and the rule score alone (its share of the Scorer's call)."""
+    rule = RuleScorer("standard", bench_feature_names(X.shape[1]))
 
     def fused_call() -> object:
         return fused.score_batch("standard", X)
@@ -73,6 +75,7 @@ def _engines(
         "scorer": fused_call,
         "scorer_separate": separate_call,
         "lightgbm_predict": lightgbm_call,
+        "rule": lambda: rule.score(X),
     }
 
 
@@ -109,6 +112,8 @@ def run_scoring_bench(
                 X = np.ascontiguousarray(X_all[:batch])
                 note(f"timing {n_models} model(s), batch {batch}")
                 engines = _engines(fused, separate, boosters, X)
+                if n_models > 1:
+                    del engines["rule"]  # it does not depend on the models
                 for engine, call in engines.items():
                     us = _time_calls(call, min_calls=50, min_seconds=min_seconds)
                     median = float(np.median(us))
