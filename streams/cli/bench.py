@@ -516,4 +516,6 @@ def _sequencer_on_kafka(
                   f"{r.p50_ms:.1f} / {r.p99_ms:.1f} / {r.max_ms:.1f}")  # fmt: skip
     table.add_row("paced: mean arrival -> write in the sequencer ms", f"{r.hold_ms:.2f}")
     table.add_row("paced: late / forced", f"{r.late:,.0f} / {r.forced:,.0f}")
+    share = "n/a" if r.paced_cpu_share is None else f"{r.paced_cpu_share:.2f}"
+    table.add_row("paced: sequencer CPU, cores", share)
     console.print(table)

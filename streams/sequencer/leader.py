@@ -140,6 +140,7 @@ class Term:
             self._note_lag()
         self.c.producer.poll(0)
         self.c.metrics.buffered.set(len(self.merge))
+        self.c.metrics.steps.inc()
 
     def _wait_s(self, now: float) -> float:
         wake = self.merge.wake_at()

@@ -90,6 +90,11 @@ class SequencerMetrics:
         self.markers = Counter(
             "alphastream_sequencer_markers_written", "Position markers written", registry=r
         )
+        self.steps = Counter(
+            "alphastream_sequencer_steps",
+            "Loop steps while leading, one per wake-up: many per input record is a spinning loop",
+            registry=r,
+        )
         self.recoveries = Counter(
             "alphastream_sequencer_recoveries",
             "Leadership terms started (each recovers from the log's tail)",

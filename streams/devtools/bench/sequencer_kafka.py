@@ -46,6 +46,7 @@ class SequencerKafkaBench:
     late: float
     forced: float
     hold_ms: float
+    paced_cpu_share: float | None  # the sequencer's CPU seconds per wall second while paced
 
 
 def _cpu_s(pid: int) -> float | None:
@@ -114,9 +115,10 @@ def run_sequencer_kafka_bench(
         if not tail.read_until(len(market), 600):
             raise RuntimeError(f"burst not all in the log; see {log_path}")
         burst_s = max(tail.seen.values()) - t0
-        cpu1 = _cpu_s(proc.pid)
+        cpu1, paced_t0 = _cpu_s(proc.pid), time.monotonic()
         lat, counts = _paced(topics, producer, tail, port, start_ts=max(e["ts"] for e in market),
                              rate=rate, seconds=seconds, already=len(market))  # fmt: skip
+        cpu2, paced_s = _cpu_s(proc.pid), time.monotonic() - paced_t0
     finally:
         tail.close()
         proc.send_signal(signal.SIGTERM)
@@ -136,6 +138,7 @@ def run_sequencer_kafka_bench(
         late=counts["late_events_total"],
         forced=counts["forced_events_total"],
         hold_ms=1000.0 * counts["hold_seconds_sum"] / max(1.0, counts["hold_seconds_count"]),
+        paced_cpu_share=None if cpu1 is None or cpu2 is None else (cpu2 - cpu1) / paced_s,
     )
 
 
