@@ -38,6 +38,7 @@ bench: setup kafka-jars ## Benchmarks: feature engine, scoring kernel, ClickHous
 	$(BIN)/alphastream bench scoring
 	$(BIN)/alphastream bench sink
 	$(BIN)/alphastream bench feeds
+	$(BIN)/alphastream bench replica --json var/bench/replica.json
 	$(BIN)/alphastream bench e2e --workers 1,2,3 --rate 300,1000 --json var/bench/e2e.json
 	$(BIN)/alphastream bench lookup
 

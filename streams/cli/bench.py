@@ -519,3 +519,6 @@ def _sequencer_on_kafka(
     share = "n/a" if r.paced_cpu_share is None else f"{r.paced_cpu_share:.2f}"
     table.add_row("paced: sequencer CPU, cores", share)
     console.print(table)
+
+
+from streams.cli import bench_replica as _bench_replica  # noqa: E402,F401  (adds `bench replica`)
