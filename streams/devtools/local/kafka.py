@@ -33,6 +33,8 @@ DEFAULT_JVM_OPTS = ("-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-Djava.awt.head
 READY_TIMEOUT_S = 90.0
 
 # Single node, tuned for tests: no auto-created topics, RF 1 internal topics, instant rebalances.
+# One network and two request threads (defaults 3 and 8): on a 2-core machine shared with the
+# pipeline, the extra threads only cost CPU (docs/stream.md, "Fewer broker threads").
 _SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
@@ -55,6 +57,8 @@ transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 log.retention.check.interval.ms=60000
+num.network.threads=1
+num.io.threads=2
 """
 
 # log4j2: everything INFO and up to stdout, which the launcher redirects into broker.log.
