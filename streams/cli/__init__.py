@@ -40,8 +40,11 @@ COMMANDS = (
 )  # fmt: skip
 
 
-def _register() -> None:
-    for name in COMMANDS:
+def _register(command: str | None = None) -> None:
+    """Import the command modules: only ``command``'s when it is one of them (``alphastream
+    worker`` must not load training's LightGBM, scikit-learn and SciPy: ~3 s of CPU at every
+    start, and the runtime never imports training), else all of them (for --help)."""
+    for name in (command,) if command in COMMANDS else COMMANDS:
         extra = extras.COMMAND_EXTRA.get(name, "")
         missing = extras.missing_modules(extra)
         if missing:  # an optional extra is not installed: the command says which
@@ -62,7 +65,7 @@ def _invoked_command() -> str:
 
 
 def main() -> None:
-    _register()
+    _register(_invoked_command())
     interrupted = threading.Event()
     install_interrupt(interrupted)
     try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import click
@@ -49,3 +52,24 @@ def test_every_option_has_an_alphastream_env_var_shown_in_help() -> None:
                     param.name,
                 )
                 assert param.show_envvar, (path, param.name)
+
+
+def test_a_runtime_command_loads_only_its_own_module() -> None:
+    # `alphastream worker` and `alphastream sequencer` must not pay for training's imports
+    # (LightGBM, scikit-learn, SciPy: seconds of CPU at every start of every process)
+    probe = (
+        "import sys; from streams import cli; sys.argv = ['alphastream', '{cmd}', '--help']\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('training', 'lightgbm', 'sklearn', 'scipy', 'optuna')\n"
+        "print(sorted({{m.split('.')[0] for m in sys.modules}} & set(heavy)))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('streams.cli.')))"
+    )
+    for command in ("worker", "sequencer"):
+        out = subprocess.run(
+            [sys.executable, "-c", probe.format(cmd=command)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        heavy, modules = out.stdout.strip().splitlines()[-2:]
+        assert heavy == "[]", (command, heavy)
+        loaded = {m.removeprefix("streams.cli.") for m in ast.literal_eval(modules)}
+        assert loaded & set(COMMANDS) == {command}, (command, loaded)
