@@ -518,6 +518,7 @@ def _sequencer_on_kafka(
     table.add_row("paced: late / forced", f"{r.late:,.0f} / {r.forced:,.0f}")
     share = "n/a" if r.paced_cpu_share is None else f"{r.paced_cpu_share:.2f}"
     table.add_row("paced: sequencer CPU, cores", share)
+    table.add_row("paced: sequencer loop steps per record", f"{r.paced_steps_per_record:.2f}")
     console.print(table)
 
 

@@ -47,6 +47,7 @@ class SequencerKafkaBench:
     forced: float
     hold_ms: float
     paced_cpu_share: float | None  # the sequencer's CPU seconds per wall second while paced
+    paced_steps_per_record: float  # loop steps (wake-ups) per paced record
 
 
 def _cpu_s(pid: int) -> float | None:
@@ -58,7 +59,8 @@ def _metric(port: int, name: str) -> float | None:
 
 
 def _counts(port: int) -> dict[str, float]:
-    names = ("late_events_total", "forced_events_total", "hold_seconds_sum", "hold_seconds_count")
+    names = ("late_events_total", "forced_events_total", "hold_seconds_sum", "hold_seconds_count",
+             "steps_total")  # fmt: skip
     return {name: _metric(port, f"alphastream_sequencer_{name}") or 0.0 for name in names}
 
 
@@ -139,6 +141,7 @@ def run_sequencer_kafka_bench(
         forced=counts["forced_events_total"],
         hold_ms=1000.0 * counts["hold_seconds_sum"] / max(1.0, counts["hold_seconds_count"]),
         paced_cpu_share=None if cpu1 is None or cpu2 is None else (cpu2 - cpu1) / paced_s,
+        paced_steps_per_record=counts["steps_total"] / max(1, len(lat)),
     )
 
 
