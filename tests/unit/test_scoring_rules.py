@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -21,10 +22,12 @@ STANDARD_ROW = ("x0", *STANDARD_RULE_NAMES[::-1], "x1", "x2")
 GENESIS_ROW = ("y0", *GENESIS_RULE_NAMES, "y1")
 
 
-def rows(names: tuple[str, ...], n: int = 1, **values: float) -> np.ndarray:
-    """n rows with every feature missing except the named ones."""
+def rows(
+    names: tuple[str, ...], values: Mapping[str, float] | None = None, n: int = 1
+) -> np.ndarray:
+    """n rows with every feature missing except those in ``values``."""
     X = np.full((n, len(names)), np.nan)
-    for name, value in values.items():
+    for name, value in (values or {}).items():
         X[:, names.index(name)] = value
     return X
 
@@ -73,8 +76,8 @@ def test_standard_rule_increases_with_good_evidence(
     feature: str, low: float, high: float, context: dict[str, float]
 ) -> None:
     rule = RuleScorer("standard", STANDARD_ROW)
-    worse = rule.score(rows(STANDARD_ROW, **context, **{feature: low}))
-    better = rule.score(rows(STANDARD_ROW, **context, **{feature: high}))
+    worse = rule.score(rows(STANDARD_ROW, {**context, feature: low}))
+    better = rule.score(rows(STANDARD_ROW, {**context, feature: high}))
     assert better[0] > worse[0]
 
 
@@ -91,14 +94,14 @@ def test_red_flags_lower_the_score(
     family: str, names: tuple[str, ...], feature: str, value: float, context: dict[str, float]
 ) -> None:
     rule = RuleScorer(family, names)
-    base = rule.score(rows(names, **context))[0]
-    flagged = rule.score(rows(names, **context, **{feature: value}))[0]
+    base = rule.score(rows(names, context))[0]
+    flagged = rule.score(rows(names, {**context, feature: value}))[0]
     assert flagged < base
 
 
 def test_rates_without_evidence_count_for_nothing() -> None:
     rule = RuleScorer("standard", STANDARD_ROW)
-    unresolved = rule.score(rows(STANDARD_ROW, wal_win_rate_2x_1h=1.0, wal_n_resolved=0.0))
+    unresolved = rule.score(rows(STANDARD_ROW, {"wal_win_rate_2x_1h": 1.0, "wal_n_resolved": 0.0}))
     assert unresolved[0] == pytest.approx(sigmoid(RULES["standard"][0]))
 
 
@@ -118,11 +121,11 @@ def test_rule_is_bounded_and_finite_for_any_input(values: list[float]) -> None:
 
 def test_rule_score_uses_the_feature_registry_order() -> None:
     names = STANDARD_NAMES
-    X = rows(names, n=2, tok_buys_60s=30.0, cre_rug_rate=0.9, cre_n_tokens=5.0)
+    X = rows(names, {"tok_buys_60s": 30.0, "cre_rug_rate": 0.9, "cre_n_tokens": 5.0}, n=2)
     expected = RuleScorer("standard", names).score(X)
     assert rule_score("standard", X) == pytest.approx(expected)
     genesis = GENESIS_NAMES
-    Xg = rows(genesis, gen_creator_sold=1.0)
+    Xg = rows(genesis, {"gen_creator_sold": 1.0})
     assert rule_score("genesis", Xg)[0] < sigmoid(RULES["genesis"][0])
 
 
