@@ -6,7 +6,6 @@ committed group offset, so every worker reads the whole log at its own pace.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message
@@ -40,18 +39,20 @@ def to_record(m: Message) -> LogRecord:
     return LogRecord(int(m.offset() or 0), kind, m.key(), m.value(), int(ts), src, written)
 
 
+def reader_config(settings: Settings) -> dict[str, Any]:
+    return {
+        **settings.kafka_reader_config("log-reader"),
+        "enable.partition.eof": False,
+        "fetch.wait.max.ms": settings.log_fetch_wait_ms,
+        "fetch.min.bytes": settings.log_fetch_min_bytes,
+        "fetch.message.max.bytes": 4 * 1024 * 1024,
+    }
+
+
 class KafkaLogSource:
     def __init__(self, settings: Settings, topic: str, start: int) -> None:
-        conf: dict[str, Any] = {
-            **settings.kafka_client_config(),
-            "group.id": f"{settings.app_id}.log-reader-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-            "fetch.wait.max.ms": settings.log_fetch_wait_ms,
-            "fetch.message.max.bytes": 4 * 1024 * 1024,
-        }
         self.topic = topic
-        self.consumer = Consumer(conf)
+        self.consumer = Consumer(reader_config(settings))
         self._tp = KafkaTP(topic, 0, start if start > 0 else OFFSET_BEGINNING)
         self.consumer.assign([self._tp])
 

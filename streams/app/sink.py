@@ -37,16 +37,14 @@ class Sink(Protocol):
 
 class KafkaSink:
     def __init__(self, settings: Settings, on_latency: LatencyFn | None = None) -> None:
-        conf: dict[str, Any] = dict(settings.kafka_producer_config())
-        conf.update(
-            {
-                "acks": "all",
-                "linger.ms": 0.5,
-                "partitioner": "murmur2_random",  # Java / aiokafka compatible key hashing
-                "queue.buffering.max.messages": 500_000,
-                "message.timeout.ms": 0,  # retry until delivered: never drop an output
-            }
-        )
+        conf: dict[str, Any] = {
+            **settings.kafka_producer_config(),
+            "acks": "all",
+            "linger.ms": 0.5,
+            "partitioner": "murmur2_random",  # Java / aiokafka compatible key hashing
+            "queue.buffering.max.messages": 500_000,
+            "message.timeout.ms": 0,  # retry until delivered: never drop an output
+        }
         if not settings.kafka_idempotence:
             conf["max.in.flight.requests.per.connection"] = 1  # retries keep mark order
         self._producer = Producer(conf)

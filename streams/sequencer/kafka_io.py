@@ -46,21 +46,24 @@ def lease_consumer(settings: Settings) -> Consumer:
 
 def input_consumer(settings: Settings) -> Consumer:
     """Group-less reader: partitions are assigned at explicit offsets; it never commits."""
-    return Consumer(
-        {
-            **settings.kafka_client_config(),
-            "group.id": f"{settings.app_id}.sequencer.input",  # required; never joined
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": False,
-            "fetch.wait.max.ms": settings.sequencer_fetch_wait_ms,
-            # small per-partition fetches interleave the partitions of a backlog finely, so a
-            # partition whose records sit behind another's in the local queue is not waited
-            # for long (the merge holds everything behind it meanwhile)
-            "max.partition.fetch.bytes": 256 * 1024,
-        }
-    )
+    return Consumer(input_config(settings))
+
+
+def input_config(settings: Settings) -> dict[str, Any]:
+    return {
+        **settings.kafka_client_config(),
+        "group.id": f"{settings.app_id}.sequencer.input",  # required; never joined
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        "fetch.wait.max.ms": settings.sequencer_fetch_wait_ms,
+        "fetch.min.bytes": settings.sequencer_fetch_min_bytes,
+        # small per-partition fetches interleave the partitions of a backlog finely, so a
+        # partition whose records sit behind another's in the local queue is not waited
+        # for long (the merge holds everything behind it meanwhile)
+        "max.partition.fetch.bytes": 256 * 1024,
+    }
 
 
 def log_reader(settings: Settings) -> Consumer:

@@ -55,3 +55,26 @@ def test_group_less_readers_never_share_a_group_and_never_commit() -> None:
     assert str(first["group.id"]).startswith("desk.log-dump-")
     assert first["group.id"] != second["group.id"]
     assert first["enable.auto.commit"] is False and first["enable.partition.eof"] is True
+
+
+def test_fetch_shapes_reach_the_sequencer_and_log_readers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from confluent_kafka import Consumer
+
+    from streams.app.logsource import reader_config
+    from streams.sequencer.kafka_io import input_config
+
+    defaults = Settings()
+    assert input_config(defaults)["fetch.min.bytes"] == 1  # an answer per arrival
+    assert reader_config(defaults)["fetch.min.bytes"] == 1
+    monkeypatch.setenv("ALPHASTREAM_SEQUENCER_FETCH_MIN_BYTES", "1000000")
+    monkeypatch.setenv("ALPHASTREAM_SEQUENCER_FETCH_WAIT_MS", "2")
+    monkeypatch.setenv("ALPHASTREAM_LOG_FETCH_MIN_BYTES", "500000")
+    batched = Settings(kafka_bootstrap="127.0.0.1:9")
+    sequencer, worker = input_config(batched), reader_config(batched)
+    assert (sequencer["fetch.min.bytes"], sequencer["fetch.wait.max.ms"]) == (1_000_000, 2)
+    assert worker["fetch.min.bytes"] == 500_000 and worker["enable.partition.eof"] is False
+    for conf in (sequencer, worker):  # librdkafka accepts them (it rejects unknown or bad ones)
+        Consumer(conf).close()
+    monkeypatch.setenv("ALPHASTREAM_LOG_FETCH_MIN_BYTES", "0")
+    with pytest.raises(pydantic.ValidationError, match="log_fetch_min_bytes"):
+        Settings()
