@@ -186,7 +186,9 @@ def test_retrain_verdict_publishes_an_alert(
             msg = consumer.poll(1.0)
             if msg is None or msg.error():
                 continue
-            event = orjson.loads(msg.value())
+            value = msg.value()
+            assert value is not None
+            event = orjson.loads(value)
             if (
                 event["model_id"] == "standard__reach_2x_1h__v1"
                 and event["ts"] == 1_767_247_200_000

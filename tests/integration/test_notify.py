@@ -141,7 +141,7 @@ def test_notify_posts_exactly_what_the_rules_allow(
         (_score("I", t + 9_000, 0.9), None),  # rate limited
         (_score("A", t + 70_000, 0.4), "hot A p=0.40"),  # cooldown and window over
     ]
-    alerts = [
+    alerts: list[dict[str, Any]] = [  # alert JSON documents
         {"ts": t + 71_000, "model_id": "genesis__reach_2x_1h", "verdict": "watch"},
         {"ts": t + 72_000, "model_id": "genesis__reach_2x_1h", "verdict": "retrain"},
     ]

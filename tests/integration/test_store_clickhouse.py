@@ -75,7 +75,9 @@ def test_final_collapses_redelivered_rows(loaded: tuple[Client, Dataset]) -> Non
     assert raw >= len(data.signals) + 20
     assert final == len(data.signals)
     stages = client.query("SELECT stage, count() FROM outcomes FINAL GROUP BY stage").result_rows
-    assert dict(stages) == {"24h": len({o.signal_event_id for o in data.outcomes})}
+    assert {stage: n for stage, n in stages} == {
+        "24h": len({o.signal_event_id for o in data.outcomes})
+    }
 
 
 def test_summaries_match_the_data(loaded: tuple[Client, Dataset]) -> None:
@@ -111,7 +113,7 @@ def test_summaries_match_the_data(loaded: tuple[Client, Dataset]) -> None:
             assert tokens[mint][1] == _fate(
                 outcome.labels["is_dead_soon"], outcome.peak_24h, outcome.peak_1h
             )
-    creators = dict(client.query("SELECT creator, launches FROM creators").result_rows)
+    creators = {c: n for c, n in client.query("SELECT creator, launches FROM creators").result_rows}
     expect_creators: dict[str, int] = defaultdict(int)
     for genesis in launches.values():
         assert genesis.creator is not None

@@ -100,6 +100,7 @@ def test_a_buy_produced_twice_is_scored_once_and_counted_once(
     assert collector.records[topics.dead_letter] == []
 
     worker = holder["worker"]
+    assert worker.replica is not None
     engine = worker.replica.engine
     assert isinstance(engine, FeatureEngine)
     assert engine.stats.duplicate_events == 1

@@ -84,7 +84,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> list[int | None]:
     for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
-    codes = []
+    codes: list[int | None] = []
     for p in procs:
         try:
             codes.append(p.wait(30))

@@ -150,7 +150,7 @@ def test_a_restored_replica_continues_where_the_log_left_off(
     first = _replica(tmp_path)
     first.take_over(_all(SHARDS), 0.0)
     before = first.apply(log_records[:cut], 1.0).outputs
-    state = EngineState.from_snapshot(first.engine.state.snapshot())  # type: ignore[attr-defined]
+    state = EngineState.from_snapshot(first.engine.state.snapshot())
     restored = _replica(tmp_path, position=cut, engine=FeatureEngine(state=state))
     restored.take_over(_all(SHARDS), 0.0)
     after = restored.apply(log_records, 1.0).outputs  # records before `cut` are skipped

@@ -3,6 +3,8 @@ change tracking handed over exactly once, and a child that fails makes the next 
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 
 from streams.checkpoints import Checkpointer, MemoryCheckpointTopic, restore_engine
@@ -17,7 +19,7 @@ from streams.checkpoints.forked import (
 from streams.checkpoints.writer import StallCosts
 from streams.events import InputEvent
 from streams.features.engine import FeatureEngine
-from streams.features.state import TokenState
+from streams.features.state import InMemoryStore, TokenState
 from streams.testing import random_market
 
 
@@ -52,7 +54,8 @@ def test_a_childs_delta_holds_what_drain_would_and_the_parent_tracks_on() -> Non
     expected = encode_changes(twin.state.drain_changes())
     changed = detach_changes(engine.state)
     assert any(keys for keys, _ in changed.values())
-    assert all(not s.dirty and not s.deleted for s in engine.state.stores().values())
+    stores = cast("dict[str, InMemoryStore[Any]]", engine.state.stores())  # else detach raised
+    assert all(not s.dirty and not s.deleted for s in stores.values())
     job = serialize_in_child(engine.state, changed)
     for event in later[half:]:  # the parent moves on while the child serializes
         engine.process(event)

@@ -4,6 +4,7 @@ when it is at least as far along the log as the newest Kafka checkpoint."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,9 @@ def _manifest(epoch: int, watermark: int, log_offset: int) -> Manifest:
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> LocalState:
+def local(tmp_path: Path) -> Iterator[LocalState]:
     state = LocalState(tmp_path / "state", cache_limit=10)
-    yield state  # type: ignore[misc]
+    yield state
     state.close()
 
 

@@ -6,17 +6,19 @@ import ast
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 
-import click
 import typer
 from typer.testing import CliRunner
 
 from streams.cli import COMMANDS, _register, app
 
+if TYPE_CHECKING:  # what typer.main.get_command builds: typer vendors its own click
+    from typer._click import Command
+    from typer.core import TyperOption
 
-def _leaf_commands(
-    command: click.Command, path: tuple[str, ...] = ()
-) -> Iterator[tuple[str, click.Command]]:
+
+def _leaf_commands(command: Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Command]]:
     subcommands = getattr(command, "commands", None)  # typer may vendor its own click: duck-type
     if subcommands is not None:
         for name, sub in subcommands.items():
@@ -25,7 +27,7 @@ def _leaf_commands(
         yield " ".join(path), command
 
 
-def _root() -> click.Command:
+def _root() -> Command:
     _register()
     return typer.main.get_command(app)
 
@@ -51,7 +53,7 @@ def test_every_option_has_an_alphastream_env_var_shown_in_help() -> None:
                     path,
                     param.name,
                 )
-                assert param.show_envvar, (path, param.name)
+                assert cast("TyperOption", param).show_envvar, (path, param.name)
 
 
 def test_a_runtime_command_loads_only_its_own_module() -> None:

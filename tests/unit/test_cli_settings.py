@@ -4,8 +4,8 @@ values, and ``--help`` showing each setting's env var and default."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 
-import click
 import pytest
 import typer
 from pydantic import SecretStr
@@ -15,18 +15,22 @@ from streams.cli import _register, app
 from streams.cli.common import settings_of, shown_default
 from streams.settings import Settings, env_var
 
+if TYPE_CHECKING:  # what typer.main.get_command builds: typer vendors its own click
+    from typer._click import Command
+    from typer.core import TyperOption
+
 ENV_OF_FIELD = {env_var(name): name for name in Settings.model_fields}
 
 
-def _options() -> Iterator[tuple[str, click.Option]]:
+def _options() -> Iterator[tuple[str, TyperOption]]:
     _register()
 
-    def walk(command: click.Command, path: str) -> Iterator[tuple[str, click.Option]]:
+    def walk(command: Command, path: str) -> Iterator[tuple[str, TyperOption]]:
         for name, sub in (getattr(command, "commands", None) or {}).items():
             yield from walk(sub, f"{path} {name}".strip())
         for param in command.params:
             if getattr(param, "param_type_name", "") == "option":  # typer may vendor click
-                yield path, param
+                yield path, cast("TyperOption", param)
 
     yield from walk(typer.main.get_command(app), "")
 

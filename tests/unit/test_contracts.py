@@ -137,7 +137,9 @@ def _err(payload: bytes, topic: str | None = None) -> DecodeError:
 
 
 def test_every_schema_file_has_a_model_with_the_same_fields_in_order() -> None:
-    files = sorted(p.name.split(".")[0] for p in SCHEMA_DIR.glob("*.v1.schema.json"))
+    files = sorted(
+        p.name.split(".")[0] for p in SCHEMA_DIR.iterdir() if p.name.endswith(".v1.schema.json")
+    )
     assert files == sorted(set(MODELS_BY_SCHEMA) - {"token-migrated"})
     for name, model in MODELS_BY_SCHEMA.items():
         schema = load_schema(name)
@@ -154,7 +156,9 @@ def test_every_schema_file_has_a_model_with_the_same_fields_in_order() -> None:
 
 
 def test_every_v2_schema_file_has_a_model_with_the_same_fields_in_order() -> None:
-    files = sorted(p.name.split(".")[0] for p in SCHEMA_DIR.glob("*.v2.schema.json"))
+    files = sorted(
+        p.name.split(".")[0] for p in SCHEMA_DIR.iterdir() if p.name.endswith(".v2.schema.json")
+    )
     assert files == sorted(V2_MODELS_BY_SCHEMA)
     for name, model in V2_MODELS_BY_SCHEMA.items():
         schema = load_schema(name, 2)
@@ -376,7 +380,7 @@ def _reference_ok(topic: str, obj: dict[str, Any]) -> bool:
     of some major; under v2 with a newer schema_minor, after dropping the fields it does not list.
     """
     for version in (1, 2):
-        if not (SCHEMA_DIR / f"{topic}.v{version}.schema.json").exists():
+        if not (SCHEMA_DIR / f"{topic}.v{version}.schema.json").is_file():
             continue
         schema = load_schema(topic, version)
         minor = obj.get("schema_minor")

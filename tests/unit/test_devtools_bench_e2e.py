@@ -72,7 +72,7 @@ def test_cpu_share_is_cpu_seconds_per_wall_second_and_none_where_unreadable() ->
     from streams.devtools.bench.probes import cpu_share_between
 
     before = {"worker": 1.0, "broker": None, "load_generator": 2.0}
-    after = {"worker": 2.5, "broker": 7.0, "load_generator": 2.3}
+    after: dict[str, float | None] = {"worker": 2.5, "broker": 7.0, "load_generator": 2.3}
     assert cpu_share_between(before, after, wall_s=3.0) == pytest.approx(
         {"worker": 0.5, "broker": None, "load_generator": 0.1}
     )

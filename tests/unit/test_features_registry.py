@@ -97,14 +97,17 @@ def purity_violations(source: str) -> list[str]:
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module] if node.module and node.level == 0 else []
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in CLOCK_ATTRS:
+                problems.append(f"calls .{node.func.attr}() (line {node.lineno})")
+            continue
+        else:
+            continue
         for name in names:
             if name.split(".")[0] in FORBIDDEN_MODULES:
                 problems.append(f"imports {name} (line {node.lineno})")
-        call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        if call and node.func.attr in CLOCK_ATTRS:  # type: ignore[attr-defined]
-            problems.append(f"calls .{node.func.attr}() (line {node.lineno})")
     return problems
 
 

@@ -26,6 +26,12 @@ def _wallet(ts: int, n_buys: int = 0) -> WalletState:
     return wallet
 
 
+def _stored(rocks: RocksState, key: bytes) -> bytes:
+    value = rocks.db.get(key)
+    assert value is not None, key
+    return value
+
+
 @pytest.fixture
 def rocks(tmp_path: Path) -> Iterator[RocksState]:
     state = RocksState(tmp_path / "db", cache_limit=2)
@@ -104,12 +110,12 @@ def test_commit_is_one_batch_with_the_manifest(rocks: RocksState) -> None:
     assert commit.puts >= 2
     # drained but not written: the database still holds the first checkpoint, whole
     assert rocks.get_meta(b"#manifest") == b"one" and rocks.db.get(b"wallets/b") is None
-    assert WalletState.from_bytes(rocks.db.get(b"wallets/a")).n_buys == 1
+    assert WalletState.from_bytes(_stored(rocks, b"wallets/a")).n_buys == 1
     rocks.abandon(commit)
     wallets.delete("b")
     rocks.write(rocks.begin_commit([(b"#manifest", b"three")]))
     assert rocks.get_meta(b"#manifest") == b"three" and rocks.db.get(b"wallets/b") is None
-    assert WalletState.from_bytes(rocks.db.get(b"wallets/a")).n_buys == 2
+    assert WalletState.from_bytes(_stored(rocks, b"wallets/a")).n_buys == 2
 
 
 # --- parity with the in-memory engine ---------------------------------------------------------

@@ -41,6 +41,7 @@ def test_peaks_and_labels_match_brute_force() -> None:
         assert outcome.min_1h == pytest.approx(low)
         next_buy = any(isinstance(e, Buy) and e.ts <= s + 30 * 60_000 for e in after)
         assert outcome.labels["is_dead_soon"] == (low < 0.5 or not next_buy)
+        assert outcome.peak_1h is not None and outcome.peak_30m is not None  # as checked above
         assert outcome.labels["reach_2x_1h"] == (outcome.peak_1h >= 2.0)
         assert outcome.labels["reach_3x_30m"] == (outcome.peak_30m >= 3.0)
         assert outcome.ts == s + (HOUR_MS if outcome.stage == "1h" else 24 * HOUR_MS)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import faust
 import pytest
-from faust.types import Message
+from faust.types import EventT, Message
 
 from streams.app.raw_schema import RawSchema
 
@@ -19,6 +20,10 @@ def test_faust_decode_hands_over_the_raw_bytes(key: bytes | None, value: bytes |
     app = faust.App("raw-schema-test", broker="kafka://127.0.0.1:1", autodiscover=False)
     decode = RawSchema().compile(app)
     message = Message("wallet-buy", 0, 7, 0.0, 0, {}, key, value, None)
-    event = asyncio.run(decode(message, propagate=True))
+
+    async def decoded() -> EventT[Any]:
+        return await decode(message, propagate=True)
+
+    event = asyncio.run(decoded())
     assert event.key == key and event.value == value
     assert event.message is message

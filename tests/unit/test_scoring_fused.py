@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from streams.contracts.features import GENESIS_NAMES, STANDARD_NAMES
+from streams.contracts.metadata import PlattInput
 from streams.devtools.synthetic.models import SyntheticPair, synthetic_pair
 from streams.scoring import ModelRegistry, Scorer
 from training.export import deploy_pair
@@ -19,7 +20,8 @@ TARGETS = ("reach_2x_1h", "is_dead_soon", "reach_3x_30m")
 
 @pytest.fixture(scope="module")
 def pairs() -> list[SyntheticPair]:
-    inputs = ("probability", "logit", "probability")  # Platt on either input, in one family
+    # Platt on either input, in one family
+    inputs: tuple[PlattInput, ...] = ("probability", "logit", "probability")
     return [
         synthetic_pair(STANDARD_NAMES, target=t, seed=i, n_rows=600, n_trees=8, platt_input=on)
         for i, (t, on) in enumerate(zip(TARGETS, inputs, strict=True))
@@ -53,7 +55,7 @@ def test_a_family_of_models_is_served_by_one_session_equal_to_the_separate_ones(
     scores = Scorer(registry).score_batch("standard", X)
     assert scores.models == {p.metadata.target: p.metadata.label for p in pairs}
     for target, model in serving.models.items():
-        np.testing.assert_array_equal(scores.raw[target], model.raw_probability(X))  # type: ignore[arg-type]
+        np.testing.assert_array_equal(scores.raw[target], model.raw_probability(X))
 
 
 def test_a_row_scores_the_same_alone_and_in_a_batch(
@@ -84,7 +86,7 @@ def test_a_reload_rebuilds_the_fused_session_with_the_new_version(
     scores = Scorer(registry).score_batch("standard", X)
     assert scores.models[TARGETS[0]] == newer.metadata.label
     np.testing.assert_array_equal(
-        scores.raw[TARGETS[0]],  # type: ignore[arg-type]
+        scores.raw[TARGETS[0]],
         serving.models[TARGETS[0]].raw_probability(X),
     )
     registry.scan()  # nothing changed: the same fused session keeps serving
@@ -126,4 +128,4 @@ def test_models_fed_different_input_types_run_one_by_one(
     X = _rows(30)
     scores = Scorer(registry).score_batch("standard", X)
     for target, model in registry.models_for("standard").items():
-        np.testing.assert_array_equal(scores.raw[target], model.raw_probability(X))  # type: ignore[arg-type]
+        np.testing.assert_array_equal(scores.raw[target], model.raw_probability(X))

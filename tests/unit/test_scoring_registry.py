@@ -45,7 +45,7 @@ def _registry(models_dir: Path) -> ModelRegistry:
 
 def _expected_calibrated(pair: SyntheticPair, X: np.ndarray) -> np.ndarray:
     c = pair.metadata.calibration
-    return platt(pair.booster.predict(X), c.platt_a, c.platt_b, c.platt_input)
+    return platt(np.asarray(pair.booster.predict(X)), c.platt_a, c.platt_b, c.platt_input)
 
 
 def _assert_serves(registry: ModelRegistry, pair: SyntheticPair) -> None:
@@ -263,7 +263,7 @@ def test_logit_input_pair_scores_with_platt_on_the_logit(tmp_path: Path) -> None
     deploy_pair(pair.onnx_bytes, pair.metadata, tmp_path)
     registry = _registry(tmp_path)
     _assert_serves(registry, pair)
-    raw = pair.booster.predict(pair.X[:5])
+    raw = np.asarray(pair.booster.predict(pair.X[:5]))
     expected = 1.0 / (1.0 + np.exp(-(1.2 * np.log(raw / (1.0 - raw)) - 0.4)))
     got = Scorer(registry).score_batch("standard", pair.X[:5]).calibrated[TARGET]
     assert got is not None

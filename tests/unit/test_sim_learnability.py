@@ -53,7 +53,7 @@ def _dataset(
     mints: dict[str, _Mint] = {}
     by_creator: dict[str, list[_Mint]] = defaultdict(list)
     rows: list[list[float]] = []
-    hidden: list[float] = []
+    hidden: list[list[float]] = []
     ts_all: list[int] = []
     trades: dict[str, list[tuple[int, float, int]]] = defaultdict(list)  # (ts, price, row|-1)
     for ev in events:

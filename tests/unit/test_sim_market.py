@@ -43,10 +43,10 @@ def test_every_event_of_an_hour_decodes(hour_run: Path) -> None:
 
 def test_a_migration_follows_the_buy_that_emptied_the_curve(hour_run: Path) -> None:
     events = [decode_input(line) for line in _lines(hour_run / "events.jsonl")]
-    migrated = [k for k, e in enumerate(events) if isinstance(e, TokenMigrated)]
+    migrated = [(k, e) for k, e in enumerate(events) if isinstance(e, TokenMigrated)]
     assert migrated
-    for k in migrated:
-        event, before = events[k], events[k - 1]
+    for k, event in migrated:
+        before = events[k - 1]
         assert isinstance(before, Buy) and before.venue == "curve"
         assert (before.mint, before.ts, before.real_token_reserves) == (event.mint, event.ts, 0.0)
         assert event.schema_version == 2 and event.ts_source == "simulated"

@@ -59,7 +59,7 @@ def test_deployed_pair_loads_and_scores_like_lightgbm_plus_platt(
     assert model.metadata == read_metadata(outcome.metadata_path)
     x = frame.matrix()[-500:]
     raw_onnx = model.raw_probability(x)
-    raw_lgb = outcome.booster.predict(x)
+    raw_lgb = np.asarray(outcome.booster.predict(x))
     c = model.metadata.calibration
     assert c.platt_input == "logit"  # the form training fits
     assert np.max(np.abs(raw_onnx - raw_lgb)) <= PARITY_TOLERANCE
