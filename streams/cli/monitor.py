@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,18 +13,11 @@ from rich.table import Table
 from streams.cli import app
 from streams.cli.common import setting_option, settings_of
 from streams.contracts.events import TARGETS
-from streams.monitor.alerts import alerts_for, publish_alerts
-from streams.monitor.evaluate import ModelResult, worst_level
-from streams.monitor.report import TABLE_HEADERS, table_cells, write_report
-from streams.monitor.service import (
-    MonitorRun,
-    parse_duration_ms,
-    parse_utc_ms,
-    retrain,
-    run_from_clickhouse,
-)
-from streams.monitor.verdict import Level
 from streams.settings import Settings
+
+if TYPE_CHECKING:  # the monitor (scikit-learn, matplotlib, apprise: ~2.5 s) loads when it runs
+    from streams.monitor.evaluate import ModelResult
+    from streams.monitor.service import MonitorRun
 
 DEFAULT_LOOKBACK_MS = 24 * 3_600_000
 _STYLE = {"ok": "green", "watch": "yellow", "retrain": "bold red"}
@@ -80,6 +73,11 @@ def monitor(
     dsn: str | None = _DSN,
 ) -> None:
     """Compare served scores and resolved outcomes with each model's training reference."""
+    from streams.monitor.evaluate import worst_level
+    from streams.monitor.report import write_report
+    from streams.monitor.service import parse_duration_ms, parse_utc_ms, run_from_clickhouse
+    from streams.monitor.verdict import Level
+
     settings = settings_of(
         ctx, models_dir=models_dir, kafka_bootstrap=bootstrap, clickhouse_dsn=dsn
     )
@@ -119,6 +117,8 @@ def _print(console: Console, run: MonitorRun) -> None:
 
 
 def _print_model(console: Console, result: ModelResult) -> None:
+    from streams.monitor.report import TABLE_HEADERS, table_cells
+
     verdict = result.verdict.label
     title = f"{result.model or '(no model id)'}: [{_STYLE[verdict]}]{verdict}[/]"
     if not result.has_reference:
@@ -137,6 +137,8 @@ def _print_model(console: Console, result: ModelResult) -> None:
 
 
 def _alert(console: Console, settings: Settings, run: MonitorRun, now_ms: int) -> None:
+    from streams.monitor.alerts import alerts_for, publish_alerts
+
     alerts = alerts_for(run.results, run.target, now_ms)
     if not alerts:
         return
@@ -149,6 +151,9 @@ def _alert(console: Console, settings: Settings, run: MonitorRun, now_ms: int) -
 def _retrain(
     console: Console, settings: Settings, run: MonitorRun, trials: int, report_dir: Path
 ) -> None:
+    from streams.monitor.service import retrain
+    from streams.monitor.verdict import Level
+
     for result in run.results:
         deployed = run.deployed.get(result.model)
         if deployed is None or result.verdict.level is not Level.RETRAIN:

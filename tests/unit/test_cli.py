@@ -75,3 +75,20 @@ def test_a_runtime_command_loads_only_its_own_module() -> None:
         assert heavy == "[]", (command, heavy)
         loaded = {m.removeprefix("streams.cli.") for m in ast.literal_eval(modules)}
         assert loaded & set(COMMANDS) == {command}, (command, loaded)
+
+
+def test_the_full_help_loads_no_training_or_monitor_stack() -> None:
+    # `alphastream --help` imports every command module; each loads its heavy stack (LightGBM,
+    # scikit-learn, matplotlib: ~2.5 s) only when it runs
+    probe = (
+        "import sys; from streams import cli; sys.argv = ['alphastream', '--help']\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('training', 'lightgbm', 'sklearn', 'optuna', 'matplotlib', 'onnx', 'apprise')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('streams.cli.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    heavy, modules = out.stdout.strip().splitlines()[-2:]
+    assert heavy == "[]", heavy
+    loaded = {m.removeprefix("streams.cli.") for m in ast.literal_eval(modules)}
+    assert set(COMMANDS) <= loaded  # the help did list every command
