@@ -46,6 +46,11 @@ def replica(
         table.add_row(f"replica owning 1/{n} of the shards ({share:.0%} of records)"
                       f" -> capacity x{r.capacity_ratio(n):.2f}", f"{us:.1f}")  # fmt: skip
     Console().print(table)
+    steps = Table("log records per step (owning every shard)", "CPU µs per record",
+                  title="per-step costs (scoring call, encoding, metrics) over records per step")  # fmt: skip
+    for size, us in r.per_step_size_us.items():
+        steps.add_row(f"{size:,}", f"{us:.1f}")
+    Console().print(steps)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_bytes(orjson.dumps(r.as_dict(), option=orjson.OPT_INDENT_2))

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from streams.app.shards import ShardMap
 from streams.cli import _register, app
-from streams.devtools.bench.replica import OWNED_SHARES, bench_replica
+from streams.devtools.bench.replica import OWNED_SHARES, STEP_SIZES, bench_replica
 from streams.devtools.harness import sim_events
 from streams.settings import Settings
 
@@ -29,6 +29,9 @@ def test_the_bench_reports_each_owned_share_of_the_same_log() -> None:
              result.replica_none_us, *result.replica_us.values()]  # fmt: skip
     assert all(c > 0 for c in costs)
     assert result.not_owned_feature_us == result.engine_with_rows_us - result.engine_state_only_us
+    assert list(result.per_step_size_us) == [*STEP_SIZES, settings.log_batch]
+    assert result.per_step_size_us[settings.log_batch] == result.replica_us[1]  # the same run
+    assert all(us > 0 for us in result.per_step_size_us.values())
 
 
 def test_the_command_prints_the_table_and_writes_the_json(tmp_path: Path) -> None:
@@ -40,3 +43,4 @@ def test_the_command_prints_the_table_and_writes_the_json(tmp_path: Path) -> Non
     assert "replica owning no shard" in run.output
     data = orjson.loads(out.read_bytes())
     assert data["owned_record_share"]["1"] == 1.0 and set(data["replica_us"]) == {"1", "2", "3"}
+    assert "log records per step" in run.output and "1" in data["per_step_size_us"]

@@ -19,6 +19,8 @@ from typing import Any
 from streams.settings import Settings
 
 OWNED_SHARES = (1, 2, 3)  # a worker of a group of N owns 1/N of the shards
+# log records per step: a paced log arrives a few records per read, a backlog in full batches
+STEP_SIZES = (1, 4, 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,8 @@ class ReplicaBench:
     replica_us: dict[int, float]  # N -> a worker owning 1/N of the shards, CPU µs per record
     replica_none_us: float  # owning no shard: the cost of a record this worker does not own
     owned_record_share: dict[int, float]  # N -> the share of the log's records that worker owns
+    # records per step -> CPU µs per record, owning every shard (the last: settings.log_batch)
+    per_step_size_us: dict[int, float]
 
     @property
     def not_owned_feature_us(self) -> float:
@@ -52,6 +56,7 @@ class ReplicaBench:
             "owned_record_share": {str(n): s for n, s in self.owned_record_share.items()},
             "not_owned_feature_us": self.not_owned_feature_us,
             "capacity_ratio": {str(n): self.capacity_ratio(n) for n in self.replica_us},
+            "per_step_size_us": {str(n): us for n, us in self.per_step_size_us.items()},
         }  # fmt: skip
 
 
@@ -69,7 +74,7 @@ def _cpu_us_per(n: int, work: Callable[[], object]) -> float:
 
 
 def _replica_run(settings: Settings, records: Sequence[Any], owned: Sequence[int],
-                 shards: int) -> float:  # fmt: skip
+                 shards: int, batch: int | None = None) -> float:  # fmt: skip
     from streams.app.handover import HandoverBuffer, ShardProgress
     from streams.app.metrics import WorkerMetrics
     from streams.app.replica import Replica
@@ -84,7 +89,7 @@ def _replica_run(settings: Settings, records: Sequence[Any], owned: Sequence[int
                       shards=ShardMap(shards), metrics=WorkerMetrics(),
                       buffer=HandoverBuffer(settings.handover_window_s, settings.handover_max_rows))  # fmt: skip
     replica.take_over({shard: ShardProgress() for shard in owned}, 0.0)
-    batch = settings.log_batch
+    batch = batch or settings.log_batch
 
     def apply_all() -> None:
         for i in range(0, len(records), batch):
@@ -125,6 +130,8 @@ def bench_replica(settings: Settings, events: list[dict[str, Any]], runs: int = 
         }  # fmt: skip
         for n in OWNED_SHARES:
             round_[f"own{n}"] = _replica_run(settings, records, range(0, shards, n), shards)
+        for size in STEP_SIZES:
+            round_[f"step{size}"] = _replica_run(settings, records, range(shards), shards, size)
         for key, value in round_.items():
             samples.setdefault(key, []).append(value)
     shard_of = ShardMap(shards).of
@@ -136,4 +143,5 @@ def bench_replica(settings: Settings, events: list[dict[str, Any]], runs: int = 
         engine_with_rows_us=med["rows"], engine_state_only_us=med["state"],
         replica_us={n: med[f"own{n}"] for n in OWNED_SHARES}, replica_none_us=med["none"],
         owned_record_share=owned_share,
+        per_step_size_us={**{n: med[f"step{n}"] for n in STEP_SIZES}, settings.log_batch: med["own1"]},
     )  # fmt: skip
