@@ -5,6 +5,7 @@ topics back to their high-water marks; have a worker score what arrived."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +50,7 @@ class FeedRun:
     unique_frames: list[str]  # the capture once
     resent_frames: list[str]  # sent on both connections
     records: list[Record] = field(default_factory=list)
+    delivered: int = 0  # records the sink saw acknowledged (events and dead letters)
 
     def on(self, topic: str) -> list[Record]:
         return [r for r in self.records if r.topic == topic]
@@ -113,7 +115,8 @@ def replay_through_kafka(
 
     asyncio.run(main())
     sink.close()
-    run.records = read_to_end(settings, prefix)
+    run.delivered = sink.delivered
+    run.records = read_to_end(settings, prefix, at_least=run.delivered)
     return run
 
 
@@ -147,34 +150,56 @@ def _high_water(consumer: Consumer, tp: TopicPartition, timeout_s: float = 60.0)
     return answer
 
 
-def read_to_end(settings: Settings, prefix: str) -> list[Record]:
-    """Every record on the run's input and dead-letter topics, up to their high-water marks."""
-    names = [topic for _, topic in INPUT_TYPES.values()] + [DEAD_LETTER]
+def read_to_end(
+    settings: Settings, prefix: str, at_least: int = 0, timeout_s: float = 60.0
+) -> list[Record]:
+    """Every record on the run's input and dead-letter topics, up to their high-water marks.
+    With ``at_least`` (what the producer saw acknowledged) the marks are asked again until that
+    many records were read, so a mark answered too early cannot hide a record."""
+    names = [prefix + topic for _, topic in INPUT_TYPES.values()] + [prefix + DEAD_LETTER]
     consumer = Consumer({**settings.kafka_client_config(), "group.id": unique_id("read"),
                          "enable.auto.commit": False})  # fmt: skip
+    records: list[Record] = []
+    done: dict[tuple[str, int], int] = {}  # partition -> next offset to read
+    deadline = time.monotonic() + timeout_s
     try:
-        meta = consumer.list_topics(timeout=10)
-        ends: dict[tuple[str, int], int] = {}
-        for name in names:
-            for p in meta.topics[prefix + name].partitions:
-                high = _high_water(consumer, TopicPartition(prefix + name, p))
-                if high > 0:
-                    ends[(prefix + name, p)] = high
-        consumer.assign([TopicPartition(t, p, 0) for (t, p) in ends])
-        records: list[Record] = []
-        done: dict[tuple[str, int], int] = {}
-        while any(done.get(tp, 0) < high for tp, high in ends.items()):
-            for m in consumer.consume(500, 1.0):
-                if m.error() is not None:
-                    raise RuntimeError(str(m.error()))
-                topic, partition = str(m.topic()), int(m.partition() or 0)
-                done[(topic, partition)] = int(m.offset() or 0) + 1
-                records.append(
-                    Record(topic.removeprefix(prefix), m.key(), orjson.loads(m.value() or b"{}"))
-                )
-        return records
+        while True:
+            ends = _ends(consumer, names)
+            _read_until(consumer, ends, done, records, prefix)
+            if len(records) >= at_least or time.monotonic() > deadline:
+                return records
+            time.sleep(0.2)  # the marks are behind what was acknowledged: ask again shortly
     finally:
         consumer.close()
+
+
+def _ends(consumer: Consumer, names: list[str]) -> dict[tuple[str, int], int]:
+    """The high-water mark of every partition of ``names`` that holds a record."""
+    meta = consumer.list_topics(timeout=10)
+    ends: dict[tuple[str, int], int] = {}
+    for name in names:
+        for p in meta.topics[name].partitions:
+            high = _high_water(consumer, TopicPartition(name, p))
+            if high > 0:
+                ends[(name, p)] = high
+    return ends
+
+
+def _read_until(consumer: Consumer, ends: dict[tuple[str, int], int],
+                done: dict[tuple[str, int], int], records: list[Record], prefix: str) -> None:  # fmt: skip
+    """Read each partition from where ``done`` says up to its mark in ``ends``."""
+    if not any(done.get(tp, 0) < high for tp, high in ends.items()):
+        return
+    consumer.assign([TopicPartition(t, p, done.get((t, p), 0)) for (t, p) in ends])
+    while any(done.get(tp, 0) < high for tp, high in ends.items()):
+        for m in consumer.consume(500, 1.0):
+            if m.error() is not None:
+                raise RuntimeError(str(m.error()))
+            topic, partition = str(m.topic()), int(m.partition() or 0)
+            done[(topic, partition)] = int(m.offset() or 0) + 1
+            records.append(
+                Record(topic.removeprefix(prefix), m.key(), orjson.loads(m.value() or b"{}"))
+            )
 
 
 def score_with_worker(run: FeedRun, buy_ids: set[str], timeout_s: float = 180.0) -> set[str]:
