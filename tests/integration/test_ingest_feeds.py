@@ -85,7 +85,7 @@ def test_topics_hold_every_decoded_event_exactly_once(case: tuple[Feed, FeedRun]
     expected = expected_events(feed.make_decoder(), run.unique_frames)
     assert expected, "the capture decoded to nothing"
     # what was read back is what the sink saw acknowledged (else the loss is the reader's)
-    assert len(run.records) == run.delivered
+    assert len(run.records) == run.delivered, run.marks
     records = [r for r in run.records if r.topic != DEAD_LETTER]
     counts = Counter(r.value["event_id"] for r in records)
     assert set(counts) == {e["event_id"] for e in expected}
