@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.settings import Settings
 from streams.topics import TOPIC_PLAN
+
+# what a partition's leader answers until it has applied the topic's creation
+_NOT_SERVED_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+}
 
 
 def admin_client(settings: Settings) -> AdminClient:
@@ -45,7 +57,43 @@ def create_topics(settings: Settings, timeout_s: float = 30.0, prefix: str = "")
         except Exception as exc:  # a concurrent creator may have won the race
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
+    wait_until_served(settings, created, timeout_s)
     return sorted(created)
+
+
+def wait_until_served(settings: Settings, topics: list[str], timeout_s: float = 30.0) -> None:
+    """Return once every partition of ``topics`` is served by its leader (it answers a
+    ListOffsets). A broker applies a topic it just created a moment after CreateTopics returns
+    and answers NOT_LEADER_OR_FOLLOWER meanwhile. An idempotent producer whose first batch to a
+    partition meets that while its next batch succeeds loses the first: the broker accepts a new
+    producer's sequence 1 without 0, and librdkafka then acks 0 implicitly (seen in
+    tests/integration/test_ingest_feeds.py with librdkafka debug logs, 2026-12-06). So a topic
+    is handed out only when it can take writes."""
+    if not topics:
+        return
+    reader = Consumer(settings.kafka_reader_config("topics-ready"))
+    deadline = time.monotonic() + timeout_s
+    try:
+        meta = reader.list_topics(timeout=timeout_s)
+        for topic in topics:
+            for partition in sorted(meta.topics[topic].partitions):
+                _wait_partition(reader, TopicPartition(topic, partition), deadline)
+    finally:
+        reader.close()
+
+
+def _wait_partition(reader: Consumer, tp: TopicPartition, deadline: float) -> None:
+    while True:
+        try:
+            reader.get_watermark_offsets(tp, timeout=5)
+            return
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if not isinstance(err, KafkaError) or err.code() not in _NOT_SERVED_YET:
+                return  # another answer (a broker without ListOffsets): nothing to wait for
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{tp.topic}[{tp.partition}] not served: {err}") from exc
+            time.sleep(0.05)
 
 
 def create_prefixed_topics(settings: Settings, prefix: str, timeout_s: float = 30.0) -> list[str]:
