@@ -5,7 +5,6 @@ topics back to their high-water marks; have a worker score what arrived."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -166,17 +165,18 @@ def read_to_end(
                          "enable.auto.commit": False})  # fmt: skip
     records: list[Record] = []
     done: dict[tuple[str, int], int] = {}  # partition -> next offset to read
-    deadline = time.monotonic() + timeout_s
+
+    def read_round() -> int:
+        ends = _ends(consumer, names)
+        _read_until(consumer, ends, done, records, prefix)
+        if marks is not None:  # what the last round read to (a failing test shows it)
+            marks.clear()
+            marks.update(ends)
+        return len(records)
+
     try:
-        while True:
-            ends = _ends(consumer, names)
-            _read_until(consumer, ends, done, records, prefix)
-            if marks is not None:  # what the last round read to (a failing test shows it)
-                marks.clear()
-                marks.update(ends)
-            if len(records) >= at_least or time.monotonic() > deadline:
-                return records
-            time.sleep(0.2)  # the marks are behind what was acknowledged: ask again shortly
+        poll_until(read_round, until=lambda n: n >= at_least, timeout_s=timeout_s, interval_s=0.2)
+        return records
     finally:
         consumer.close()
 
